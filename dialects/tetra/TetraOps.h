@@ -1,0 +1,24 @@
+//===- TetraOps.h - operations of the tetra dialect -----------------------===//
+#ifndef TETRA_TETRAOPS_H
+#define TETRA_TETRAOPS_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "tetra/TetraDialect.h"
+
+#include "tetra/TetraInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "tetra/TetraOps.h.inc"
+
+namespace mlir::tetra {
+/// Matrix FLOPs per token of one forward evaluation of the ops directly in
+/// `region` (ops with nested regions account for them themselves).
+double forwardFlopsPerToken(Region &region, int64_t seqLen);
+} // namespace mlir::tetra
+
+#endif // TETRA_TETRAOPS_H

@@ -1,0 +1,423 @@
+//===- TetraOps.td - operations of the tetra dialect ---------*- tablegen -*-===//
+#ifndef TETRA_OPS_TD
+#define TETRA_OPS_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "TetraDialect.td"
+include "TetraEnums.td"
+include "TetraAttrs.td"
+include "TetraTypes.td"
+include "TetraInterfaces.td"
+
+def Tetra_FloatTensor : RankedTensorOf<[AnyFloat]>;
+def Tetra_IndexTensor : RankedTensorOf<[AnySignlessInteger]>;
+defvar Tetra_AxesAttr = DenseI32ArrayAttr;
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+def Tetra_ParamOp : Tetra_Op<"param", [Symbol]> {
+  let summary = "a trainable parameter, named as in Hugging Face checkpoints";
+  let description = [{
+    ```mlir
+    tetra.param @"model.layers.0.mlp.down_proj.weight" : tensor<4096x14336xf32>
+        init #tetra.init<normal, std = 0.02>
+    ```
+    The global (unsharded) shape and dtype; the optional layout says how the
+    parameter is split over the grid once sharded.
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<AnyStaticShapeTensor>:$type,
+                       Tetra_InitAttr:$init,
+                       OptionalAttr<Tetra_LayoutAttr>:$layout);
+  let assemblyFormat = [{
+    $sym_name `:` $type `init` $init (`layout` $layout^)? attr-dict
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::RankedTensorType getTensorType() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getType());
+    }
+    /// Number of scalar elements.
+    int64_t getNumElements() { return getTensorType().getNumElements(); }
+  }];
+}
+
+def Tetra_GetParamOp : Tetra_Op<"get_param",
+    [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "the value of a parameter";
+  let arguments = (ins FlatSymbolRefAttr:$name);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Embeddings and positions
+//===----------------------------------------------------------------------===//
+
+def Tetra_EmbeddingOp : Tetra_Op<"embedding", [Pure, InferTypeOpAdaptor]> {
+  let summary = "rows of a table picked by token ids";
+  let description = [{
+    table [V, H], indices [d0, ..., dn] -> [d0, ..., dn, H].
+  }];
+  let arguments = (ins Tetra_FloatTensor:$table, Tetra_IndexTensor:$indices);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `[` $indices `]` attr-dict `:` type($table) `,` type($indices)
+  }];
+}
+
+def Tetra_PositionsOp : Tetra_Op<"positions",
+    [Pure, AllTypesMatch<["indices", "result"]>]> {
+  let summary = "position of every token in its sequence";
+  let description = [{
+    indices [B, S] -> [B, S] with result[b, s] = s + offset (offset 0 unless
+    given: a decoder with a KV cache passes the number of cached tokens).
+  }];
+  let arguments = (ins Tetra_IndexTensor:$indices, DefaultValuedAttr<I64Attr, "0">:$offset);
+  let results = (outs Tetra_IndexTensor:$result);
+  let assemblyFormat = "$indices attr-dict `:` type($indices)";
+  let hasVerifier = 1;
+}
+
+def Tetra_AbacusPositionsOp : Tetra_Op<"abacus_positions",
+    [Pure, AllTypesMatch<["indices", "result"]>]> {
+  let summary = "Abacus digit positions";
+  let description = [{
+    0 for a non-digit token; for a digit, 1 + the number of digits immediately
+    before it. Digits are the ids first_digit..last_digit (inclusive).
+    "321+54=861" gives [1,2,3,0,1,2,0,1,2,3].
+  }];
+  let arguments = (ins Tetra_IndexTensor:$indices, I64Attr:$first_digit,
+                       I64Attr:$last_digit);
+  let results = (outs Tetra_IndexTensor:$result);
+  let assemblyFormat = "$indices attr-dict `:` type($indices)";
+  let hasVerifier = 1;
+}
+
+def Tetra_AbacusEmbeddingOp : Tetra_Op<"abacus_embedding", [Pure, InferTypeOpAdaptor]> {
+  let summary = "embedding of Abacus positions, with the training offset";
+  let description = [{
+    Like `tetra.embedding` on Abacus positions, except that `offset` (sampled
+    uniformly in [0, max_offset] per training step, 0 at evaluation) is added to
+    every non-zero position.
+  }];
+  let arguments = (ins Tetra_FloatTensor:$table, Tetra_IndexTensor:$positions,
+                       Optional<AnySignlessInteger>:$offset,
+                       DefaultValuedAttr<I64Attr, "100">:$max_offset);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `[` $positions `]` (`offset` $offset^ `:` type($offset))? attr-dict
+    `:` type($table) `,` type($positions)
+  }];
+}
+
+def Tetra_RotaryOp : Tetra_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "rotary position embedding (RoPE)";
+  let description = [{
+    input [B, S, heads, D]. Rotates the first `fraction * D` channels of every
+    head (GPT-NeoX rotates 25%) with frequencies base^(-2i/rotated), at positions
+    0..S-1 unless `positions` [B, S] is given.
+  }];
+  let arguments = (ins Tetra_FloatTensor:$input,
+                       Optional<Tetra_IndexTensor>:$positions,
+                       F64Attr:$base,
+                       DefaultValuedAttr<F64Attr, "1.0">:$fraction,
+                       DefaultValuedAttr<Tetra_RotaryStyleAttr, "RotaryStyle::half">:$style);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`positions` $positions^ `:` type($positions))? attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Number of channels of each head that are rotated.
+    int64_t getRotatedDims();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Linear layers, norms, activations
+//===----------------------------------------------------------------------===//
+
+def Tetra_LinearOp : Tetra_Op<"linear", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>]> {
+  let summary = "y = x W^T (+ b)";
+  let description = [{
+    input [..., K], weight [N, K] ([K, N] with `weight_in_out`, the storage of
+    GPT-2's Conv1D), optional bias [N] -> [..., N].
+
+    `transposed` is AxoNN's role of the layer, not the weight's storage: a
+    transposed layer's input is split over y and its output over x (attention
+    output and MLP down projections), so consecutive layers need no
+    redistribution.
+  }];
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
+                       Optional<Tetra_FloatTensor>:$bias,
+                       UnitAttr:$transposed, UnitAttr:$weight_in_out);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` $bias^)? attr-dict `:` type($input) `,` type($weight)
+    (`,` type($bias)^)?
+  }];
+  let extraClassDeclaration = [{
+    int64_t getInFeatures();
+    int64_t getOutFeatures();
+  }];
+}
+
+def Tetra_RMSNormOp : Tetra_Op<"rmsnorm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "x * rsqrt(mean(x^2) + eps) * w, over the last dimension";
+  let description = [{
+    Statistics in fp32. With `unit_offset` the scale is (1 + w) (Gemma).
+  }];
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
+                       F64Attr:$eps, UnitAttr:$unit_offset);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
+  let hasVerifier = 1;
+}
+
+def Tetra_LayerNormOp : Tetra_Op<"layernorm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "(x - mean) * rsqrt(var + eps) * w (+ b), over the last dimension";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
+                       Optional<Tetra_FloatTensor>:$bias, F64Attr:$eps);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` $bias^)? attr-dict `:` type($input) `,` type($weight)
+    (`,` type($bias)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def Tetra_GeluOp : Tetra_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "GELU, exact (erf) or tanh-approximate";
+  let arguments = (ins Tetra_FloatTensor:$input,
+                       DefaultValuedAttr<Tetra_GeluApproxAttr, "GeluApprox::none">:$approximate);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Tetra_SiluOp : Tetra_Op<"silu", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "x * sigmoid(x)";
+  let arguments = (ins Tetra_FloatTensor:$input);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Tetra_GluOp : Tetra_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
+  let summary = "gated linear unit: act(gate) * up (SwiGLU, GeGLU)";
+  let arguments = (ins Tetra_FloatTensor:$gate, Tetra_FloatTensor:$up,
+                       Tetra_GluActivationAttr:$activation);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($gate)";
+}
+
+def Tetra_AddOp : Tetra_Op<"add", [Pure, AllTypesMatch<["lhs", "result"]>]> {
+  let summary = "elementwise sum; rhs may be a trailing-dimension broadcast";
+  let description = [{
+    rhs has lhs's shape or a suffix of it (a bias [H] added to [B, S, H], a
+    per-head bias [heads, D] added to [B, S, heads, D]).
+  }];
+  let arguments = (ins Tetra_FloatTensor:$lhs, Tetra_FloatTensor:$rhs);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+  let hasVerifier = 1;
+}
+
+def Tetra_ScaleOp : Tetra_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "multiplication by a constant (embedding scale)";
+  let arguments = (ins Tetra_FloatTensor:$input, F64Attr:$factor);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Attention and loss
+//===----------------------------------------------------------------------===//
+
+def Tetra_AttentionOp : Tetra_Op<"attention", [Pure,
+    AllTypesMatch<["query", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>]> {
+  let summary = "scaled dot-product attention (MHA, GQA, MQA)";
+  let description = [{
+    query [B, S, Hq, D], key and value [B, T, Hkv, D], Hq a multiple of Hkv
+    (query head h reads key head h / (Hq / Hkv)). `causal` masks the future;
+    `window = W` lets each query see at most the last W positions (Mistral);
+    `scale` defaults to 1/sqrt(D); `loki` selects low-rank-key sparse attention.
+  }];
+  let arguments = (ins Tetra_FloatTensor:$query, Tetra_FloatTensor:$key,
+                       Tetra_FloatTensor:$value, UnitAttr:$causal,
+                       OptionalAttr<I64Attr>:$window, OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<Tetra_LokiAttr>:$loki);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value attr-dict `:` type($query) `,` type($key) `,` type($value)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [Pure, InferTypeOpAdaptor]> {
+  let summary = "mean next-token cross-entropy over the kept targets";
+  let description = [{
+    logits [..., V], targets [...] -> scalar f32: the sum of -log softmax over
+    kept targets divided by max(1, number kept). Targets equal to
+    `ignore_index` are not kept; with `goldfish`, neither are the targets its
+    mask drops.
+  }];
+  let arguments = (ins Tetra_FloatTensor:$logits, Tetra_IndexTensor:$targets,
+                       DefaultValuedAttr<I64Attr, "-100">:$ignore_index,
+                       OptionalAttr<Tetra_GoldfishAttr>:$goldfish);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$logits `,` $targets attr-dict `:` type($logits) `,` type($targets)";
+}
+
+//===----------------------------------------------------------------------===//
+// Recurrence
+//===----------------------------------------------------------------------===//
+
+def Tetra_RecurrentOp : Tetra_Op<"recurrent", [RecursiveMemoryEffects,
+    SingleBlock,
+    AllTypesMatch<["init", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>]> {
+  let summary = "a block iterated r times with input injection";
+  let description = [{
+    s = init; repeat `iterations` times: s = body(inject(s, e)), where
+    inject is s + e (`add`, looped arithmetic transformers) or
+    adapter([s ; e]) with adapter a [H, 2H] weight (`adapter`, recurrent depth).
+    The body's block argument is the injected value; it yields the next state.
+    `iterations` is a runtime value; `mean_iterations` is its expected value
+    (for cost estimates) and `grad_iterations` the number of final iterations
+    that truncated backpropagation differentiates.
+  }];
+  let arguments = (ins AnySignlessIntegerOrIndex:$iterations,
+                       Tetra_FloatTensor:$init, Tetra_FloatTensor:$inject,
+                       Optional<Tetra_FloatTensor>:$adapter,
+                       Tetra_InjectionAttr:$mode, I64Attr:$mean_iterations,
+                       DefaultValuedAttr<I64Attr, "8">:$grad_iterations);
+  let results = (outs Tetra_FloatTensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $iterations `,` $init `,` $inject (`adapter` $adapter^)? attr-dict
+    `:` type($iterations) `,` type($init) `,` type($inject) (`,` type($adapter)^)?
+    $body
+  }];
+  let hasRegionVerifier = 1;
+}
+
+def Tetra_YieldOp : Tetra_Op<"yield", [Pure, Terminator, ReturnLike,
+    HasParent<"RecurrentOp">]> {
+  let summary = "the next state of a recurrent block";
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+def Tetra_AdamWOp : Tetra_Op<"adamw", [Pure,
+    AllTypesMatch<["param", "grad", "m", "v", "new_param", "new_m", "new_v"]>]> {
+  let summary = "one AdamW step (decoupled weight decay, bias correction)";
+  let description = [{
+    m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g^2;
+    p' = p - lr (wd p + (m'/(1-b1^t)) / (sqrt(v'/(1-b2^t)) + eps)), t = step.
+  }];
+  let arguments = (ins Tetra_FloatTensor:$param, Tetra_FloatTensor:$grad,
+                       Tetra_FloatTensor:$m, Tetra_FloatTensor:$v, F32:$lr, I64:$step,
+                       DefaultValuedAttr<F64Attr, "0.9">:$beta1,
+                       DefaultValuedAttr<F64Attr, "0.95">:$beta2,
+                       DefaultValuedAttr<F64Attr, "1.0e-8">:$eps,
+                       DefaultValuedAttr<F64Attr, "0.1">:$weight_decay);
+  let results = (outs Tetra_FloatTensor:$new_param, Tetra_FloatTensor:$new_m,
+                      Tetra_FloatTensor:$new_v);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $m `,` $v `lr` $lr `step` $step attr-dict `:` type($param)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives over grid axes
+//===----------------------------------------------------------------------===//
+
+class Tetra_CollectiveOp<string mnemonic, list<Trait> traits = []>
+    : Tetra_Op<mnemonic, traits> {
+  let hasVerifier = 1;
+}
+
+def Tetra_AllGatherOp : Tetra_CollectiveOp<"all_gather", [Pure]> {
+  let summary = "concatenate the shards of the group along `dim`";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes, I64Attr:$dim);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `over` custom<GridAxes>($axes) `dim` $dim attr-dict
+    `:` type($input) `->` type($result)
+  }];
+}
+
+def Tetra_ReduceScatterOp : Tetra_CollectiveOp<"reduce_scatter", [Pure]> {
+  let summary = "reduce over the group, keep this rank's slice of `dim`";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes, I64Attr:$dim,
+                       DefaultValuedAttr<Tetra_ReduceKindAttr, "ReduceKind::sum">:$kind);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `over` custom<GridAxes>($axes) `dim` $dim attr-dict
+    `:` type($input) `->` type($result)
+  }];
+}
+
+def Tetra_AllReduceOp : Tetra_CollectiveOp<"all_reduce",
+    [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "reduce over the group; every rank gets the result";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes,
+                       DefaultValuedAttr<Tetra_ReduceKindAttr, "ReduceKind::sum">:$kind);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `over` custom<GridAxes>($axes) attr-dict `:` type($input)
+  }];
+}
+
+def Tetra_AllGatherStartOp : Tetra_CollectiveOp<"all_gather_start"> {
+  let summary = "start an all_gather; `tetra.wait` yields its result";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes, I64Attr:$dim);
+  let results = (outs Tetra_TokenType:$token);
+  let assemblyFormat = [{
+    $input `over` custom<GridAxes>($axes) `dim` $dim attr-dict
+    `:` type($input) `->` qualified(type($token))
+  }];
+}
+
+def Tetra_ReduceScatterStartOp : Tetra_CollectiveOp<"reduce_scatter_start"> {
+  let summary = "start a reduce_scatter; `tetra.wait` yields its result";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes, I64Attr:$dim,
+                       DefaultValuedAttr<Tetra_ReduceKindAttr, "ReduceKind::sum">:$kind);
+  let results = (outs Tetra_TokenType:$token);
+  let assemblyFormat = [{
+    $input `over` custom<GridAxes>($axes) `dim` $dim attr-dict
+    `:` type($input) `->` qualified(type($token))
+  }];
+}
+
+def Tetra_AllReduceStartOp : Tetra_CollectiveOp<"all_reduce_start"> {
+  let summary = "start an all_reduce; `tetra.wait` yields its result";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes,
+                       DefaultValuedAttr<Tetra_ReduceKindAttr, "ReduceKind::sum">:$kind);
+  let results = (outs Tetra_TokenType:$token);
+  let assemblyFormat = [{
+    $input `over` custom<GridAxes>($axes) attr-dict `:` type($input) `->` qualified(type($token))
+  }];
+}
+
+def Tetra_WaitOp : Tetra_Op<"wait", [InferTypeOpAdaptor]> {
+  let summary = "wait for a collective; yields its result";
+  let arguments = (ins Tetra_TokenType:$token);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$token attr-dict `:` qualified(type($token))";
+}
+
+#endif // TETRA_OPS_TD

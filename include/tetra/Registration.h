@@ -1,0 +1,14 @@
+//===- Registration.h - dialects and passes the tools register ------------===//
+#ifndef TETRA_REGISTRATION_H
+#define TETRA_REGISTRATION_H
+
+#include "mlir/IR/DialectRegistry.h"
+
+namespace mlir::tetra {
+/// The tetra dialect and the upstream dialects the pipeline uses.
+void registerDialects(DialectRegistry &registry);
+/// Every tetra pass, and the upstream passes a pipeline strings together.
+void registerPasses();
+} // namespace mlir::tetra
+
+#endif // TETRA_REGISTRATION_H

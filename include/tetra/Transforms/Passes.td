@@ -1,0 +1,29 @@
+//===- Passes.td - tetra passes --------------------------------*- tablegen -*-===//
+#ifndef TETRA_TRANSFORMS_PASSES_TD
+#define TETRA_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ModelStats : Pass<"tetra-model-stats", "::mlir::ModuleOp"> {
+  let summary = "Print the model's parameter count, layers and forward FLOPs";
+  let description = [{
+    Prints one `name: value` line each to stdout, then leaves the IR unchanged:
+
+    - `parameters`: elements of all `tetra.param`s (tied weights count once);
+    - `parameter-tensors`: number of `tetra.param`s;
+    - `layers`: transformer blocks, from the module's `tetra.model`;
+    - `seq-len`: the sequence length used below (the model's context length
+      unless `seq-len` is given);
+    - `forward-flops-per-token`: matrix FLOPs of one forward pass per token,
+      2*K*N per linear layer (the LM head included) plus 4*heads*head_dim*keys
+      per attention, keys being the average number of keys a query sees
+      (S/2 causal; W - W^2/(2S) with a sliding window W < S); recurrent blocks
+      count `mean_iterations` times. Elementwise work is not counted.
+  }];
+  let options = [
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"0",
+           "Sequence length for the FLOP count (0: the model's context length)">
+  ];
+}
+
+#endif // TETRA_TRANSFORMS_PASSES_TD

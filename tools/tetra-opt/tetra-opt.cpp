@@ -1,0 +1,13 @@
+//===- tetra-opt.cpp - the opt-style driver of tetra -----------------------===//
+#include "tetra/Registration.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  mlir::tetra::registerDialects(registry);
+  mlir::tetra::registerPasses();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "Tetra optimizer driver\n", registry));
+}
