@@ -98,14 +98,16 @@ LogicalResult AbacusPositionsOp::verify() {
 LogicalResult AbacusEmbeddingOp::inferReturnTypes(
     MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
     SmallVectorImpl<Type> &results) {
-  if (adaptor.getMaxOffset() < 0)
-    return emitInferError(loc, getOperationName(),
-                          "max_offset must be non-negative, got " +
-                              Twine(adaptor.getMaxOffset()));
   return inferLookup(
       loc, getOperationName(),
       llvm::cast<RankedTensorType>(adaptor.getTable().getType()),
       llvm::cast<RankedTensorType>(adaptor.getPositions().getType()), results);
+}
+
+LogicalResult AbacusEmbeddingOp::verify() {
+  if (getMaxOffset() < 0)
+    return emitOpError("max_offset must be non-negative, got ") << getMaxOffset();
+  return success();
 }
 
 int64_t RotaryOp::getRotatedDims() {
@@ -170,7 +172,11 @@ LogicalResult LinearOp::inferReturnTypes(MLIRContext *,
   if (input.getElementType() != weight.getElementType())
     return emitInferError(loc, name,
                           "input and weight element types differ");
-  bool inOut = adaptor.getWeightInOut();
+  // While parsing, properties are not populated yet: read the attribute too.
+  bool inOut = adaptor.getWeightInOut() ||
+               (adaptor.getAttributes() &&
+                adaptor.getAttributes().get(getWeightInOutAttrName(
+                    OperationName(getOperationName(), input.getContext()))));
   int64_t k = weight.getDimSize(inOut ? 0 : 1);
   int64_t n = weight.getDimSize(inOut ? 1 : 0);
   int64_t inputK = input.getShape().back();

@@ -111,6 +111,7 @@ def Tetra_AbacusEmbeddingOp : Tetra_Op<"abacus_embedding", [Pure, InferTypeOpAda
                        Optional<AnySignlessInteger>:$offset,
                        DefaultValuedAttr<I64Attr, "100">:$max_offset);
   let results = (outs Tetra_FloatTensor:$result);
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $table `[` $positions `]` (`offset` $offset^ `:` type($offset))? attr-dict
     `:` type($table) `,` type($positions)
