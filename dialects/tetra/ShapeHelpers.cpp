@@ -17,3 +17,4 @@ std::string tetra::sizeToString(int64_t size) {
 std::string tetra::shapeToString(llvm::ArrayRef<int64_t> shape) {
   return llvm::join(llvm::map_range(shape, sizeToString), "x");
 }
+

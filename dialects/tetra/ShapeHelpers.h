@@ -3,6 +3,7 @@
 #define TETRA_SHAPEHELPERS_H
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "tetra/Support/NumberFormat.h"
 #include "llvm/ADT/ArrayRef.h"
 #include <string>
 

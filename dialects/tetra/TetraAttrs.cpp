@@ -1,5 +1,6 @@
 //===- TetraAttrs.cpp - attributes of the tetra dialect -------------------===//
 #include "AxisSyntax.h"
+#include "ShapeHelpers.h"
 #include "tetra/TetraDialect.h"
 
 #include "mlir/IR/Builders.h"
@@ -225,7 +226,8 @@ LogicalResult InitAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   double std = stdValue.convertToDouble();
   if (initNeedsStd(kind) && !(std > 0.0 && std::isfinite(std)))
     return emitError() << "initialiser '" << stringifyInitKind(kind)
-                       << "' needs a positive finite std, got " << std;
+                       << "' needs a positive finite std, got "
+                       << numberToString(std);
   if (!initNeedsStd(kind) && std != 0.0)
     return emitError() << "initialiser '" << stringifyInitKind(kind)
                        << "' takes no std";
@@ -273,7 +275,7 @@ LogicalResult LokiAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                              {"topk_fraction", topkFraction.convertToDouble()}})
     if (!(value > 0.0 && value <= 1.0))
       return emitError() << "Loki " << name << " must be in (0, 1], got "
-                         << value;
+                         << numberToString(value);
   return success();
 }
 

@@ -82,16 +82,18 @@ LogicalResult PositionsOp::verify() {
   if (getIndices().getType().getRank() != 2)
     return emitOpError("indices must have rank 2 [batch, sequence], got rank ")
            << getIndices().getType().getRank();
-  if (getOffset() < 0)
-    return emitOpError("offset must be non-negative, got ") << getOffset();
+  int64_t offset = getOffsetAttr().getInt();
+  if (offset < 0)
+    return emitOpError("offset must be non-negative, got ") << offset;
   return success();
 }
 
 LogicalResult AbacusPositionsOp::verify() {
-  if (getFirstDigit() < 0 || getFirstDigit() > getLastDigit())
+  int64_t first = getFirstDigitAttr().getInt(), last = getLastDigitAttr().getInt();
+  if (first < 0 || first > last)
     return emitOpError("digit ids must satisfy 0 <= first_digit <= last_digit, "
                        "got ")
-           << getFirstDigit() << ".." << getLastDigit();
+           << first << ".." << last;
   return success();
 }
 
@@ -105,8 +107,9 @@ LogicalResult AbacusEmbeddingOp::inferReturnTypes(
 }
 
 LogicalResult AbacusEmbeddingOp::verify() {
-  if (getMaxOffset() < 0)
-    return emitOpError("max_offset must be non-negative, got ") << getMaxOffset();
+  int64_t maxOffset = getMaxOffsetAttr().getInt();
+  if (maxOffset < 0)
+    return emitOpError("max_offset must be non-negative, got ") << maxOffset;
   return success();
 }
 
@@ -127,18 +130,18 @@ LogicalResult RotaryOp::verify() {
     return emitOpError("head_dim must be static");
   double fraction = getFraction().convertToDouble();
   if (!(fraction > 0.0 && fraction <= 1.0))
-    return emitOpError("fraction must be in (0, 1], got ") << fraction;
+    return emitOpError("fraction must be in (0, 1], got ") << numberToString(fraction);
   if (!(getBase().convertToDouble() > 0.0))
     return emitOpError("base must be positive, got ")
-           << getBase().convertToDouble();
+           << numberToString(getBase().convertToDouble());
   double rotated = fraction * static_cast<double>(headDim);
   int64_t rotatedDims = getRotatedDims();
   if (std::fabs(rotated - static_cast<double>(rotatedDims)) > 1e-9 ||
       rotatedDims % 2 != 0 || rotatedDims == 0)
     return emitOpError("fraction ")
-           << fraction << " of head_dim " << headDim
+           << numberToString(fraction) << " of head_dim " << headDim
            << " must give a positive even number of rotated channels, got "
-           << rotated;
+           << numberToString(rotated);
   if (Value positions = getPositions()) {
     auto posType = llvm::cast<RankedTensorType>(positions.getType());
     if (posType.getRank() != 2 ||
@@ -228,7 +231,7 @@ static LogicalResult verifyNormParam(Operation *op, RankedTensorType input,
 
 static LogicalResult verifyEps(Operation *op, double eps) {
   if (!(eps > 0.0))
-    return op->emitOpError("eps must be positive, got ") << eps;
+    return op->emitOpError("eps must be positive, got ") << numberToString(eps);
   return success();
 }
 
@@ -295,22 +298,23 @@ LogicalResult AttentionOp::verify() {
       (hkv == 0 || hq % hkv != 0))
     return emitOpError("query heads (")
            << hq << ") must be a multiple of key/value heads (" << hkv << ")";
-  if (std::optional<int64_t> window = getWindow()) {
+  if (IntegerAttr windowAttr = getWindowAttr()) {
+    int64_t window = windowAttr.getInt();
     if (!getCausal())
       return emitOpError("a sliding window needs a causal mask");
-    if (*window < 1)
-      return emitOpError("window must be at least 1, got ") << *window;
+    if (window < 1)
+      return emitOpError("window must be at least 1, got ") << window;
   }
   if (std::optional<APFloat> scale = getScale())
     if (!(scale->convertToDouble() > 0.0))
       return emitOpError("scale must be positive, got ")
-             << scale->convertToDouble();
+             << numberToString(scale->convertToDouble());
   if (std::optional<LokiAttr> loki = getLoki()) {
     int64_t headDim = q.getDimSize(3);
     if (!ShapedType::isDynamic(headDim) &&
         loki->getDimFraction().convertToDouble() * static_cast<double>(headDim) < 1.0)
       return emitOpError("Loki dim_fraction ")
-             << loki->getDimFraction().convertToDouble() << " keeps no channel of head_dim "
+             << numberToString(loki->getDimFraction().convertToDouble()) << " keeps no channel of head_dim "
              << headDim;
   }
   return success();
@@ -377,7 +381,7 @@ LogicalResult RecurrentOp::verifyRegions() {
   if (!yield || yield.getValues().size() != 1 ||
       yield.getValues().front().getType() != state)
     return emitOpError("body must yield one value of the state type ") << state;
-  if (getMeanIterations() < 1 || getGradIterations() < 1)
+  if (getMeanIterationsAttr().getInt() < 1 || getGradIterationsAttr().getInt() < 1)
     return emitOpError("mean_iterations and grad_iterations must be at least 1");
   RankedTensorType inject = getInject().getType();
   if (getMode() == Injection::add) {
@@ -429,12 +433,13 @@ LogicalResult AdamWOp::verify() {
   double b1 = getBeta1().convertToDouble(), b2 = getBeta2().convertToDouble();
   if (!(b1 >= 0.0 && b1 < 1.0) || !(b2 >= 0.0 && b2 < 1.0))
     return emitOpError("beta1 and beta2 must be in [0, 1), got ")
-           << b1 << " and " << b2;
+           << numberToString(b1) << " and " << numberToString(b2);
   if (!(getEps().convertToDouble() > 0.0))
-    return emitOpError("eps must be positive, got ") << getEps().convertToDouble();
+    return emitOpError("eps must be positive, got ")
+           << numberToString(getEps().convertToDouble());
   if (!(getWeightDecay().convertToDouble() >= 0.0))
     return emitOpError("weight_decay must be non-negative, got ")
-           << getWeightDecay().convertToDouble();
+           << numberToString(getWeightDecay().convertToDouble());
   return success();
 }
 

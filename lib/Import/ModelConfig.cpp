@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/Import/ModelConfig.h"
+#include "tetra/Support/NumberFormat.h"
 
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Error.h"
@@ -24,8 +25,7 @@ llvm::StringRef mlir::tetra::supportedModelTypes() {
 
 namespace {
 
-/// A number as the config would spell it.
-std::string num(double value) { return llvm::formatv("{0}", value).str(); }
+std::string num(double value) { return numberToString(value); }
 
 /// Typed access to the keys of one JSON object, recording the first error.
 class ConfigReader {

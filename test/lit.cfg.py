@@ -1,0 +1,21 @@
+# -*- Python -*-
+# lit configuration of Tetra's IR, importer and tool tests.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "Tetra"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.tetra_obj_root, "test")
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "unit", "oracle"]
+
+config.substitutions.append(("%examples", os.path.join(config.tetra_src_root, "examples")))
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+tool_dirs = [config.tetra_tools_dir, config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["tetra-opt", "tetra-translate"], tool_dirs)
