@@ -10,6 +10,7 @@
 
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include <cctype>
 #include <cstdlib>
 #include <gtest/gtest.h>
 
@@ -22,6 +23,10 @@ struct Published {
   int64_t parameters;
   int64_t layers;
 };
+
+void PrintTo(const Published &published, std::ostream *os) {
+  *os << published.config;
+}
 
 class PublishedCount : public ::testing::TestWithParam<Published> {};
 
@@ -52,7 +57,15 @@ INSTANTIATE_TEST_SUITE_P(
                       Published{"mistral-7b.json", 7241732096, 32},
                       Published{"qwen2-0.5b.json", 494032768, 24},
                       Published{"gemma-2b.json", 2506172416, 18},
-                      Published{"pythia-160m.json", 162322944, 12}));
+                      Published{"pythia-160m.json", 162322944, 12}),
+    [](const ::testing::TestParamInfo<Published> &info) {
+      std::string name = info.param.config;
+      name = name.substr(0, name.find(".json"));
+      for (char &ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch)))
+          ch = '_';
+      return name;
+    });
 
 TEST(ModelStats, ForwardFlopsOfGpt2) {
   // Per token at S = 1024: linears 2*(768*2304 + 768^2 + 2*768*3072) per layer,
