@@ -37,8 +37,10 @@ struct ModelNames {
 
 class ModelBuilder {
 public:
-  ModelBuilder(const ModelConfig &config, MLIRContext *ctx, Location loc)
-      : c(config), ctx(ctx), loc(loc), b(ctx), f32(Float32Type::get(ctx)) {}
+  ModelBuilder(const ModelConfig &config, MLIRContext *ctx, Location loc,
+               ModelShape shape)
+      : c(config), ctx(ctx), loc(loc), b(ctx), f32(Float32Type::get(ctx)),
+        shape(shape) {}
 
   OwningOpRef<ModuleOp> build();
 
@@ -63,9 +65,9 @@ private:
 
   // Shapes.
   RankedTensorType activation(ArrayRef<int64_t> tail) const {
-    SmallVector<int64_t> shape{kDyn, kDyn};
-    llvm::append_range(shape, tail);
-    return RankedTensorType::get(shape, f32);
+    SmallVector<int64_t> dims{shape.batch, shape.seq};
+    llvm::append_range(dims, tail);
+    return RankedTensorType::get(dims, f32);
   }
   Value splitHeads(Value x, int64_t heads);
   Value mergeHeads(Value x);
@@ -90,7 +92,9 @@ private:
   OpBuilder b;
   OpBuilder paramBuilder{static_cast<MLIRContext *>(nullptr)};
   Type f32;
-  Value batch, seq;
+  ModelShape shape;
+  /// Batch and sequence sizes: constants when static, tensor.dim otherwise.
+  OpFoldResult batch, seq;
   llvm::StringMap<RankedTensorType> params;
 };
 
@@ -388,8 +392,12 @@ Value ModelBuilder::recurrentCore(Value iterations, Value inject,
   // The state starts at zero: deterministic, as in the reference equivalence
   // tests; training draws a random initial state.
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-  Value init = tensor::SplatOp::create(b, loc, zero, inject.getType(),
-                                       ValueRange{batch, seq});
+  SmallVector<Value> dynamicSizes;
+  for (OpFoldResult size : {batch, seq})
+    if (auto value = llvm::dyn_cast<Value>(size))
+      dynamicSizes.push_back(value);
+  Value init =
+      tensor::SplatOp::create(b, loc, zero, inject.getType(), dynamicSizes);
   Value adapter;
   Injection mode = Injection::add;
   int64_t mean = 0, grad = 0, coreLayers = 0;
@@ -430,7 +438,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
                      ModelAttr::get(ctx, c.family, c.layers, c.context));
   b.setInsertionPointToEnd(module->getBody());
 
-  auto ids = RankedTensorType::get({kDyn, kDyn}, b.getI32Type());
+  auto ids = RankedTensorType::get({shape.batch, shape.seq}, b.getI32Type());
   SmallVector<Type> inputs{ids};
   bool recurrent = c.recurrentDepth || c.abacus;
   if (recurrent)
@@ -442,8 +450,13 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   Value tokens = entry->getArgument(0);
-  batch = tensor::DimOp::create(b, loc, tokens, 0);
-  seq = tensor::DimOp::create(b, loc, tokens, 1);
+  auto size = [&](int64_t n, int64_t dim) -> OpFoldResult {
+    if (!ShapedType::isDynamic(n))
+      return b.getIndexAttr(n);
+    return tensor::DimOp::create(b, loc, tokens, dim).getResult();
+  };
+  batch = size(shape.batch, 0);
+  seq = size(shape.seq, 1);
 
   ModelNames names = modelNames();
   Value x = embed(tokens, names);
@@ -470,10 +483,11 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
 } // namespace
 
 OwningOpRef<ModuleOp> tetra::buildModel(const ModelConfig &config,
-                                        MLIRContext *context, Location loc) {
+                                        MLIRContext *context, Location loc,
+                                        ModelShape shape) {
   context->loadDialect<TetraDialect, func::FuncDialect, tensor::TensorDialect,
                        arith::ArithDialect>();
-  OwningOpRef<ModuleOp> module = ModelBuilder(config, context, loc).build();
+  OwningOpRef<ModuleOp> module = ModelBuilder(config, context, loc, shape).build();
   if (failed(verify(*module)))
     return {};
   return module;

@@ -1,33 +1,28 @@
 //===- Registration.cpp - dialects and passes the tools register ----------===//
 #include "tetra/Registration.h"
+#include "tetra/Conversion/Passes.h"
 #include "tetra/TetraDialect.h"
 #include "tetra/Transforms/Passes.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
-#include "mlir/Dialect/LLVMIR/ROCDLDialect.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "mlir/Transforms/Passes.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 
 void mlir::tetra::registerDialects(DialectRegistry &registry) {
-  registry.insert<TetraDialect, arith::ArithDialect, bufferization::BufferizationDialect,
-                  func::FuncDialect, gpu::GPUDialect, linalg::LinalgDialect,
-                  LLVM::LLVMDialect, math::MathDialect, memref::MemRefDialect,
-                  NVVM::NVVMDialect, ROCDL::ROCDLDialect, scf::SCFDialect,
-                  tensor::TensorDialect, vector::VectorDialect>();
+  registry.insert<TetraDialect>();
+  // The pipeline runs through most upstream dialects (linalg, bufferization,
+  // scf, vector, gpu, nvvm, rocdl, llvm, ...) and their interface models
+  // (bufferization, conversion to LLVM).
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
 }
 
 void mlir::tetra::registerPasses() {
-  registerTetraPasses();
-  // Generic passes users string around tetra's (canonicalize, cse, ...).
-  mlir::registerTransformsPasses();
+  static bool registered = [] {
+    registerTetraPasses();
+    registerTetraConversionPasses();
+    registerAllPasses();
+    return true;
+  }();
+  (void)registered;
 }

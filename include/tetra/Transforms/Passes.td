@@ -26,4 +26,26 @@ def ModelStats : Pass<"tetra-model-stats", "::mlir::ModuleOp"> {
   ];
 }
 
+def AddLoss : Pass<"tetra-add-loss", "::mlir::ModuleOp"> {
+  let summary = "Add `@loss`: cross-entropy of `@forward`'s logits";
+  let description = [{
+    Clones `@forward` into `func.func @loss(forward's arguments..., %targets)`
+    that returns `tetra.cross_entropy` of the logits against `%targets` (the
+    ids' shape), the mean over targets not equal to `ignore-index`.
+  }];
+  let options = [
+    Option<"ignoreIndex", "ignore-index", "int64_t", /*default=*/"-100",
+           "Target id that is not counted">
+  ];
+}
+
+def ParamsToArguments : Pass<"tetra-params-to-arguments", "::mlir::ModuleOp"> {
+  let summary = "Pass parameters to the entry functions as arguments";
+  let description = [{
+    Every public function gets one trailing argument per `tetra.param`, in the
+    module's order (the artifact's ABI), and its `tetra.get_param` ops use
+    them. The `tetra.param` symbols stay: they describe the arguments.
+  }];
+}
+
 #endif // TETRA_TRANSFORMS_PASSES_TD

@@ -1,0 +1,39 @@
+//===- Compile.h - from a model config to an artifact directory ----------===//
+#ifndef TETRA_COMPILE_COMPILE_H
+#define TETRA_COMPILE_COMPILE_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringRef.h"
+#include <cstdint>
+#include <string>
+
+namespace mlir::tetra {
+
+/// The artifact's format version; the runtime refuses any other.
+inline constexpr int64_t kArtifactVersion = 1;
+
+struct CompileOptions {
+  std::string configPath;
+  std::string outputDir;
+  std::string machine = "cpu";
+  int64_t seqLen = 0;
+  int64_t microBatch = 0;
+  /// Stop after this stage and print it: "tetra", "linalg", "llvm", or "" for
+  /// the whole artifact.
+  std::string emit;
+  /// The C compiler that turns the LLVM IR into the kernels' shared object.
+  std::string clang;
+};
+
+/// Imports, lowers and compiles; writes `outputDir/{manifest.json,kernels.ll,
+/// kernels.so}`. Reports errors through `context`'s diagnostics.
+LogicalResult compileArtifact(const CompileOptions &options, MLIRContext &context);
+
+/// Adds to `module` one `void tetra_NAME(void **argv)` per function carrying
+/// `llvm.emit_c_interface`: argv[i] points at argument i (a memref descriptor,
+/// or an integer), in the function's order; out-params follow the inputs.
+LogicalResult addPackedWrappers(ModuleOp module);
+
+} // namespace mlir::tetra
+
+#endif // TETRA_COMPILE_COMPILE_H

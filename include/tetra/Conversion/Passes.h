@@ -1,0 +1,20 @@
+//===- Passes.h - conversions out of tetra --------------------------------===//
+#ifndef TETRA_CONVERSION_PASSES_H
+#define TETRA_CONVERSION_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::tetra {
+#define GEN_PASS_DECL
+#include "tetra/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "tetra/Conversion/Passes.h.inc"
+} // namespace mlir::tetra
+
+#endif // TETRA_CONVERSION_PASSES_H

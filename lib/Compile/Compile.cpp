@@ -1,0 +1,274 @@
+//===- Compile.cpp - from a model config to an artifact directory ---------===//
+//
+// config.json -> tetra IR with static batch and sequence -> @loss added ->
+// parameters as arguments -> linalg on tensors -> bufferized loops -> LLVM IR
+// -> kernels.so (by clang), plus manifest.json describing every entry point.
+//
+//===----------------------------------------------------------------------===//
+#include "tetra/Compile/Compile.h"
+#include "tetra/Conversion/Passes.h"
+#include "tetra/Import/ModelBuilder.h"
+#include "tetra/Import/ModelConfig.h"
+#include "tetra/Registration.h"
+#include "tetra/TetraOps.h"
+#include "tetra/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::tetra;
+namespace json = llvm::json;
+
+namespace {
+
+/// Lowering after bufferization: loops, then the LLVM dialect.
+constexpr const char *kLowerToLLVM =
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "buffer-results-to-out-params,"
+    "buffer-deallocation-pipeline,"
+    "canonicalize,"
+    "convert-linalg-to-loops,"
+    "lower-affine,"
+    "convert-scf-to-cf,"
+    "expand-strided-metadata,"
+    "lower-affine,"
+    "finalize-memref-to-llvm,"
+    "convert-math-to-libm,"
+    "convert-math-to-llvm,"
+    "convert-arith-to-llvm,"
+    "convert-index-to-llvm,"
+    "convert-cf-to-llvm,"
+    "convert-func-to-llvm,"
+    "reconcile-unrealized-casts";
+
+json::Array shapeOf(ShapedType type) {
+  json::Array shape;
+  for (int64_t d : type.getShape())
+    shape.push_back(d);
+  return shape;
+}
+
+std::string dtypeOf(Type type) {
+  if (type.isF32())
+    return "f32";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(64))
+    return "i64";
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << type;
+  return s;
+}
+
+/// One entry point: its arguments in ABI order (inputs, parameters, outputs).
+json::Object describeEntry(func::FuncOp func, MutableArrayRef<ParamOp> params) {
+  json::Array args;
+  FunctionType type = func.getFunctionType();
+  size_t inputs = type.getNumInputs() - params.size();
+  for (auto [i, t] : llvm::enumerate(type.getInputs())) {
+    json::Object arg;
+    if (i < inputs) {
+      // forward(ids[, iterations]); loss adds targets last.
+      std::string role = i == 0 ? "tokens"
+                         : (func.getName() == "loss" && i + 1 == inputs) ? "targets"
+                                                                        : "iterations";
+      arg["role"] = role;
+    } else {
+      arg["role"] = "param";
+      arg["name"] = params[i - inputs].getSymName().str();
+    }
+    if (auto shaped = llvm::dyn_cast<ShapedType>(t)) {
+      arg["shape"] = shapeOf(shaped);
+      arg["dtype"] = dtypeOf(shaped.getElementType());
+    } else {
+      arg["shape"] = json::Array();
+      arg["dtype"] = dtypeOf(t);
+      arg["scalar"] = true;
+    }
+    args.push_back(std::move(arg));
+  }
+  for (Type t : type.getResults()) {
+    auto shaped = llvm::cast<ShapedType>(t);
+    args.push_back(json::Object{{"role", "output"},
+                                {"shape", shapeOf(shaped)},
+                                {"dtype", dtypeOf(shaped.getElementType())}});
+  }
+  return json::Object{{"symbol", ("tetra_" + func.getName()).str()},
+                      {"args", std::move(args)}};
+}
+
+json::Object describeParam(ParamOp param) {
+  InitAttr init = param.getInit();
+  json::Object initJson{{"kind", stringifyInitKind(init.getKind()).str()}};
+  if (init.getKind() == InitKind::normal || init.getKind() == InitKind::trunc_normal)
+    initJson["std"] = init.getStd().convertToDouble();
+  return json::Object{{"name", param.getSymName().str()},
+                      {"shape", shapeOf(param.getTensorType())},
+                      {"dtype", dtypeOf(param.getTensorType().getElementType())},
+                      {"init", std::move(initJson)}};
+}
+
+/// Writes `text` to `path` through a temporary file and a rename.
+LogicalResult writeAtomically(MLIRContext &ctx, StringRef path, StringRef text) {
+  std::string tmp = (path + ".tmp").str();
+  std::error_code ec;
+  {
+    llvm::raw_fd_ostream os(tmp, ec);
+    if (ec)
+      return emitError(UnknownLoc::get(&ctx)) << "cannot write " << tmp << ": " << ec.message();
+    os << text;
+  }
+  if ((ec = llvm::sys::fs::rename(tmp, path)))
+    return emitError(UnknownLoc::get(&ctx)) << "cannot write " << path << ": " << ec.message();
+  return success();
+}
+
+/// Runs a comma-separated list of module passes.
+LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
+  PassManager pm(module.getContext());
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    return failure();
+  return pm.run(module);
+}
+
+} // namespace
+
+LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext &context) {
+  Location fileLoc = FileLineColLoc::get(&context, options.configPath, 1, 1);
+  if (options.machine != "cpu")
+    return emitError(fileLoc) << "--machine " << options.machine
+                              << " is not supported yet (supported: cpu)";
+  if (options.seqLen < 1 || options.microBatch < 1)
+    return emitError(fileLoc) << "--seq-len and --micro-batch must be positive";
+
+  auto buffer = llvm::MemoryBuffer::getFile(options.configPath);
+  if (!buffer)
+    return emitError(fileLoc) << "cannot read " << options.configPath << ": "
+                              << buffer.getError().message();
+  ConfigError error;
+  std::optional<ModelConfig> config = parseModelConfig((*buffer)->getBuffer(), error);
+  if (!config)
+    return emitError(FileLineColLoc::get(&context, options.configPath, error.line,
+                                         error.column))
+           << error.message;
+  for (const std::string &warning : config->warnings)
+    emitWarning(fileLoc) << warning;
+  if (options.seqLen > config->context)
+    return emitError(fileLoc) << "--seq-len " << options.seqLen
+                              << " exceeds the model's context length " << config->context;
+
+  registerPasses();
+  DialectRegistry registry;
+  registerDialects(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  context.appendDialectRegistry(registry);
+  context.loadAllAvailableDialects();
+
+  OwningOpRef<ModuleOp> module =
+      buildModel(*config, &context, fileLoc, ModelShape{options.microBatch, options.seqLen});
+  if (!module)
+    return failure();
+
+  if (failed(runPipeline(*module, "tetra-add-loss,tetra-params-to-arguments")))
+    return failure();
+  if (options.emit == "tetra") {
+    module->print(llvm::outs());
+    return success();
+  }
+
+  // The ABI is fixed here, before lowering rewrites the signatures.
+  SmallVector<ParamOp> params(module->getOps<ParamOp>());
+  json::Object entries;
+  for (auto func : module->getOps<func::FuncOp>()) {
+    entries[func.getName()] = describeEntry(func, params);
+    func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
+  }
+
+  if (failed(runPipeline(*module, "convert-tetra-to-linalg,canonicalize,cse")))
+    return failure();
+  if (options.emit == "linalg") {
+    module->print(llvm::outs());
+    return success();
+  }
+  // The parameter descriptions are data in the manifest from here on.
+  json::Array paramJson;
+  for (ParamOp param : params) {
+    paramJson.push_back(describeParam(param));
+    param.erase();
+  }
+  if (failed(runPipeline(*module, kLowerToLLVM)) || failed(addPackedWrappers(*module)))
+    return failure();
+  if (options.emit == "llvm") {
+    module->print(llvm::outs());
+    return success();
+  }
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = translateModuleToLLVMIR(*module, llvmContext);
+  if (!llvmModule)
+    return emitError(fileLoc) << "translation to LLVM IR failed";
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(options.outputDir))
+    return emitError(fileLoc) << "cannot create " << options.outputDir << ": " << ec.message();
+  // An artifact is complete once its manifest exists: remove an old one first.
+  SmallString<256> manifestPath(options.outputDir);
+  llvm::sys::path::append(manifestPath, "manifest.json");
+  llvm::sys::fs::remove(manifestPath);
+
+  SmallString<256> irPath(options.outputDir), soPath(options.outputDir);
+  llvm::sys::path::append(irPath, "kernels.ll");
+  llvm::sys::path::append(soPath, "kernels.so");
+  {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvmModule->print(os, nullptr);
+    if (failed(writeAtomically(context, irPath, text)))
+      return failure();
+  }
+  SmallVector<StringRef> argv{options.clang, "-O3", "-march=native", "-shared",
+                              "-fPIC", "-Wno-override-module", irPath,
+                              "-o", soPath, "-lm"};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(options.clang, argv, std::nullopt, {}, 0, 0, &message);
+  if (rc != 0)
+    return emitError(fileLoc) << "compiling the kernels with " << options.clang
+                              << " failed (" << (message.empty() ? "exit " + std::to_string(rc) : message) << ")";
+
+  json::Object model{{"family", config->family},
+                     {"vocab", config->vocab},
+                     {"hidden", config->hidden},
+                     {"layers", config->layers},
+                     {"context", config->context}};
+  json::Object manifest{{"format", "tetra-artifact"},
+                        {"version", kArtifactVersion},
+                        {"machine", options.machine},
+                        {"micro_batch", options.microBatch},
+                        {"seq_len", options.seqLen},
+                        {"model", std::move(model)},
+                        {"params", std::move(paramJson)},
+                        {"kernels", "kernels.so"},
+                        {"entries", std::move(entries)}};
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", json::Value(std::move(manifest))) << "\n";
+  return writeAtomically(context, manifestPath, text);
+}

@@ -1,0 +1,713 @@
+//===- TetraToLinalg.cpp - tetra model ops to linalg on tensors ------------===//
+//
+// One pattern per op. Shapes must be static (tetra-compile fixes batch and
+// sequence); every value is computed in the op's element type.
+//
+//===----------------------------------------------------------------------===//
+#include "tetra/Conversion/Passes.h"
+#include "tetra/TetraOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include <cmath>
+
+namespace mlir::tetra {
+#define GEN_PASS_DEF_CONVERTTETRATOLINALG
+#include "tetra/Conversion/Passes.h.inc"
+} // namespace mlir::tetra
+
+using namespace mlir;
+using namespace mlir::tetra;
+
+namespace {
+
+using utils::IteratorType;
+using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
+
+//===----------------------------------------------------------------------===//
+// Small builders
+//===----------------------------------------------------------------------===//
+
+Value constantFloat(OpBuilder &b, Location loc, Type type, double value) {
+  return arith::ConstantOp::create(b, loc, FloatAttr::get(type, value));
+}
+
+Value constantIndex(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+/// A tensor of `type` filled with `value`.
+Value filled(OpBuilder &b, Location loc, RankedTensorType type, double value) {
+  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  Value scalar = constantFloat(b, loc, type.getElementType(), value);
+  return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty})
+      .getResult(0);
+}
+
+Value empty(OpBuilder &b, Location loc, RankedTensorType type) {
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+}
+
+AffineMap identity(MLIRContext *ctx, unsigned rank) {
+  return AffineMap::getMultiDimIdentityMap(rank, ctx);
+}
+
+/// (d0, ..., d{rank-1}) -> (d{first}, ..., d{rank-1}): a trailing-dims broadcast.
+AffineMap suffix(MLIRContext *ctx, unsigned rank, unsigned first) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned i = first; i < rank; ++i)
+    exprs.push_back(getAffineDimExpr(i, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+/// (d0, ..., d{rank-1}) -> (d0, ..., d{rank-2}): the row of a last-dim reduction.
+AffineMap dropLast(MLIRContext *ctx, unsigned rank) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    exprs.push_back(getAffineDimExpr(i, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+AffineMap dims(MLIRContext *ctx, unsigned rank, ArrayRef<AffineExpr> exprs) {
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+SmallVector<IteratorType> parallel(unsigned rank) {
+  return SmallVector<IteratorType>(rank, IteratorType::parallel);
+}
+
+/// Parallel over all but the last dim, which is reduced.
+SmallVector<IteratorType> reduceLast(unsigned rank) {
+  SmallVector<IteratorType> it = parallel(rank);
+  it.back() = IteratorType::reduction;
+  return it;
+}
+
+Value generic(OpBuilder &b, Location loc, Type result, ValueRange inputs,
+              Value output, ArrayRef<AffineMap> maps,
+              ArrayRef<IteratorType> iterators, BodyFn body) {
+  return linalg::GenericOp::create(b, loc, TypeRange{result}, inputs,
+                                   ValueRange{output}, maps, iterators, body)
+      .getResult(0);
+}
+
+RankedTensorType withoutLast(RankedTensorType type) {
+  return RankedTensorType::get(type.getShape().drop_back(), type.getElementType());
+}
+
+/// Sum over the last dimension of f(x) (f given on the scalar).
+Value reduceSumLast(OpBuilder &b, Location loc, Value x,
+                    function_ref<Value(OpBuilder &, Location, Value)> f) {
+  auto type = llvm::cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  Value init = filled(b, loc, withoutLast(type), 0.0);
+  return generic(b, loc, init.getType(), {x}, init,
+                 {identity(ctx, rank), dropLast(ctx, rank)}, reduceLast(rank),
+                 [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   Value v = f(nb, nl, args[0]);
+                   Value sum = arith::AddFOp::create(nb, nl, args[1], v);
+                   linalg::YieldOp::create(nb, nl, sum);
+                 });
+}
+
+Value indexValue(OpBuilder &b, Location loc, Value integer) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), integer);
+}
+
+//===----------------------------------------------------------------------===//
+// Patterns
+//===----------------------------------------------------------------------===//
+
+struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(EmbeddingOp op, PatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    unsigned rank = type.getRank();
+    MLIRContext *ctx = b.getContext();
+    Value table = op.getTable();
+    Value result = generic(
+        b, loc, type, {op.getIndices()}, empty(b, loc, type),
+        {dropLast(ctx, rank), identity(ctx, rank)}, parallel(rank),
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value row = indexValue(nb, nl, args[0]);
+          Value col = linalg::IndexOp::create(nb, nl, rank - 1);
+          Value v = tensor::ExtractOp::create(nb, nl, table, ValueRange{row, col});
+          linalg::YieldOp::create(nb, nl, v);
+        });
+    b.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct PositionsLowering : OpRewritePattern<PositionsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(PositionsOp op, PatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    auto type = op.getType();
+    int64_t offset = op.getOffsetAttr().getInt();
+    Value result = generic(
+        b, loc, type, {}, empty(b, loc, type), {identity(b.getContext(), 2)},
+        parallel(2), [&](OpBuilder &nb, Location nl, ValueRange) {
+          Value s = linalg::IndexOp::create(nb, nl, 1);
+          Value pos = arith::AddIOp::create(nb, nl, s, constantIndex(nb, nl, offset));
+          Value v = arith::IndexCastOp::create(nb, nl, type.getElementType(), pos);
+          linalg::YieldOp::create(nb, nl, v);
+        });
+    b.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct RMSNormLowering : OpRewritePattern<RMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RMSNormOp op, PatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    auto type = op.getType();
+    unsigned rank = type.getRank();
+    MLIRContext *ctx = b.getContext();
+    Type f = type.getElementType();
+    double features = static_cast<double>(type.getShape().back());
+    double eps = op.getEps().convertToDouble();
+    bool unitOffset = op.getUnitOffset();
+    Value sumsq = reduceSumLast(b, loc, op.getInput(),
+                                [](OpBuilder &nb, Location nl, Value x) -> Value {
+                                  return arith::MulFOp::create(nb, nl, x, x);
+                                });
+    Value result = generic(
+        b, loc, type, {op.getInput(), sumsq, op.getWeight()}, empty(b, loc, type),
+        {identity(ctx, rank), dropLast(ctx, rank), suffix(ctx, rank, rank - 1),
+         identity(ctx, rank)},
+        parallel(rank), [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value mean = arith::DivFOp::create(nb, nl, a[1], constantFloat(nb, nl, f, features));
+          Value inv = math::RsqrtOp::create(
+              nb, nl, arith::AddFOp::create(nb, nl, mean, constantFloat(nb, nl, f, eps)));
+          Value w = a[2];
+          if (unitOffset)
+            w = arith::AddFOp::create(nb, nl, w, constantFloat(nb, nl, f, 1.0));
+          Value y = arith::MulFOp::create(nb, nl, arith::MulFOp::create(nb, nl, a[0], inv), w);
+          linalg::YieldOp::create(nb, nl, y);
+        });
+    b.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LayerNormOp op, PatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    auto type = op.getType();
+    unsigned rank = type.getRank();
+    MLIRContext *ctx = b.getContext();
+    Type f = type.getElementType();
+    Value n = constantFloat(b, loc, f, static_cast<double>(type.getShape().back()));
+    Value sum = reduceSumLast(b, loc, op.getInput(),
+                              [](OpBuilder &, Location, Value x) { return x; });
+    // Two passes over x (mean, then variance) as PyTorch does.
+    Value mean = generic(b, loc, sum.getType(), {sum}, empty(b, loc, withoutLast(type)),
+                         {identity(ctx, rank - 1), identity(ctx, rank - 1)},
+                         parallel(rank - 1),
+                         [&](OpBuilder &nb, Location nl, ValueRange a) {
+                           linalg::YieldOp::create(
+                               nb, nl, Value(arith::DivFOp::create(nb, nl, a[0], n)));
+                         });
+    Value varInit = filled(b, loc, withoutLast(type), 0.0);
+    Value var = generic(b, loc, varInit.getType(), {op.getInput(), mean}, varInit,
+                        {identity(ctx, rank), dropLast(ctx, rank), dropLast(ctx, rank)},
+                        reduceLast(rank), [&](OpBuilder &nb, Location nl, ValueRange a) {
+                          Value d = arith::SubFOp::create(nb, nl, a[0], a[1]);
+                          Value sq = arith::MulFOp::create(nb, nl, d, d);
+                          linalg::YieldOp::create(
+                              nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], sq)));
+                        });
+    double eps = op.getEps().convertToDouble();
+    SmallVector<Value> inputs{op.getInput(), mean, var, op.getWeight()};
+    SmallVector<AffineMap> maps{identity(ctx, rank), dropLast(ctx, rank),
+                                dropLast(ctx, rank), suffix(ctx, rank, rank - 1)};
+    if (Value bias = op.getBias()) {
+      inputs.push_back(bias);
+      maps.push_back(suffix(ctx, rank, rank - 1));
+    }
+    maps.push_back(identity(ctx, rank));
+    bool hasBias = op.getBias() != nullptr;
+    Value result = generic(
+        b, loc, type, inputs, empty(b, loc, type), maps, parallel(rank),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value varMean = arith::DivFOp::create(nb, nl, a[2], n);
+          Value inv = math::RsqrtOp::create(
+              nb, nl, arith::AddFOp::create(nb, nl, varMean, constantFloat(nb, nl, f, eps)));
+          Value centered = arith::SubFOp::create(nb, nl, a[0], a[1]);
+          Value y = arith::MulFOp::create(
+              nb, nl, arith::MulFOp::create(nb, nl, centered, inv), a[3]);
+          if (hasBias)
+            y = arith::AddFOp::create(nb, nl, y, a[4]);
+          linalg::YieldOp::create(nb, nl, y);
+        });
+    b.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LinearLowering : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op, PatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    auto inType = op.getInput().getType();
+    auto outType = llvm::cast<RankedTensorType>(op.getType());
+    unsigned rank = inType.getRank();
+    int64_t k = op.getInFeatures(), n = op.getOutFeatures();
+    int64_t m = inType.getNumElements() / k;
+    Type f = inType.getElementType();
+    // Rows of every leading dimension become one M dimension.
+    Value x = op.getInput();
+    SmallVector<ReassociationIndices> reassoc;
+    if (rank != 2) {
+      ReassociationIndices lead;
+      for (unsigned i = 0; i + 1 < rank; ++i)
+        lead.push_back(i);
+      reassoc = {lead, {rank - 1}};
+      if (rank == 1)
+        reassoc = {{0, 1}};
+      x = rank == 1 ? Value(tensor::ExpandShapeOp::create(
+                          b, loc, RankedTensorType::get({1, k}, f), x, reassoc))
+                    : Value(tensor::CollapseShapeOp::create(b, loc, x, reassoc));
+    }
+    auto flatType = RankedTensorType::get({m, n}, f);
+    Value init;
+    if (Value bias = op.getBias())
+      init = generic(b, loc, flatType, {bias}, empty(b, loc, flatType),
+                     {suffix(ctx, 2, 1), identity(ctx, 2)}, parallel(2),
+                     [](OpBuilder &nb, Location nl, ValueRange a) {
+                       linalg::YieldOp::create(nb, nl, a[0]);
+                     });
+    else
+      init = filled(b, loc, flatType, 0.0);
+    AffineExpr dm = getAffineDimExpr(0, ctx), dn = getAffineDimExpr(1, ctx),
+               dk = getAffineDimExpr(2, ctx);
+    AffineMap wMap = op.getWeightInOut() ? dims(ctx, 3, {dk, dn}) : dims(ctx, 3, {dn, dk});
+    Value y = generic(b, loc, flatType, {x, op.getWeight()}, init,
+                      {dims(ctx, 3, {dm, dk}), wMap, dims(ctx, 3, {dm, dn})},
+                      {IteratorType::parallel, IteratorType::parallel,
+                       IteratorType::reduction},
+                      [](OpBuilder &nb, Location nl, ValueRange a) {
+                        Value p = arith::MulFOp::create(nb, nl, a[0], a[1]);
+                        linalg::YieldOp::create(
+                            nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], p)));
+                      });
+    if (rank == 2) {
+      b.replaceOp(op, y);
+      return success();
+    }
+    if (rank == 1) {
+      b.replaceOpWithNewOp<tensor::CollapseShapeOp>(op, outType, y, reassoc);
+      return success();
+    }
+    b.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, outType, y, reassoc);
+    return success();
+  }
+};
+
+struct RotaryLowering : OpRewritePattern<RotaryOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RotaryOp op, PatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    auto type = op.getType();
+    Type f = type.getElementType();
+    int64_t rotated = op.getRotatedDims();
+    int64_t half = rotated / 2;
+    bool interleaved = op.getStyle() == RotaryStyle::interleaved;
+    double base = op.getBase().convertToDouble();
+    Value input = op.getInput(), positions = op.getPositions();
+    Value result = generic(
+        b, loc, type, {}, empty(b, loc, type), {identity(b.getContext(), 4)},
+        parallel(4), [&](OpBuilder &nb, Location nl, ValueRange) {
+          Value bi = linalg::IndexOp::create(nb, nl, 0);
+          Value si = linalg::IndexOp::create(nb, nl, 1);
+          Value hi = linalg::IndexOp::create(nb, nl, 2);
+          Value di = linalg::IndexOp::create(nb, nl, 3);
+          auto cmp = [&](arith::CmpIPredicate p, Value l, Value r) {
+            return arith::CmpIOp::create(nb, nl, p, l, r);
+          };
+          auto sel = [&](Value c, Value t, Value e) {
+            return arith::SelectOp::create(nb, nl, c, t, e);
+          };
+          Value cRot = constantIndex(nb, nl, rotated), cHalf = constantIndex(nb, nl, half);
+          Value inRot = cmp(arith::CmpIPredicate::ult, di, cRot);
+          Value pair, partner, first;
+          if (interleaved) {
+            // Pairs (2i, 2i+1), the complex-number form.
+            Value two = constantIndex(nb, nl, 2), one = constantIndex(nb, nl, 1);
+            pair = arith::DivUIOp::create(nb, nl, di, two);
+            Value odd = arith::RemUIOp::create(nb, nl, di, two);
+            first = cmp(arith::CmpIPredicate::eq, odd, constantIndex(nb, nl, 0));
+            partner = sel(first, arith::AddIOp::create(nb, nl, di, one),
+                          arith::SubIOp::create(nb, nl, di, one));
+          } else {
+            // Pairs (i, i + rotated/2): "rotate half".
+            first = cmp(arith::CmpIPredicate::ult, di, cHalf);
+            pair = sel(first, di, arith::SubIOp::create(nb, nl, di, cHalf));
+            partner = sel(first, arith::AddIOp::create(nb, nl, di, cHalf),
+                          arith::SubIOp::create(nb, nl, di, cHalf));
+          }
+          partner = sel(inRot, partner, di);
+          Value x = tensor::ExtractOp::create(nb, nl, input, ValueRange{bi, si, hi, di});
+          Value xp = tensor::ExtractOp::create(nb, nl, input, ValueRange{bi, si, hi, partner});
+          // inv_freq = 1 / base^(2i / rotated), in the element type (as HF does).
+          Value i = arith::UIToFPOp::create(
+              nb, nl, f, arith::IndexCastUIOp::create(nb, nl, nb.getI64Type(), pair));
+          Value exponent = arith::DivFOp::create(
+              nb, nl, arith::MulFOp::create(nb, nl, i, constantFloat(nb, nl, f, 2.0)),
+              constantFloat(nb, nl, f, static_cast<double>(rotated)));
+          Value invFreq = arith::DivFOp::create(
+              nb, nl, constantFloat(nb, nl, f, 1.0),
+              math::PowFOp::create(nb, nl, constantFloat(nb, nl, f, base), exponent));
+          Value pos = positions ? indexValue(nb, nl,
+                                             tensor::ExtractOp::create(
+                                                 nb, nl, positions, ValueRange{bi, si}))
+                                : si;
+          Value posF = arith::UIToFPOp::create(
+              nb, nl, f, arith::IndexCastUIOp::create(nb, nl, nb.getI64Type(), pos));
+          Value angle = arith::MulFOp::create(nb, nl, posF, invFreq);
+          Value cosv = math::CosOp::create(nb, nl, angle);
+          Value sinv = math::SinOp::create(nb, nl, angle);
+          Value xc = arith::MulFOp::create(nb, nl, x, cosv);
+          Value ps = arith::MulFOp::create(nb, nl, xp, sinv);
+          Value rotatedValue = sel(first, arith::SubFOp::create(nb, nl, xc, ps),
+                                   arith::AddFOp::create(nb, nl, xc, ps));
+          linalg::YieldOp::create(nb, nl, Value(sel(inRot, rotatedValue, x)));
+        });
+    b.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Unary elementwise ops and their scalar formulas.
+template <typename OpTy>
+struct ElementwiseLowering : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  virtual Value scalar(OpTy op, OpBuilder &b, Location loc, ValueRange args) const = 0;
+
+  LogicalResult matchAndRewrite(OpTy op, PatternRewriter &b) const override {
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    unsigned rank = type.getRank();
+    MLIRContext *ctx = b.getContext();
+    SmallVector<Value> inputs(op->getOperands());
+    SmallVector<AffineMap> maps;
+    for (Value in : inputs)
+      maps.push_back(suffix(ctx, rank,
+                            rank - llvm::cast<RankedTensorType>(in.getType()).getRank()));
+    maps.push_back(identity(ctx, rank));
+    Value result = generic(b, op.getLoc(), type, inputs, empty(b, op.getLoc(), type),
+                           maps, parallel(rank),
+                           [&](OpBuilder &nb, Location nl, ValueRange a) {
+                             linalg::YieldOp::create(nb, nl, scalar(op, nb, nl, a));
+                           });
+    b.replaceOp(op, result);
+    return success();
+  }
+};
+
+Value geluScalar(OpBuilder &b, Location loc, Value x, bool tanhApprox) {
+  Type f = x.getType();
+  Value half = constantFloat(b, loc, f, 0.5), one = constantFloat(b, loc, f, 1.0);
+  Value inner;
+  if (tanhApprox) {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    Value x3 = arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, x, x), x);
+    Value poly = arith::AddFOp::create(
+        b, loc, x, arith::MulFOp::create(b, loc, constantFloat(b, loc, f, 0.044715), x3));
+    inner = math::TanhOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, constantFloat(b, loc, f, std::sqrt(2.0 / M_PI)), poly));
+  } else {
+    // 0.5 x (1 + erf(x / sqrt(2)))
+    inner = math::ErfOp::create(
+        b, loc, arith::MulFOp::create(b, loc, x, constantFloat(b, loc, f, M_SQRT1_2)));
+  }
+  return arith::MulFOp::create(
+      b, loc, arith::MulFOp::create(b, loc, half, x),
+      arith::AddFOp::create(b, loc, one, inner));
+}
+
+Value siluScalar(OpBuilder &b, Location loc, Value x) {
+  Type f = x.getType();
+  Value one = constantFloat(b, loc, f, 1.0);
+  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+  return arith::DivFOp::create(b, loc, x, arith::AddFOp::create(b, loc, one, e));
+}
+
+struct GeluLowering : ElementwiseLowering<GeluOp> {
+  using ElementwiseLowering::ElementwiseLowering;
+  Value scalar(GeluOp op, OpBuilder &b, Location loc, ValueRange a) const override {
+    return geluScalar(b, loc, a[0], op.getApproximate() == GeluApprox::tanh);
+  }
+};
+
+struct SiluLowering : ElementwiseLowering<SiluOp> {
+  using ElementwiseLowering::ElementwiseLowering;
+  Value scalar(SiluOp, OpBuilder &b, Location loc, ValueRange a) const override {
+    return siluScalar(b, loc, a[0]);
+  }
+};
+
+struct GluLowering : ElementwiseLowering<GluOp> {
+  using ElementwiseLowering::ElementwiseLowering;
+  Value scalar(GluOp op, OpBuilder &b, Location loc, ValueRange a) const override {
+    Value act = op.getActivation() == GluActivation::silu
+                    ? siluScalar(b, loc, a[0])
+                    : geluScalar(b, loc, a[0],
+                                 op.getActivation() == GluActivation::gelu_tanh);
+    return arith::MulFOp::create(b, loc, act, a[1]);
+  }
+};
+
+struct AddLowering : ElementwiseLowering<AddOp> {
+  using ElementwiseLowering::ElementwiseLowering;
+  Value scalar(AddOp, OpBuilder &b, Location loc, ValueRange a) const override {
+    return arith::AddFOp::create(b, loc, a[0], a[1]);
+  }
+};
+
+struct ScaleLowering : ElementwiseLowering<ScaleOp> {
+  using ElementwiseLowering::ElementwiseLowering;
+  Value scalar(ScaleOp op, OpBuilder &b, Location loc, ValueRange a) const override {
+    return arith::MulFOp::create(
+        b, loc, a[0],
+        constantFloat(b, loc, a[0].getType(), op.getFactor().convertToDouble()));
+  }
+};
+
+struct AttentionLowering : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &b) const override {
+    if (op.getLoki())
+      return b.notifyMatchFailure(op, "Loki attention has no CPU lowering yet");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    auto q = op.getQuery().getType(), k = op.getKey().getType();
+    Type f = q.getElementType();
+    int64_t batch = q.getDimSize(0), s = q.getDimSize(1), hq = q.getDimSize(2),
+            d = q.getDimSize(3), t = k.getDimSize(1), hkv = k.getDimSize(2);
+    int64_t group = hq / hkv;
+    double scale = op.getScale() ? op.getScale()->convertToDouble()
+                                 : 1.0 / std::sqrt(static_cast<double>(d));
+    bool causal = op.getCausal();
+    std::optional<int64_t> window;
+    if (IntegerAttr w = op.getWindowAttr())
+      window = w.getInt();
+    AffineExpr e0 = getAffineDimExpr(0, ctx), e1 = getAffineDimExpr(1, ctx),
+               e2 = getAffineDimExpr(2, ctx), e3 = getAffineDimExpr(3, ctx),
+               e4 = getAffineDimExpr(4, ctx);
+
+    // scores[b, h, s, t] = sum_d q[b, s, h, d] k[b, t, h / group, d]
+    auto scoresType = RankedTensorType::get({batch, hq, s, t}, f);
+    Value scores = generic(
+        b, loc, scoresType, {op.getQuery(), op.getKey()}, filled(b, loc, scoresType, 0.0),
+        {dims(ctx, 5, {e0, e2, e1, e4}), dims(ctx, 5, {e0, e3, e1.floorDiv(group), e4}),
+         dims(ctx, 5, {e0, e1, e2, e3})},
+        {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
+         IteratorType::parallel, IteratorType::reduction},
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          Value p = arith::MulFOp::create(nb, nl, a[0], a[1]);
+          linalg::YieldOp::create(nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], p)));
+        });
+
+    // Whether key t is visible from query s (keys may extend past the queries:
+    // query s sits at position s + t_len - s_len).
+    auto visible = [&](OpBuilder &nb, Location nl) -> Value {
+      Value sIdx = linalg::IndexOp::create(nb, nl, 2);
+      Value tIdx = linalg::IndexOp::create(nb, nl, 3);
+      Value qPos = arith::AddIOp::create(nb, nl, sIdx, constantIndex(nb, nl, t - s));
+      Value ok = arith::ConstantIntOp::create(nb, nl, 1, 1);
+      if (causal)
+        ok = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ule, tIdx, qPos);
+      if (window) {
+        // qPos - t < W  <=>  t + W > qPos
+        Value tw = arith::AddIOp::create(nb, nl, tIdx, constantIndex(nb, nl, *window));
+        Value inWindow =
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ugt, tw, qPos);
+        ok = arith::AndIOp::create(nb, nl, ok, inWindow);
+      }
+      return ok;
+    };
+    auto rowType = RankedTensorType::get({batch, hq, s}, f);
+    AffineMap id4 = identity(ctx, 4), row4 = dropLast(ctx, 4);
+    Value negInf = constantFloat(b, loc, f, -INFINITY);
+    Value maxInit = linalg::FillOp::create(b, loc, ValueRange{negInf},
+                                           ValueRange{empty(b, loc, rowType)})
+                        .getResult(0);
+    Value rowMax = generic(
+        b, loc, rowType, {scores}, maxInit, {id4, row4}, reduceLast(4),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value v = arith::MulFOp::create(nb, nl, a[0], constantFloat(nb, nl, f, scale));
+          v = arith::SelectOp::create(nb, nl, visible(nb, nl), v,
+                                      constantFloat(nb, nl, f, -INFINITY));
+          linalg::YieldOp::create(nb, nl, Value(arith::MaximumFOp::create(nb, nl, a[1], v)));
+        });
+    Value probs = generic(
+        b, loc, scoresType, {scores, rowMax}, empty(b, loc, scoresType), {id4, row4, id4},
+        parallel(4), [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value v = arith::MulFOp::create(nb, nl, a[0], constantFloat(nb, nl, f, scale));
+          Value e = math::ExpOp::create(nb, nl, arith::SubFOp::create(nb, nl, v, a[1]));
+          linalg::YieldOp::create(
+              nb, nl,
+              Value(arith::SelectOp::create(nb, nl, visible(nb, nl), e,
+                                            constantFloat(nb, nl, f, 0.0))));
+        });
+    Value rowSum = reduceSumLast(b, loc, probs,
+                                 [](OpBuilder &, Location, Value x) { return x; });
+
+    // out[b, s, h, d] = sum_t probs[b, h, s, t] v[b, t, h / group, d] / rowSum
+    auto outType = op.getType();
+    Value out = generic(
+        b, loc, outType, {probs, op.getValue(), rowSum}, filled(b, loc, outType, 0.0),
+        {dims(ctx, 5, {e0, e2, e1, e4}), dims(ctx, 5, {e0, e4, e2.floorDiv(group), e3}),
+         dims(ctx, 5, {e0, e2, e1}), dims(ctx, 5, {e0, e1, e2, e3})},
+        {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
+         IteratorType::parallel, IteratorType::reduction},
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          Value p = arith::DivFOp::create(nb, nl, a[0], a[2]);
+          Value pv = arith::MulFOp::create(nb, nl, p, a[1]);
+          linalg::YieldOp::create(nb, nl, Value(arith::AddFOp::create(nb, nl, a[3], pv)));
+        });
+    b.replaceOp(op, out);
+    return success();
+  }
+};
+
+struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CrossEntropyOp op, PatternRewriter &b) const override {
+    if (op.getGoldfish())
+      return b.notifyMatchFailure(op, "goldfish masks have no CPU lowering yet");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    auto logitsType = op.getLogits().getType();
+    Type f = logitsType.getElementType();
+    int64_t vocab = logitsType.getShape().back();
+    int64_t rows = logitsType.getNumElements() / vocab;
+    // Flatten to [rows, V] and [rows].
+    Value logits = op.getLogits(), targets = op.getTargets();
+    unsigned rank = logitsType.getRank();
+    if (rank != 2) {
+      ReassociationIndices lead;
+      for (unsigned i = 0; i + 1 < rank; ++i)
+        lead.push_back(i);
+      logits = tensor::CollapseShapeOp::create(
+          b, loc, logits, ArrayRef<ReassociationIndices>{lead, {rank - 1}});
+      ReassociationIndices all;
+      for (unsigned i = 0; i + 1 < rank; ++i)
+        all.push_back(i);
+      targets = tensor::CollapseShapeOp::create(b, loc, targets,
+                                                ArrayRef<ReassociationIndices>{all});
+    }
+    auto rowType = RankedTensorType::get({rows}, f);
+    Value maxInit = linalg::FillOp::create(b, loc,
+                                           ValueRange{constantFloat(b, loc, f, -INFINITY)},
+                                           ValueRange{empty(b, loc, rowType)})
+                        .getResult(0);
+    Value rowMax = generic(b, loc, rowType, {logits}, maxInit,
+                           {identity(ctx, 2), dropLast(ctx, 2)}, reduceLast(2),
+                           [](OpBuilder &nb, Location nl, ValueRange a) {
+                             linalg::YieldOp::create(
+                                 nb, nl, Value(arith::MaximumFOp::create(nb, nl, a[1], a[0])));
+                           });
+    Value sumExp = generic(b, loc, rowType, {logits, rowMax}, filled(b, loc, rowType, 0.0),
+                           {identity(ctx, 2), dropLast(ctx, 2), dropLast(ctx, 2)},
+                           reduceLast(2), [](OpBuilder &nb, Location nl, ValueRange a) {
+                             Value e = math::ExpOp::create(
+                                 nb, nl, arith::SubFOp::create(nb, nl, a[0], a[1]));
+                             linalg::YieldOp::create(
+                                 nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], e)));
+                           });
+    // Sum of the kept rows' losses and their count, in one reduction.
+    auto scalarType = RankedTensorType::get({}, f);
+    int64_t ignore = op.getIgnoreIndexAttr().getInt();
+    Value lossSum = filled(b, loc, scalarType, 0.0);
+    Value kept = filled(b, loc, scalarType, 0.0);
+    AffineMap rowId = identity(ctx, 1), toScalar = AffineMap::get(1, 0, {}, ctx);
+    auto totals = linalg::GenericOp::create(
+        b, loc, TypeRange{scalarType, scalarType}, ValueRange{targets, rowMax, sumExp},
+        ValueRange{lossSum, kept}, {rowId, rowId, rowId, toScalar, toScalar},
+        {IteratorType::reduction}, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value target = a[0];
+          Value ignored = arith::CmpIOp::create(
+              nb, nl, arith::CmpIPredicate::eq, target,
+              arith::ConstantOp::create(nb, nl, IntegerAttr::get(target.getType(), ignore)));
+          // Ignored rows read column 0 and add nothing.
+          Value zeroI = arith::ConstantOp::create(nb, nl, IntegerAttr::get(target.getType(), 0));
+          Value col = indexValue(nb, nl, arith::SelectOp::create(nb, nl, ignored, zeroI, target));
+          Value row = linalg::IndexOp::create(nb, nl, 0);
+          Value picked = tensor::ExtractOp::create(nb, nl, logits, ValueRange{row, col});
+          Value lse = arith::AddFOp::create(nb, nl, math::LogOp::create(nb, nl, a[2]), a[1]);
+          Value loss = arith::SubFOp::create(nb, nl, lse, picked);
+          Value zero = constantFloat(nb, nl, f, 0.0), one = constantFloat(nb, nl, f, 1.0);
+          Value addLoss = arith::SelectOp::create(nb, nl, ignored, zero, loss);
+          Value addCount = arith::SelectOp::create(nb, nl, ignored, zero, one);
+          linalg::YieldOp::create(nb, nl,
+                                  ValueRange{arith::AddFOp::create(nb, nl, a[3], addLoss),
+                                             arith::AddFOp::create(nb, nl, a[4], addCount)});
+        });
+    Value mean = generic(
+        b, loc, scalarType, {totals.getResult(0), totals.getResult(1)},
+        empty(b, loc, scalarType), {AffineMap::get(0, 0, {}, ctx), AffineMap::get(0, 0, {}, ctx),
+                                    AffineMap::get(0, 0, {}, ctx)},
+        {}, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value count = arith::MaximumFOp::create(nb, nl, a[1], constantFloat(nb, nl, f, 1.0));
+          linalg::YieldOp::create(nb, nl, Value(arith::DivFOp::create(nb, nl, a[0], count)));
+        });
+    if (mean.getType() != op.getType())
+      mean = arith::TruncFOp::create(b, loc, op.getType(), mean);
+    b.replaceOp(op, mean);
+    return success();
+  }
+};
+
+struct ConvertTetraToLinalgPass
+    : tetra::impl::ConvertTetraToLinalgBase<ConvertTetraToLinalgPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    ModuleOp module = getOperation();
+    // Static shapes only: tetra-compile fixes batch and sequence first.
+    WalkResult shapes = module.walk([&](Operation *op) {
+      if (!llvm::isa<TetraDialect>(op->getDialect()))
+        return WalkResult::advance();
+      for (Type t : op->getResultTypes())
+        if (auto shaped = llvm::dyn_cast<RankedTensorType>(t);
+            shaped && !shaped.hasStaticShape()) {
+          op->emitError("needs static shapes to be lowered; got ") << t;
+          return WalkResult::interrupt();
+        }
+      return WalkResult::advance();
+    });
+    if (shapes.wasInterrupted())
+      return signalPassFailure();
+
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
+                           arith::ArithDialect, math::MathDialect,
+                           func::FuncDialect>();
+    target.addIllegalDialect<TetraDialect>();
+    target.addLegalOp<ParamOp>();
+    RewritePatternSet patterns(ctx);
+    patterns.add<EmbeddingLowering, PositionsLowering, RMSNormLowering,
+                 LayerNormLowering, LinearLowering, RotaryLowering, GeluLowering,
+                 SiluLowering, GluLowering, AddLowering, ScaleLowering,
+                 AttentionLowering, CrossEntropyLowering>(ctx);
+    if (failed(applyPartialConversion(module, target, std::move(patterns)))) {
+      module.walk([&](Operation *op) {
+        if (llvm::isa<TetraDialect>(op->getDialect()) && !llvm::isa<ParamOp>(op))
+          op->emitError("has no CPU lowering yet");
+      });
+      signalPassFailure();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,53 @@
+//===- AddLoss.cpp - @loss: cross-entropy of @forward's logits ------------===//
+#include "tetra/TetraOps.h"
+#include "tetra/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::tetra {
+#define GEN_PASS_DEF_ADDLOSS
+#include "tetra/Transforms/Passes.h.inc"
+
+namespace {
+struct AddLossPass : impl::AddLossBase<AddLossPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    if (!forward) {
+      module.emitError("tetra-add-loss needs a `func.func @forward`");
+      return signalPassFailure();
+    }
+    if (module.lookupSymbol("loss")) {
+      module.emitError("tetra-add-loss: the module already has a `@loss`");
+      return signalPassFailure();
+    }
+    FunctionType type = forward.getFunctionType();
+    auto ids = llvm::dyn_cast<RankedTensorType>(type.getInput(0));
+    if (!ids || type.getNumResults() != 1) {
+      forward.emitError("tetra-add-loss expects @forward(ids, ...) -> logits");
+      return signalPassFailure();
+    }
+    OpBuilder b(module.getContext());
+    b.setInsertionPointAfter(forward);
+    SmallVector<Type> inputs(type.getInputs());
+    inputs.push_back(ids);
+    auto lossType = RankedTensorType::get({}, b.getF32Type());
+    auto loss = func::FuncOp::create(b, forward.getLoc(), "loss",
+                                     b.getFunctionType(inputs, {lossType}));
+    IRMapping mapping;
+    forward.getBody().cloneInto(&loss.getBody(), mapping);
+    Block &entry = loss.getBody().front();
+    Value targets = entry.addArgument(ids, forward.getLoc());
+    auto ret = llvm::cast<func::ReturnOp>(entry.getTerminator());
+    b.setInsertionPoint(ret);
+    Value value = CrossEntropyOp::create(b, ret.getLoc(), ret.getOperand(0), targets,
+                                         b.getI64IntegerAttr(ignoreIndex),
+                                         GoldfishAttr());
+    ret->setOperands(value);
+  }
+};
+} // namespace
+} // namespace mlir::tetra
