@@ -10,10 +10,13 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.tetra_obj_root, "test")
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
-                   "unit", "oracle"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit"]
 
 config.substitutions.append(("%examples", os.path.join(config.tetra_src_root, "examples")))
+# The PyTorch oracle runs on Debian's python3 (the first python3 on PATH may
+# lack torch).
+config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%tetra_bin", config.tetra_tools_dir))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -41,7 +41,7 @@ namespace {
 constexpr const char *kLowerToLLVM =
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
-    "buffer-results-to-out-params,"
+    "buffer-results-to-out-params{modify-public-functions hoist-static-allocs},"
     "buffer-deallocation-pipeline,"
     "canonicalize,"
     "convert-linalg-to-loops,"
@@ -50,8 +50,10 @@ constexpr const char *kLowerToLLVM =
     "expand-strided-metadata,"
     "lower-affine,"
     "finalize-memref-to-llvm,"
-    "convert-math-to-libm,"
+    // LLVM intrinsics where they exist (rsqrt, exp, sin, ...), libm for the
+    // rest (erf, tanh).
     "convert-math-to-llvm,"
+    "convert-math-to-libm,"
     "convert-arith-to-llvm,"
     "convert-index-to-llvm,"
     "convert-cf-to-llvm,"

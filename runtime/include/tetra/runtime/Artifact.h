@@ -1,0 +1,91 @@
+//===- Artifact.h - a compiled model: manifest and kernels ----------------===//
+#ifndef TETRA_RUNTIME_ARTIFACT_H
+#define TETRA_RUNTIME_ARTIFACT_H
+
+#include "tetra/runtime/Tensor.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tetra::rt {
+
+/// The artifact format this runtime reads.
+inline constexpr int64_t kArtifactVersion = 1;
+
+struct ParamSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::string init; // normal, trunc_normal, zeros, ones
+  double std = 0;
+};
+
+struct ArgSpec {
+  std::string role; // tokens, targets, iterations, param, output
+  std::string name; // parameters only
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  bool scalar = false;
+};
+
+struct EntrySpec {
+  std::string symbol;
+  std::vector<ArgSpec> args;
+};
+
+struct Manifest {
+  int64_t version = 0;
+  std::string machine;
+  int64_t microBatch = 0, seqLen = 0;
+  std::string family;
+  int64_t vocab = 0;
+  std::vector<ParamSpec> params;
+  std::map<std::string, EntrySpec> entries;
+  std::string kernels; // file name inside the artifact
+};
+
+/// Reads DIR/manifest.json; throws Error naming the file on any problem,
+/// including a version this runtime does not know.
+Manifest readManifest(const std::string &dir);
+
+/// The kernels' shared object and its packed entry points.
+class KernelLibrary {
+public:
+  KernelLibrary(const std::string &path);
+  ~KernelLibrary();
+  KernelLibrary(const KernelLibrary &) = delete;
+  KernelLibrary &operator=(const KernelLibrary &) = delete;
+
+  using PackedFn = void (*)(void **);
+  PackedFn lookup(const std::string &symbol) const;
+
+private:
+  std::string path_;
+  void *handle_ = nullptr;
+};
+
+/// A loaded artifact: call an entry with its inputs and parameters.
+class Artifact {
+public:
+  explicit Artifact(const std::string &dir);
+
+  const Manifest &manifest() const { return manifest_; }
+  bool hasEntry(const std::string &name) const { return manifest_.entries.count(name); }
+
+  /// Runs entry `name`. `inputs` maps roles (tokens, targets) to tensors,
+  /// `params` maps parameter names to tensors; returns the outputs in order.
+  /// Shapes and dtypes are checked against the manifest.
+  std::vector<Tensor> call(const std::string &name,
+                           std::map<std::string, Tensor *> inputs,
+                           std::map<std::string, Tensor> &params) const;
+
+private:
+  std::string dir_;
+  Manifest manifest_;
+  std::unique_ptr<KernelLibrary> kernels_;
+};
+
+} // namespace tetra::rt
+
+#endif // TETRA_RUNTIME_ARTIFACT_H

@@ -1,0 +1,35 @@
+//===- Data.h - token files and the batches cut from them ----------------===//
+#ifndef TETRA_RUNTIME_DATA_H
+#define TETRA_RUNTIME_DATA_H
+
+#include "tetra/runtime/Tensor.h"
+
+#include <string>
+#include <vector>
+
+namespace tetra::rt {
+
+struct TokenData {
+  std::string path;
+  std::vector<int64_t> tokens;
+};
+
+/// Raw little-endian token ids, `dtype` u16 or u32.
+TokenData readTokenFile(const std::string &path, const std::string &dtype);
+/// UTF-8 text as bytes: token ids 0..255.
+TokenData readTextFile(const std::string &path);
+
+struct Batch {
+  Tensor tokens;  // i32 [B, S]
+  Tensor targets; // i32 [B, S]: the tokens shifted by one
+};
+
+/// Samples first .. first+B-1, sample i = tokens[i*S .. i*S+S], its targets
+/// tokens[i*S+1 .. i*S+S+1]. Throws Error naming the file when the data is too
+/// short or a token is not below `vocab`.
+Batch makeBatch(const TokenData &data, int64_t first, int64_t batch, int64_t seq,
+                int64_t vocab);
+
+} // namespace tetra::rt
+
+#endif // TETRA_RUNTIME_DATA_H

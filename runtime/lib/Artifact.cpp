@@ -1,0 +1,173 @@
+//===- Artifact.cpp - manifest, kernels and calls into them ---------------===//
+#include "tetra/runtime/Artifact.h"
+#include "tetra/runtime/Error.h"
+
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <dlfcn.h>
+
+namespace tetra::rt {
+namespace json = llvm::json;
+
+namespace {
+
+std::vector<int64_t> readShape(const json::Object &o, const std::string &file,
+                               const std::string &what) {
+  const json::Array *shape = o.getArray("shape");
+  if (!shape)
+    throw Error(file + ": " + what + " has no shape");
+  std::vector<int64_t> dims;
+  for (const json::Value &d : *shape) {
+    std::optional<int64_t> n = d.getAsInteger();
+    if (!n || *n < 0)
+      throw Error(file + ": " + what + " has a malformed shape");
+    dims.push_back(*n);
+  }
+  return dims;
+}
+
+DType readDType(const json::Object &o, const std::string &file, const std::string &what) {
+  std::optional<llvm::StringRef> d = o.getString("dtype");
+  if (d == "f32")
+    return DType::F32;
+  if (d == "i32")
+    return DType::I32;
+  if (d == "i64")
+    return DType::I64;
+  throw Error(file + ": " + what + " has unsupported dtype '" + (d ? d->str() : "") + "'");
+}
+
+} // namespace
+
+Manifest readManifest(const std::string &dir) {
+  std::string file = dir + "/manifest.json";
+  auto buffer = llvm::MemoryBuffer::getFile(file);
+  if (!buffer)
+    throw Error(file + ": cannot read (" + buffer.getError().message() +
+                "); is " + dir + " an artifact written by tetra-compile?");
+  llvm::Expected<json::Value> parsed = json::parse((*buffer)->getBuffer());
+  if (!parsed)
+    throw Error(file + ": malformed JSON: " + llvm::toString(parsed.takeError()));
+  const json::Object *root = parsed->getAsObject();
+  if (!root || root->getString("format") != "tetra-artifact")
+    throw Error(file + ": not a tetra artifact manifest");
+  Manifest m;
+  m.version = root->getInteger("version").value_or(0);
+  if (m.version != kArtifactVersion)
+    throw Error(file + ": artifact version " + std::to_string(m.version) +
+                " is not supported by this runtime (it reads version " +
+                std::to_string(kArtifactVersion) + "); recompile with tetra-compile");
+  m.machine = root->getString("machine").value_or("").str();
+  m.microBatch = root->getInteger("micro_batch").value_or(0);
+  m.seqLen = root->getInteger("seq_len").value_or(0);
+  m.kernels = root->getString("kernels").value_or("").str();
+  if (const json::Object *model = root->getObject("model")) {
+    m.family = model->getString("family").value_or("").str();
+    m.vocab = model->getInteger("vocab").value_or(0);
+  }
+  if (m.microBatch < 1 || m.seqLen < 1 || m.vocab < 1 || m.kernels.empty())
+    throw Error(file + ": missing micro_batch, seq_len, model.vocab or kernels");
+  if (const json::Array *params = root->getArray("params"))
+    for (const json::Value &v : *params) {
+      const json::Object *p = v.getAsObject();
+      if (!p)
+        throw Error(file + ": malformed params");
+      ParamSpec spec;
+      spec.name = p->getString("name").value_or("").str();
+      spec.shape = readShape(*p, file, "parameter " + spec.name);
+      if (const json::Object *init = p->getObject("init")) {
+        spec.init = init->getString("kind").value_or("").str();
+        spec.std = init->getNumber("std").value_or(0);
+      }
+      m.params.push_back(std::move(spec));
+    }
+  const json::Object *entries = root->getObject("entries");
+  if (!entries)
+    throw Error(file + ": no entries");
+  for (const auto &[name, value] : *entries) {
+    const json::Object *e = value.getAsObject();
+    const json::Array *args = e ? e->getArray("args") : nullptr;
+    if (!args)
+      throw Error(file + ": malformed entry " + name.str());
+    EntrySpec entry;
+    entry.symbol = e->getString("symbol").value_or("").str();
+    for (const json::Value &a : *args) {
+      const json::Object *o = a.getAsObject();
+      if (!o)
+        throw Error(file + ": malformed argument of " + name.str());
+      ArgSpec arg;
+      arg.role = o->getString("role").value_or("").str();
+      arg.name = o->getString("name").value_or("").str();
+      arg.dtype = readDType(*o, file, "an argument of " + name.str());
+      arg.shape = readShape(*o, file, "an argument of " + name.str());
+      arg.scalar = o->getBoolean("scalar").value_or(false);
+      entry.args.push_back(std::move(arg));
+    }
+    m.entries[name.str()] = std::move(entry);
+  }
+  return m;
+}
+
+KernelLibrary::KernelLibrary(const std::string &path) : path_(path) {
+  handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle_)
+    throw Error(path + ": cannot load kernels: " + dlerror());
+}
+
+KernelLibrary::~KernelLibrary() {
+  if (handle_)
+    dlclose(handle_);
+}
+
+KernelLibrary::PackedFn KernelLibrary::lookup(const std::string &symbol) const {
+  void *fn = dlsym(handle_, symbol.c_str());
+  if (!fn)
+    throw Error(path_ + ": no entry point " + symbol);
+  return reinterpret_cast<PackedFn>(fn);
+}
+
+Artifact::Artifact(const std::string &dir) : dir_(dir), manifest_(readManifest(dir)) {
+  kernels_ = std::make_unique<KernelLibrary>(dir + "/" + manifest_.kernels);
+}
+
+std::vector<Tensor> Artifact::call(const std::string &name,
+                                   std::map<std::string, Tensor *> inputs,
+                                   std::map<std::string, Tensor> &params) const {
+  auto it = manifest_.entries.find(name);
+  if (it == manifest_.entries.end())
+    throw Error(dir_ + ": the artifact has no entry '" + name + "'");
+  const EntrySpec &entry = it->second;
+  std::vector<Tensor> outputs;
+  for (const ArgSpec &arg : entry.args)
+    if (arg.role == "output")
+      outputs.emplace_back(arg.dtype, arg.shape);
+  std::vector<void *> argv;
+  size_t nextOutput = 0;
+  for (const ArgSpec &arg : entry.args) {
+    Tensor *tensor = nullptr;
+    if (arg.role == "output") {
+      tensor = &outputs[nextOutput++];
+    } else if (arg.role == "param") {
+      auto p = params.find(arg.name);
+      if (p == params.end())
+        throw Error("parameter " + arg.name + " is missing");
+      tensor = &p->second;
+    } else {
+      auto in = inputs.find(arg.role);
+      if (in == inputs.end())
+        throw Error("entry " + name + " needs its '" + arg.role + "' input");
+      tensor = in->second;
+    }
+    if (tensor->dtype() != arg.dtype || tensor->shape() != arg.shape)
+      throw Error("entry " + name + ": " + arg.role + (arg.name.empty() ? "" : " " + arg.name) +
+                  " is " + dtypeName(tensor->dtype()) + tensor->shapeString() +
+                  ", the artifact expects " + dtypeName(arg.dtype) +
+                  Tensor(arg.dtype, arg.shape).shapeString());
+    argv.push_back(arg.scalar ? tensor->data() : tensor->descriptor().data());
+  }
+  kernels_->lookup(entry.symbol)(argv.data());
+  return outputs;
+}
+
+} // namespace tetra::rt
