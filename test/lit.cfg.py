@@ -21,4 +21,5 @@ config.substitutions.append(("%tetra_bin", config.tetra_tools_dir))
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.tetra_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["tetra-opt", "tetra-translate"], tool_dirs)
+llvm_config.add_tool_substitutions(
+    ["tetra-opt", "tetra-translate", "tetra-compile", "tetra-run"], tool_dirs)

@@ -486,8 +486,6 @@ struct ScaleLowering : ElementwiseLowering<ScaleOp> {
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &b) const override {
-    if (op.getLoki())
-      return b.notifyMatchFailure(op, "Loki attention has no CPU lowering yet");
     Location loc = op.getLoc();
     MLIRContext *ctx = b.getContext();
     auto q = op.getQuery().getType(), k = op.getKey().getType();
@@ -584,8 +582,6 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
 struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(CrossEntropyOp op, PatternRewriter &b) const override {
-    if (op.getGoldfish())
-      return b.notifyMatchFailure(op, "goldfish masks have no CPU lowering yet");
     Location loc = op.getLoc();
     MLIRContext *ctx = b.getContext();
     auto logitsType = op.getLogits().getType();
@@ -674,10 +670,25 @@ struct ConvertTetraToLinalgPass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ModuleOp module = getOperation();
-    // Static shapes only: tetra-compile fixes batch and sequence first.
-    WalkResult shapes = module.walk([&](Operation *op) {
-      if (!llvm::isa<TetraDialect>(op->getDialect()))
+    // Say what cannot be lowered before trying: static shapes only
+    // (tetra-compile fixes batch and sequence), and not every op yet.
+    WalkResult checked = module.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (!llvm::isa<TetraDialect>(op->getDialect()) || llvm::isa<ParamOp>(op))
         return WalkResult::advance();
+      if (!llvm::isa<EmbeddingOp, PositionsOp, RMSNormOp, LayerNormOp, LinearOp,
+                     RotaryOp, GeluOp, SiluOp, GluOp, AddOp, ScaleOp, AttentionOp,
+                     CrossEntropyOp>(op)) {
+        op->emitError("'") << op->getName() << "' has no CPU lowering yet";
+        return WalkResult::interrupt();
+      }
+      if (auto attention = llvm::dyn_cast<AttentionOp>(op); attention && attention.getLoki()) {
+        op->emitError("Loki attention has no CPU lowering yet");
+        return WalkResult::interrupt();
+      }
+      if (auto ce = llvm::dyn_cast<CrossEntropyOp>(op); ce && ce.getGoldfish()) {
+        op->emitError("goldfish loss has no CPU lowering yet");
+        return WalkResult::interrupt();
+      }
       for (Type t : op->getResultTypes())
         if (auto shaped = llvm::dyn_cast<RankedTensorType>(t);
             shaped && !shaped.hasStaticShape()) {
@@ -686,7 +697,7 @@ struct ConvertTetraToLinalgPass
         }
       return WalkResult::advance();
     });
-    if (shapes.wasInterrupted())
+    if (checked.wasInterrupted())
       return signalPassFailure();
 
     ConversionTarget target(*ctx);
@@ -700,13 +711,8 @@ struct ConvertTetraToLinalgPass
                  LayerNormLowering, LinearLowering, RotaryLowering, GeluLowering,
                  SiluLowering, GluLowering, AddLowering, ScaleLowering,
                  AttentionLowering, CrossEntropyLowering>(ctx);
-    if (failed(applyPartialConversion(module, target, std::move(patterns)))) {
-      module.walk([&](Operation *op) {
-        if (llvm::isa<TetraDialect>(op->getDialect()) && !llvm::isa<ParamOp>(op))
-          op->emitError("has no CPU lowering yet");
-      });
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
       signalPassFailure();
-    }
   }
 };
 
