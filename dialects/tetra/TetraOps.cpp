@@ -443,5 +443,44 @@ LogicalResult AdamWOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Gradient ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingGradOp::verify() {
+  RankedTensorType grad = getGrad().getType(), result = getType();
+  ArrayRef<int64_t> ids = getIndices().getType().getShape();
+  if (grad.getRank() != static_cast<int64_t>(ids.size()) + 1 ||
+      !llvm::equal(grad.getShape().drop_back(), ids) || result.getRank() != 2 ||
+      result.getDimSize(1) != grad.getShape().back())
+    return emitOpError("gradient ")
+           << shapeToString(grad.getShape()) << " and indices " << shapeToString(ids)
+           << " do not give a table of shape " << shapeToString(result.getShape());
+  return success();
+}
+
+LogicalResult LinearWeightGradOp::verify() {
+  RankedTensorType input = getInput().getType(), grad = getGrad().getType();
+  int64_t k = input.getShape().back(), n = grad.getShape().back();
+  SmallVector<int64_t> expected =
+      getWeightInOut() ? SmallVector<int64_t>{k, n} : SmallVector<int64_t>{n, k};
+  if (input.getShape().drop_back() != grad.getShape().drop_back() ||
+      getType().getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("input ")
+           << shapeToString(input.getShape()) << " and gradient "
+           << shapeToString(grad.getShape()) << " give a weight of shape "
+           << shapeToString(expected) << ", not " << shapeToString(getType().getShape());
+  return success();
+}
+
+LogicalResult SumLeadingOp::verify() {
+  ArrayRef<int64_t> in = getInput().getType().getShape(), out = getType().getShape();
+  if (out.size() > in.size() || in.take_back(out.size()) != out)
+    return emitOpError("result shape ")
+           << shapeToString(out) << " is not a suffix of the input shape "
+           << shapeToString(in);
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "tetra/TetraOps.cpp.inc"

@@ -60,7 +60,8 @@ def Tetra_GetParamOp : Tetra_Op<"get_param",
 // Embeddings and positions
 //===----------------------------------------------------------------------===//
 
-def Tetra_EmbeddingOp : Tetra_Op<"embedding", [Pure, InferTypeOpAdaptor]> {
+def Tetra_EmbeddingOp : Tetra_Op<"embedding", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "rows of a table picked by token ids";
   let description = [{
     table [V, H], indices [d0, ..., dn] -> [d0, ..., dn, H].
@@ -118,18 +119,21 @@ def Tetra_AbacusEmbeddingOp : Tetra_Op<"abacus_embedding", [Pure, InferTypeOpAda
   }];
 }
 
-def Tetra_RotaryOp : Tetra_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Tetra_RotaryOp : Tetra_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "rotary position embedding (RoPE)";
   let description = [{
     input [B, S, heads, D]. Rotates the first `fraction * D` channels of every
     head (GPT-NeoX rotates 25%) with frequencies base^(-2i/rotated), at positions
-    0..S-1 unless `positions` [B, S] is given.
+    0..S-1 unless `positions` [B, S] is given. `inverse` rotates by the
+    opposite angles (the rotation's transpose: its gradient).
   }];
   let arguments = (ins Tetra_FloatTensor:$input,
                        Optional<Tetra_IndexTensor>:$positions,
                        F64Attr:$base,
                        DefaultValuedAttr<F64Attr, "1.0">:$fraction,
-                       DefaultValuedAttr<Tetra_RotaryStyleAttr, "RotaryStyle::half">:$style);
+                       DefaultValuedAttr<Tetra_RotaryStyleAttr, "RotaryStyle::half">:$style,
+                       UnitAttr:$inverse);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = [{
     $input (`positions` $positions^ `:` type($positions))? attr-dict `:` type($input)
@@ -146,7 +150,8 @@ def Tetra_RotaryOp : Tetra_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]
 //===----------------------------------------------------------------------===//
 
 def Tetra_LinearOp : Tetra_Op<"linear", [Pure, InferTypeOpAdaptor,
-    DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>]> {
+    DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "y = x W^T (+ b)";
   let description = [{
     input [..., K], weight [N, K] ([K, N] with `weight_in_out`, the storage of
@@ -171,7 +176,8 @@ def Tetra_LinearOp : Tetra_Op<"linear", [Pure, InferTypeOpAdaptor,
   }];
 }
 
-def Tetra_RMSNormOp : Tetra_Op<"rmsnorm", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Tetra_RMSNormOp : Tetra_Op<"rmsnorm", [Pure, AllTypesMatch<["input", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "x * rsqrt(mean(x^2) + eps) * w, over the last dimension";
   let description = [{
     Statistics in fp32. With `unit_offset` the scale is (1 + w) (Gemma).
@@ -183,7 +189,8 @@ def Tetra_RMSNormOp : Tetra_Op<"rmsnorm", [Pure, AllTypesMatch<["input", "result
   let hasVerifier = 1;
 }
 
-def Tetra_LayerNormOp : Tetra_Op<"layernorm", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Tetra_LayerNormOp : Tetra_Op<"layernorm", [Pure, AllTypesMatch<["input", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "(x - mean) * rsqrt(var + eps) * w (+ b), over the last dimension";
   let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
                        Optional<Tetra_FloatTensor>:$bias, F64Attr:$eps);
@@ -195,7 +202,8 @@ def Tetra_LayerNormOp : Tetra_Op<"layernorm", [Pure, AllTypesMatch<["input", "re
   let hasVerifier = 1;
 }
 
-def Tetra_GeluOp : Tetra_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Tetra_GeluOp : Tetra_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "GELU, exact (erf) or tanh-approximate";
   let arguments = (ins Tetra_FloatTensor:$input,
                        DefaultValuedAttr<Tetra_GeluApproxAttr, "GeluApprox::none">:$approximate);
@@ -203,14 +211,16 @@ def Tetra_GeluOp : Tetra_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> 
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Tetra_SiluOp : Tetra_Op<"silu", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Tetra_SiluOp : Tetra_Op<"silu", [Pure, AllTypesMatch<["input", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "x * sigmoid(x)";
   let arguments = (ins Tetra_FloatTensor:$input);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Tetra_GluOp : Tetra_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
+def Tetra_GluOp : Tetra_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "gated linear unit: act(gate) * up (SwiGLU, GeGLU)";
   let arguments = (ins Tetra_FloatTensor:$gate, Tetra_FloatTensor:$up,
                        Tetra_GluActivationAttr:$activation);
@@ -218,7 +228,8 @@ def Tetra_GluOp : Tetra_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>
   let assemblyFormat = "$gate `,` $up attr-dict `:` type($gate)";
 }
 
-def Tetra_AddOp : Tetra_Op<"add", [Pure, AllTypesMatch<["lhs", "result"]>]> {
+def Tetra_AddOp : Tetra_Op<"add", [Pure, AllTypesMatch<["lhs", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "elementwise sum; rhs may be a trailing-dimension broadcast";
   let description = [{
     rhs has lhs's shape or a suffix of it (a bias [H] added to [B, S, H], a
@@ -230,7 +241,8 @@ def Tetra_AddOp : Tetra_Op<"add", [Pure, AllTypesMatch<["lhs", "result"]>]> {
   let hasVerifier = 1;
 }
 
-def Tetra_ScaleOp : Tetra_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Tetra_ScaleOp : Tetra_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "multiplication by a constant (embedding scale)";
   let arguments = (ins Tetra_FloatTensor:$input, F64Attr:$factor);
   let results = (outs Tetra_FloatTensor:$result);
@@ -243,7 +255,8 @@ def Tetra_ScaleOp : Tetra_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>]
 
 def Tetra_AttentionOp : Tetra_Op<"attention", [Pure,
     AllTypesMatch<["query", "result"]>,
-    DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>]> {
+    DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "scaled dot-product attention (MHA, GQA, MQA)";
   let description = [{
     query [B, S, Hq, D], key and value [B, T, Hkv, D], Hq a multiple of Hkv
@@ -262,7 +275,8 @@ def Tetra_AttentionOp : Tetra_Op<"attention", [Pure,
   let hasVerifier = 1;
 }
 
-def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [Pure, InferTypeOpAdaptor]> {
+def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "mean next-token cross-entropy over the kept targets";
   let description = [{
     logits [..., V], targets [...] -> scalar f32: the sum of -log softmax over
@@ -326,10 +340,12 @@ def Tetra_AdamWOp : Tetra_Op<"adamw", [Pure,
   let summary = "one AdamW step (decoupled weight decay, bias correction)";
   let description = [{
     m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g^2;
-    p' = p - lr (wd p + (m'/(1-b1^t)) / (sqrt(v'/(1-b2^t)) + eps)), t = step.
+    p' = p - lr (wd p + (m'/(1-b1^t)) / (sqrt(v'/(1-b2^t)) + eps)), t = step,
+    where g is the gradient times `grad_scale` (global-norm clipping) if given.
   }];
   let arguments = (ins Tetra_FloatTensor:$param, Tetra_FloatTensor:$grad,
                        Tetra_FloatTensor:$m, Tetra_FloatTensor:$v, F32:$lr, I64:$step,
+                       Optional<F32>:$grad_scale,
                        DefaultValuedAttr<F64Attr, "0.9">:$beta1,
                        DefaultValuedAttr<F64Attr, "0.95">:$beta2,
                        DefaultValuedAttr<F64Attr, "1.0e-8">:$eps,
@@ -337,9 +353,132 @@ def Tetra_AdamWOp : Tetra_Op<"adamw", [Pure,
   let results = (outs Tetra_FloatTensor:$new_param, Tetra_FloatTensor:$new_m,
                       Tetra_FloatTensor:$new_v);
   let assemblyFormat = [{
-    $param `,` $grad `,` $m `,` $v `lr` $lr `step` $step attr-dict `:` type($param)
+    $param `,` $grad `,` $m `,` $v `lr` $lr `step` $step
+    (`grad_scale` $grad_scale^)? attr-dict `:` type($param)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients (built by tetra-autodiff)
+//===----------------------------------------------------------------------===//
+
+def Tetra_EmbeddingGradOp : Tetra_Op<"embedding_grad", [Pure]> {
+  let summary = "gradient of an embedding table: rows accumulated by token id";
+  let arguments = (ins Tetra_FloatTensor:$grad, Tetra_IndexTensor:$indices);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $indices attr-dict `:` type($grad) `,` type($indices) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tetra_RMSNormGradOp : Tetra_Op<"rmsnorm_grad", [Pure,
+    AllTypesMatch<["input", "grad", "input_grad"]>,
+    AllTypesMatch<["weight", "weight_grad"]>]> {
+  let summary = "gradients of tetra.rmsnorm for its input and scale";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
+                       Tetra_FloatTensor:$grad, F64Attr:$eps, UnitAttr:$unit_offset);
+  let results = (outs Tetra_FloatTensor:$input_grad, Tetra_FloatTensor:$weight_grad);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $grad attr-dict `:` type($input) `,` type($weight)
+  }];
+}
+
+def Tetra_LayerNormGradOp : Tetra_Op<"layernorm_grad", [Pure,
+    AllTypesMatch<["input", "grad", "input_grad"]>,
+    AllTypesMatch<["weight", "weight_grad", "bias_grad"]>]> {
+  let summary = "gradients of tetra.layernorm for its input, scale and shift";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
+                       Tetra_FloatTensor:$grad, F64Attr:$eps);
+  let results = (outs Tetra_FloatTensor:$input_grad, Tetra_FloatTensor:$weight_grad,
+                      Tetra_FloatTensor:$bias_grad);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $grad attr-dict `:` type($input) `,` type($weight)
+  }];
+}
+
+def Tetra_LinearWeightGradOp : Tetra_Op<"linear_weight_grad", [Pure]> {
+  let summary = "gradient of a linear layer's weight: dY^T X over all rows";
+  let description = [{
+    input [..., K], grad [..., N] -> [N, K] ([K, N] with `weight_in_out`).
+  }];
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$grad,
+                       UnitAttr:$weight_in_out);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $grad attr-dict `:` type($input) `,` type($grad) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tetra_SumLeadingOp : Tetra_Op<"sum_leading", [Pure]> {
+  let summary = "sum over leading dimensions down to a suffix of the shape";
+  let description = [{
+    The gradient of a broadcast: [B, S, H] -> [H] for a bias.
+  }];
+  let arguments = (ins Tetra_FloatTensor:$input);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tetra_GeluGradOp : Tetra_Op<"gelu_grad", [Pure,
+    AllTypesMatch<["input", "grad", "result"]>]> {
+  let summary = "gradient of tetra.gelu";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$grad,
+                       DefaultValuedAttr<Tetra_GeluApproxAttr, "GeluApprox::none">:$approximate);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($input)";
+}
+
+def Tetra_SiluGradOp : Tetra_Op<"silu_grad", [Pure,
+    AllTypesMatch<["input", "grad", "result"]>]> {
+  let summary = "gradient of tetra.silu";
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$grad);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($input)";
+}
+
+def Tetra_GluGradOp : Tetra_Op<"glu_grad", [Pure,
+    AllTypesMatch<["gate", "up", "grad", "gate_grad", "up_grad"]>]> {
+  let summary = "gradients of tetra.glu for the gate and the up projection";
+  let arguments = (ins Tetra_FloatTensor:$gate, Tetra_FloatTensor:$up,
+                       Tetra_FloatTensor:$grad, Tetra_GluActivationAttr:$activation);
+  let results = (outs Tetra_FloatTensor:$gate_grad, Tetra_FloatTensor:$up_grad);
+  let assemblyFormat = "$gate `,` $up `,` $grad attr-dict `:` type($gate)";
+}
+
+def Tetra_AttentionGradOp : Tetra_Op<"attention_grad", [Pure,
+    AllTypesMatch<["query", "grad", "query_grad"]>,
+    AllTypesMatch<["key", "value", "key_grad", "value_grad"]>]> {
+  let summary = "gradients of tetra.attention (recomputes the probabilities)";
+  let arguments = (ins Tetra_FloatTensor:$query, Tetra_FloatTensor:$key,
+                       Tetra_FloatTensor:$value, Tetra_FloatTensor:$grad,
+                       UnitAttr:$causal, OptionalAttr<I64Attr>:$window,
+                       OptionalAttr<F64Attr>:$scale);
+  let results = (outs Tetra_FloatTensor:$query_grad, Tetra_FloatTensor:$key_grad,
+                      Tetra_FloatTensor:$value_grad);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $grad attr-dict `:` type($query) `,` type($key)
+  }];
+}
+
+def Tetra_CrossEntropyGradOp : Tetra_Op<"cross_entropy_grad", [Pure,
+    AllTypesMatch<["logits", "result"]>]> {
+  let summary = "gradient of the mean cross-entropy for the logits";
+  let description = [{
+    (softmax(logits) - onehot(target)) * grad / max(1, kept) on kept rows, 0 on
+    ignored ones; `grad` is the scalar gradient of the loss.
+  }];
+  let arguments = (ins Tetra_FloatTensor:$logits, Tetra_IndexTensor:$targets,
+                       0DTensorOf<[F32]>:$grad,
+                       DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $targets `,` $grad attr-dict `:` type($logits) `,` type($targets)
+    `,` type($grad)
+  }];
 }
 
 //===----------------------------------------------------------------------===//

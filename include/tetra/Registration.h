@@ -7,6 +7,9 @@
 namespace mlir::tetra {
 /// The tetra dialect and the upstream dialects the pipeline uses.
 void registerDialects(DialectRegistry &registry);
+/// Gradient rules of the upstream ops the importer emits (tensor reshapes and
+/// slices, constants).
+void registerGradientModels(DialectRegistry &registry);
 /// Every tetra pass, and the upstream passes a pipeline strings together.
 void registerPasses();
 } // namespace mlir::tetra

@@ -11,6 +11,7 @@
 #include "tetra/Import/ModelConfig.h"
 #include "tetra/Registration.h"
 #include "tetra/TetraOps.h"
+#include "tetra/Transforms/EntryRoles.h"
 #include "tetra/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -80,41 +81,35 @@ std::string dtypeOf(Type type) {
   return s;
 }
 
-/// One entry point: its arguments in ABI order (inputs, parameters, outputs).
-json::Object describeEntry(func::FuncOp func, MutableArrayRef<ParamOp> params) {
-  json::Array args;
+/// One argument or result: its role (and parameter name), shape and dtype.
+json::Object describeValue(Type type, DictionaryAttr attrs, StringRef fallbackRole) {
+  json::Object value;
+  auto role = attrs ? attrs.getAs<StringAttr>(kRoleAttr) : StringAttr();
+  value["role"] = role ? role.str() : fallbackRole.str();
+  if (auto name = attrs ? attrs.getAs<StringAttr>(kNameAttr) : StringAttr())
+    value["name"] = name.str();
+  if (auto shaped = llvm::dyn_cast<ShapedType>(type)) {
+    value["shape"] = shapeOf(shaped);
+    value["dtype"] = dtypeOf(shaped.getElementType());
+  } else {
+    value["shape"] = json::Array();
+    value["dtype"] = dtypeOf(type);
+    value["scalar"] = true;
+  }
+  return value;
+}
+
+/// One entry point: its arguments in ABI order, the results (out-params) last.
+json::Object describeEntry(func::FuncOp func) {
+  json::Array args, results;
   FunctionType type = func.getFunctionType();
-  size_t inputs = type.getNumInputs() - params.size();
-  for (auto [i, t] : llvm::enumerate(type.getInputs())) {
-    json::Object arg;
-    if (i < inputs) {
-      // forward(ids[, iterations]); loss adds targets last.
-      std::string role = i == 0 ? "tokens"
-                         : (func.getName() == "loss" && i + 1 == inputs) ? "targets"
-                                                                        : "iterations";
-      arg["role"] = role;
-    } else {
-      arg["role"] = "param";
-      arg["name"] = params[i - inputs].getSymName().str();
-    }
-    if (auto shaped = llvm::dyn_cast<ShapedType>(t)) {
-      arg["shape"] = shapeOf(shaped);
-      arg["dtype"] = dtypeOf(shaped.getElementType());
-    } else {
-      arg["shape"] = json::Array();
-      arg["dtype"] = dtypeOf(t);
-      arg["scalar"] = true;
-    }
-    args.push_back(std::move(arg));
-  }
-  for (Type t : type.getResults()) {
-    auto shaped = llvm::cast<ShapedType>(t);
-    args.push_back(json::Object{{"role", "output"},
-                                {"shape", shapeOf(shaped)},
-                                {"dtype", dtypeOf(shaped.getElementType())}});
-  }
+  for (auto [i, t] : llvm::enumerate(type.getInputs()))
+    args.push_back(describeValue(t, func.getArgAttrDict(i), "input"));
+  for (auto [i, t] : llvm::enumerate(type.getResults()))
+    results.push_back(describeValue(t, func.getResultAttrDict(i), "output"));
   return json::Object{{"symbol", ("tetra_" + func.getName()).str()},
-                      {"args", std::move(args)}};
+                      {"args", std::move(args)},
+                      {"results", std::move(results)}};
 }
 
 json::Object describeParam(ParamOp param) {
@@ -160,6 +155,10 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
                               << " is not supported yet (supported: cpu)";
   if (options.seqLen < 1 || options.microBatch < 1)
     return emitError(fileLoc) << "--seq-len and --micro-batch must be positive";
+  if (options.globalBatch < options.microBatch ||
+      options.globalBatch % options.microBatch != 0)
+    return emitError(fileLoc) << "--global-batch " << options.globalBatch
+                              << " must be a multiple of --micro-batch " << options.microBatch;
 
   auto buffer = llvm::MemoryBuffer::getFile(options.configPath);
   if (!buffer)
@@ -190,7 +189,8 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   if (!module)
     return failure();
 
-  if (failed(runPipeline(*module, "tetra-add-loss,tetra-params-to-arguments")))
+  if (failed(runPipeline(*module, ("tetra-add-loss,tetra-autodiff{" + options.optimizer +
+                             "},tetra-params-to-arguments"))))
     return failure();
   if (options.emit == "tetra") {
     module->print(llvm::outs());
@@ -201,7 +201,10 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   SmallVector<ParamOp> params(module->getOps<ParamOp>());
   json::Object entries;
   for (auto func : module->getOps<func::FuncOp>()) {
-    entries[func.getName()] = describeEntry(func, params);
+    entries[func.getName()] = describeEntry(func);
+    // The roles are in the manifest now; LLVM has no use for them.
+    func.removeArgAttrsAttr();
+    func.removeResAttrsAttr();
     func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
   }
 
@@ -246,9 +249,13 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
     if (failed(writeAtomically(context, irPath, text)))
       return failure();
   }
+  // memrefCopy and friends come from MLIR's C runner utilities.
+  std::string libDir = TETRA_MLIR_LIB_DIR;
+  std::string libFlag = "-L" + libDir, rpathFlag = "-Wl,-rpath," + libDir;
   SmallVector<StringRef> argv{options.clang, "-O3", "-march=native", "-shared",
                               "-fPIC", "-Wno-override-module", irPath,
-                              "-o", soPath, "-lm"};
+                              "-o", soPath, libFlag, rpathFlag,
+                              "-lmlir_c_runner_utils", "-lm"};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(options.clang, argv, std::nullopt, {}, 0, 0, &message);
   if (rc != 0)
@@ -265,6 +272,7 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
                         {"machine", options.machine},
                         {"micro_batch", options.microBatch},
                         {"seq_len", options.seqLen},
+                        {"global_batch", options.globalBatch},
                         {"model", std::move(model)},
                         {"params", std::move(paramJson)},
                         {"kernels", "kernels.so"},

@@ -4,12 +4,14 @@
 // sequence); every value is computed in the op's element type.
 //
 //===----------------------------------------------------------------------===//
+#include "LinalgBuilders.h"
 #include "tetra/Conversion/Passes.h"
 #include "tetra/TetraOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include <cmath>
@@ -24,99 +26,6 @@ using namespace mlir::tetra;
 
 namespace {
 
-using utils::IteratorType;
-using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
-
-//===----------------------------------------------------------------------===//
-// Small builders
-//===----------------------------------------------------------------------===//
-
-Value constantFloat(OpBuilder &b, Location loc, Type type, double value) {
-  return arith::ConstantOp::create(b, loc, FloatAttr::get(type, value));
-}
-
-Value constantIndex(OpBuilder &b, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(b, loc, value);
-}
-
-/// A tensor of `type` filled with `value`.
-Value filled(OpBuilder &b, Location loc, RankedTensorType type, double value) {
-  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
-  Value scalar = constantFloat(b, loc, type.getElementType(), value);
-  return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty})
-      .getResult(0);
-}
-
-Value empty(OpBuilder &b, Location loc, RankedTensorType type) {
-  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
-}
-
-AffineMap identity(MLIRContext *ctx, unsigned rank) {
-  return AffineMap::getMultiDimIdentityMap(rank, ctx);
-}
-
-/// (d0, ..., d{rank-1}) -> (d{first}, ..., d{rank-1}): a trailing-dims broadcast.
-AffineMap suffix(MLIRContext *ctx, unsigned rank, unsigned first) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned i = first; i < rank; ++i)
-    exprs.push_back(getAffineDimExpr(i, ctx));
-  return AffineMap::get(rank, 0, exprs, ctx);
-}
-
-/// (d0, ..., d{rank-1}) -> (d0, ..., d{rank-2}): the row of a last-dim reduction.
-AffineMap dropLast(MLIRContext *ctx, unsigned rank) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned i = 0; i + 1 < rank; ++i)
-    exprs.push_back(getAffineDimExpr(i, ctx));
-  return AffineMap::get(rank, 0, exprs, ctx);
-}
-
-AffineMap dims(MLIRContext *ctx, unsigned rank, ArrayRef<AffineExpr> exprs) {
-  return AffineMap::get(rank, 0, exprs, ctx);
-}
-
-SmallVector<IteratorType> parallel(unsigned rank) {
-  return SmallVector<IteratorType>(rank, IteratorType::parallel);
-}
-
-/// Parallel over all but the last dim, which is reduced.
-SmallVector<IteratorType> reduceLast(unsigned rank) {
-  SmallVector<IteratorType> it = parallel(rank);
-  it.back() = IteratorType::reduction;
-  return it;
-}
-
-Value generic(OpBuilder &b, Location loc, Type result, ValueRange inputs,
-              Value output, ArrayRef<AffineMap> maps,
-              ArrayRef<IteratorType> iterators, BodyFn body) {
-  return linalg::GenericOp::create(b, loc, TypeRange{result}, inputs,
-                                   ValueRange{output}, maps, iterators, body)
-      .getResult(0);
-}
-
-RankedTensorType withoutLast(RankedTensorType type) {
-  return RankedTensorType::get(type.getShape().drop_back(), type.getElementType());
-}
-
-/// Sum over the last dimension of f(x) (f given on the scalar).
-Value reduceSumLast(OpBuilder &b, Location loc, Value x,
-                    function_ref<Value(OpBuilder &, Location, Value)> f) {
-  auto type = llvm::cast<RankedTensorType>(x.getType());
-  unsigned rank = type.getRank();
-  MLIRContext *ctx = b.getContext();
-  Value init = filled(b, loc, withoutLast(type), 0.0);
-  return generic(b, loc, init.getType(), {x}, init,
-                 {identity(ctx, rank), dropLast(ctx, rank)}, reduceLast(rank),
-                 [&](OpBuilder &nb, Location nl, ValueRange args) {
-                   Value v = f(nb, nl, args[0]);
-                   Value sum = arith::AddFOp::create(nb, nl, args[1], v);
-                   linalg::YieldOp::create(nb, nl, sum);
-                 });
-}
-
-Value indexValue(OpBuilder &b, Location loc, Value integer) {
-  return arith::IndexCastOp::create(b, loc, b.getIndexType(), integer);
-}
 
 //===----------------------------------------------------------------------===//
 // Patterns
@@ -322,6 +231,7 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
     int64_t rotated = op.getRotatedDims();
     int64_t half = rotated / 2;
     bool interleaved = op.getStyle() == RotaryStyle::interleaved;
+    bool inverse = op.getInverse();
     double base = op.getBase().convertToDouble();
     Value input = op.getInput(), positions = op.getPositions();
     Value result = generic(
@@ -376,6 +286,8 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
           Value angle = arith::MulFOp::create(nb, nl, posF, invFreq);
           Value cosv = math::CosOp::create(nb, nl, angle);
           Value sinv = math::SinOp::create(nb, nl, angle);
+          if (inverse)
+            sinv = arith::NegFOp::create(nb, nl, sinv);
           Value xc = arith::MulFOp::create(nb, nl, x, cosv);
           Value ps = arith::MulFOp::create(nb, nl, xp, sinv);
           Value rotatedValue = sel(first, arith::SubFOp::create(nb, nl, xc, ps),
@@ -412,35 +324,6 @@ struct ElementwiseLowering : OpRewritePattern<OpTy> {
     return success();
   }
 };
-
-Value geluScalar(OpBuilder &b, Location loc, Value x, bool tanhApprox) {
-  Type f = x.getType();
-  Value half = constantFloat(b, loc, f, 0.5), one = constantFloat(b, loc, f, 1.0);
-  Value inner;
-  if (tanhApprox) {
-    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    Value x3 = arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, x, x), x);
-    Value poly = arith::AddFOp::create(
-        b, loc, x, arith::MulFOp::create(b, loc, constantFloat(b, loc, f, 0.044715), x3));
-    inner = math::TanhOp::create(
-        b, loc,
-        arith::MulFOp::create(b, loc, constantFloat(b, loc, f, std::sqrt(2.0 / M_PI)), poly));
-  } else {
-    // 0.5 x (1 + erf(x / sqrt(2)))
-    inner = math::ErfOp::create(
-        b, loc, arith::MulFOp::create(b, loc, x, constantFloat(b, loc, f, M_SQRT1_2)));
-  }
-  return arith::MulFOp::create(
-      b, loc, arith::MulFOp::create(b, loc, half, x),
-      arith::AddFOp::create(b, loc, one, inner));
-}
-
-Value siluScalar(OpBuilder &b, Location loc, Value x) {
-  Type f = x.getType();
-  Value one = constantFloat(b, loc, f, 1.0);
-  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
-  return arith::DivFOp::create(b, loc, x, arith::AddFOp::create(b, loc, one, e));
-}
 
 struct GeluLowering : ElementwiseLowering<GeluOp> {
   using ElementwiseLowering::ElementwiseLowering;
@@ -488,91 +371,30 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &b) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = b.getContext();
-    auto q = op.getQuery().getType(), k = op.getKey().getType();
-    Type f = q.getElementType();
-    int64_t batch = q.getDimSize(0), s = q.getDimSize(1), hq = q.getDimSize(2),
-            d = q.getDimSize(3), t = k.getDimSize(1), hkv = k.getDimSize(2);
-    int64_t group = hq / hkv;
-    double scale = op.getScale() ? op.getScale()->convertToDouble()
-                                 : 1.0 / std::sqrt(static_cast<double>(d));
-    bool causal = op.getCausal();
     std::optional<int64_t> window;
     if (IntegerAttr w = op.getWindowAttr())
       window = w.getInt();
+    std::optional<double> scale;
+    if (op.getScale())
+      scale = op.getScale()->convertToDouble();
+    Value probs = attentionProbabilities(b, loc, op.getQuery(), op.getKey(),
+                                         op.getCausal(), window, scale);
+    // out[b, s, h, d] = sum_t probs[b, h, s, t] v[b, t, h / group, d]
+    int64_t group = op.getQuery().getType().getDimSize(2) /
+                    op.getKey().getType().getDimSize(2);
     AffineExpr e0 = getAffineDimExpr(0, ctx), e1 = getAffineDimExpr(1, ctx),
                e2 = getAffineDimExpr(2, ctx), e3 = getAffineDimExpr(3, ctx),
                e4 = getAffineDimExpr(4, ctx);
-
-    // scores[b, h, s, t] = sum_d q[b, s, h, d] k[b, t, h / group, d]
-    auto scoresType = RankedTensorType::get({batch, hq, s, t}, f);
-    Value scores = generic(
-        b, loc, scoresType, {op.getQuery(), op.getKey()}, filled(b, loc, scoresType, 0.0),
-        {dims(ctx, 5, {e0, e2, e1, e4}), dims(ctx, 5, {e0, e3, e1.floorDiv(group), e4}),
+    auto outType = op.getType();
+    Value out = generic(
+        b, loc, outType, {probs, op.getValue()}, filled(b, loc, outType, 0.0),
+        {dims(ctx, 5, {e0, e2, e1, e4}), dims(ctx, 5, {e0, e4, e2.floorDiv(group), e3}),
          dims(ctx, 5, {e0, e1, e2, e3})},
         {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
          IteratorType::parallel, IteratorType::reduction},
         [](OpBuilder &nb, Location nl, ValueRange a) {
-          Value p = arith::MulFOp::create(nb, nl, a[0], a[1]);
-          linalg::YieldOp::create(nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], p)));
-        });
-
-    // Whether key t is visible from query s (keys may extend past the queries:
-    // query s sits at position s + t_len - s_len).
-    auto visible = [&](OpBuilder &nb, Location nl) -> Value {
-      Value sIdx = linalg::IndexOp::create(nb, nl, 2);
-      Value tIdx = linalg::IndexOp::create(nb, nl, 3);
-      Value qPos = arith::AddIOp::create(nb, nl, sIdx, constantIndex(nb, nl, t - s));
-      Value ok = arith::ConstantIntOp::create(nb, nl, 1, 1);
-      if (causal)
-        ok = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ule, tIdx, qPos);
-      if (window) {
-        // qPos - t < W  <=>  t + W > qPos
-        Value tw = arith::AddIOp::create(nb, nl, tIdx, constantIndex(nb, nl, *window));
-        Value inWindow =
-            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ugt, tw, qPos);
-        ok = arith::AndIOp::create(nb, nl, ok, inWindow);
-      }
-      return ok;
-    };
-    auto rowType = RankedTensorType::get({batch, hq, s}, f);
-    AffineMap id4 = identity(ctx, 4), row4 = dropLast(ctx, 4);
-    Value negInf = constantFloat(b, loc, f, -INFINITY);
-    Value maxInit = linalg::FillOp::create(b, loc, ValueRange{negInf},
-                                           ValueRange{empty(b, loc, rowType)})
-                        .getResult(0);
-    Value rowMax = generic(
-        b, loc, rowType, {scores}, maxInit, {id4, row4}, reduceLast(4),
-        [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value v = arith::MulFOp::create(nb, nl, a[0], constantFloat(nb, nl, f, scale));
-          v = arith::SelectOp::create(nb, nl, visible(nb, nl), v,
-                                      constantFloat(nb, nl, f, -INFINITY));
-          linalg::YieldOp::create(nb, nl, Value(arith::MaximumFOp::create(nb, nl, a[1], v)));
-        });
-    Value probs = generic(
-        b, loc, scoresType, {scores, rowMax}, empty(b, loc, scoresType), {id4, row4, id4},
-        parallel(4), [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value v = arith::MulFOp::create(nb, nl, a[0], constantFloat(nb, nl, f, scale));
-          Value e = math::ExpOp::create(nb, nl, arith::SubFOp::create(nb, nl, v, a[1]));
-          linalg::YieldOp::create(
-              nb, nl,
-              Value(arith::SelectOp::create(nb, nl, visible(nb, nl), e,
-                                            constantFloat(nb, nl, f, 0.0))));
-        });
-    Value rowSum = reduceSumLast(b, loc, probs,
-                                 [](OpBuilder &, Location, Value x) { return x; });
-
-    // out[b, s, h, d] = sum_t probs[b, h, s, t] v[b, t, h / group, d] / rowSum
-    auto outType = op.getType();
-    Value out = generic(
-        b, loc, outType, {probs, op.getValue(), rowSum}, filled(b, loc, outType, 0.0),
-        {dims(ctx, 5, {e0, e2, e1, e4}), dims(ctx, 5, {e0, e4, e2.floorDiv(group), e3}),
-         dims(ctx, 5, {e0, e2, e1}), dims(ctx, 5, {e0, e1, e2, e3})},
-        {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
-         IteratorType::parallel, IteratorType::reduction},
-        [](OpBuilder &nb, Location nl, ValueRange a) {
-          Value p = arith::DivFOp::create(nb, nl, a[0], a[2]);
-          Value pv = arith::MulFOp::create(nb, nl, p, a[1]);
-          linalg::YieldOp::create(nb, nl, Value(arith::AddFOp::create(nb, nl, a[3], pv)));
+          Value pv = arith::MulFOp::create(nb, nl, a[0], a[1]);
+          linalg::YieldOp::create(nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], pv)));
         });
     b.replaceOp(op, out);
     return success();
@@ -665,6 +487,17 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
   }
 };
 
+} // namespace
+
+void mlir::tetra::populateForwardLoweringPatterns(RewritePatternSet &patterns) {
+  patterns.add<EmbeddingLowering, PositionsLowering, RMSNormLowering, LayerNormLowering,
+               LinearLowering, RotaryLowering, GeluLowering, SiluLowering, GluLowering,
+               AddLowering, ScaleLowering, AttentionLowering, CrossEntropyLowering>(
+      patterns.getContext());
+}
+
+namespace {
+
 struct ConvertTetraToLinalgPass
     : tetra::impl::ConvertTetraToLinalgBase<ConvertTetraToLinalgPass> {
   void runOnOperation() override {
@@ -677,7 +510,9 @@ struct ConvertTetraToLinalgPass
         return WalkResult::advance();
       if (!llvm::isa<EmbeddingOp, PositionsOp, RMSNormOp, LayerNormOp, LinearOp,
                      RotaryOp, GeluOp, SiluOp, GluOp, AddOp, ScaleOp, AttentionOp,
-                     CrossEntropyOp>(op)) {
+                     CrossEntropyOp, EmbeddingGradOp, RMSNormGradOp, LayerNormGradOp,
+                     LinearWeightGradOp, SumLeadingOp, GeluGradOp, SiluGradOp,
+                     GluGradOp, AttentionGradOp, CrossEntropyGradOp, AdamWOp>(op)) {
         op->emitError("'") << op->getName() << "' has no CPU lowering yet";
         return WalkResult::interrupt();
       }
@@ -702,15 +537,13 @@ struct ConvertTetraToLinalgPass
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
-                           arith::ArithDialect, math::MathDialect,
+                           arith::ArithDialect, math::MathDialect, scf::SCFDialect,
                            func::FuncDialect>();
     target.addIllegalDialect<TetraDialect>();
     target.addLegalOp<ParamOp>();
     RewritePatternSet patterns(ctx);
-    patterns.add<EmbeddingLowering, PositionsLowering, RMSNormLowering,
-                 LayerNormLowering, LinearLowering, RotaryLowering, GeluLowering,
-                 SiluLowering, GluLowering, AddLowering, ScaleLowering,
-                 AttentionLowering, CrossEntropyLowering>(ctx);
+    populateForwardLoweringPatterns(patterns);
+    populateGradientLoweringPatterns(patterns);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       signalPassFailure();
   }

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "tetra/Import/ModelBuilder.h"
 #include "tetra/TetraOps.h"
+#include "tetra/Transforms/EntryRoles.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -446,6 +447,10 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   auto logits = activation({c.vocab});
   auto func = func::FuncOp::create(b, loc, "forward",
                                    b.getFunctionType(inputs, {logits}));
+  setArgRole(func, 0, "tokens");
+  if (recurrent)
+    setArgRole(func, 1, "iterations");
+  setResultRole(func, 0, "logits");
   paramBuilder = OpBuilder(func);
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);

@@ -1,5 +1,6 @@
 //===- AddLoss.cpp - @loss: cross-entropy of @forward's logits ------------===//
 #include "tetra/TetraOps.h"
+#include "tetra/Transforms/EntryRoles.h"
 #include "tetra/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -37,6 +38,8 @@ struct AddLossPass : impl::AddLossBase<AddLossPass> {
     auto lossType = RankedTensorType::get({}, b.getF32Type());
     auto loss = func::FuncOp::create(b, forward.getLoc(), "loss",
                                      b.getFunctionType(inputs, {lossType}));
+    for (unsigned i = 0; i < forward.getNumArguments(); ++i)
+      loss.setArgAttrs(i, forward.getArgAttrDict(i));
     IRMapping mapping;
     forward.getBody().cloneInto(&loss.getBody(), mapping);
     Block &entry = loss.getBody().front();
@@ -47,6 +50,8 @@ struct AddLossPass : impl::AddLossBase<AddLossPass> {
                                          b.getI64IntegerAttr(ignoreIndex),
                                          GoldfishAttr());
     ret->setOperands(value);
+    setArgRole(loss, loss.getNumArguments() - 1, "targets");
+    setResultRole(loss, 0, "loss");
   }
 };
 } // namespace

@@ -1,5 +1,6 @@
 //===- ParamsToArguments.cpp - parameters become function arguments -------===//
 #include "tetra/TetraOps.h"
+#include "tetra/Transforms/EntryRoles.h"
 #include "tetra/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -18,15 +19,15 @@ struct ParamsToArgumentsPass
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isPrivate() || func.isExternal())
         continue;
-      Block &entry = func.getBody().front();
       llvm::StringMap<Value> args;
-      SmallVector<Type> inputs(func.getArgumentTypes());
       for (ParamOp param : params) {
-        Value arg = entry.addArgument(param.getType(), param.getLoc());
-        args[param.getSymName()] = arg;
-        inputs.push_back(param.getType());
+        unsigned index = func.getNumArguments();
+        // insertArgument keeps the argument attributes in step.
+        if (failed(func.insertArgument(index, param.getType(), {}, param.getLoc())))
+          return signalPassFailure();
+        setArgRole(func, index, "param", param.getSymName());
+        args[param.getSymName()] = func.getArgument(index);
       }
-      func.setType(FunctionType::get(&getContext(), inputs, func.getResultTypes()));
       func.walk([&](GetParamOp get) {
         get.replaceAllUsesWith(args.lookup(get.getName()));
         get.erase();

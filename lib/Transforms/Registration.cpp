@@ -15,6 +15,7 @@ void mlir::tetra::registerDialects(DialectRegistry &registry) {
   // (bufferization, conversion to LLVM).
   registerAllDialects(registry);
   registerAllExtensions(registry);
+  registerGradientModels(registry);
 }
 
 void mlir::tetra::registerPasses() {

@@ -61,6 +61,7 @@ Manifest readManifest(const std::string &dir) {
   m.machine = root->getString("machine").value_or("").str();
   m.microBatch = root->getInteger("micro_batch").value_or(0);
   m.seqLen = root->getInteger("seq_len").value_or(0);
+  m.globalBatch = root->getInteger("global_batch").value_or(m.microBatch);
   m.kernels = root->getString("kernels").value_or("").str();
   if (const json::Object *model = root->getObject("model")) {
     m.family = model->getString("family").value_or("").str();
@@ -92,18 +93,24 @@ Manifest readManifest(const std::string &dir) {
       throw Error(file + ": malformed entry " + name.str());
     EntrySpec entry;
     entry.symbol = e->getString("symbol").value_or("").str();
-    for (const json::Value &a : *args) {
-      const json::Object *o = a.getAsObject();
-      if (!o)
-        throw Error(file + ": malformed argument of " + name.str());
-      ArgSpec arg;
-      arg.role = o->getString("role").value_or("").str();
-      arg.name = o->getString("name").value_or("").str();
-      arg.dtype = readDType(*o, file, "an argument of " + name.str());
-      arg.shape = readShape(*o, file, "an argument of " + name.str());
-      arg.scalar = o->getBoolean("scalar").value_or(false);
-      entry.args.push_back(std::move(arg));
-    }
+    auto readList = [&](const json::Array *list, std::vector<ArgSpec> &out) {
+      if (!list)
+        return;
+      for (const json::Value &a : *list) {
+        const json::Object *o = a.getAsObject();
+        if (!o)
+          throw Error(file + ": malformed argument of " + name.str());
+        ArgSpec arg;
+        arg.role = o->getString("role").value_or("").str();
+        arg.name = o->getString("name").value_or("").str();
+        arg.dtype = readDType(*o, file, "an argument of " + name.str());
+        arg.shape = readShape(*o, file, "an argument of " + name.str());
+        arg.scalar = o->getBoolean("scalar").value_or(false);
+        out.push_back(std::move(arg));
+      }
+    };
+    readList(args, entry.args);
+    readList(e->getArray("results"), entry.results);
     m.entries[name.str()] = std::move(entry);
   }
   return m;
@@ -131,43 +138,35 @@ Artifact::Artifact(const std::string &dir) : dir_(dir), manifest_(readManifest(d
   kernels_ = std::make_unique<KernelLibrary>(dir + "/" + manifest_.kernels);
 }
 
-std::vector<Tensor> Artifact::call(const std::string &name,
-                                   std::map<std::string, Tensor *> inputs,
-                                   std::map<std::string, Tensor> &params) const {
+const EntrySpec &Artifact::entry(const std::string &name) const {
   auto it = manifest_.entries.find(name);
   if (it == manifest_.entries.end())
     throw Error(dir_ + ": the artifact has no entry '" + name + "'");
-  const EntrySpec &entry = it->second;
-  std::vector<Tensor> outputs;
-  for (const ArgSpec &arg : entry.args)
-    if (arg.role == "output")
-      outputs.emplace_back(arg.dtype, arg.shape);
+  return it->second;
+}
+
+std::vector<Tensor> Artifact::call(const std::string &name, const Binder &bind) const {
+  const EntrySpec &spec = entry(name);
+  std::vector<Tensor> results;
+  for (const ArgSpec &r : spec.results)
+    results.emplace_back(r.dtype, r.shape);
   std::vector<void *> argv;
-  size_t nextOutput = 0;
-  for (const ArgSpec &arg : entry.args) {
-    Tensor *tensor = nullptr;
-    if (arg.role == "output") {
-      tensor = &outputs[nextOutput++];
-    } else if (arg.role == "param") {
-      auto p = params.find(arg.name);
-      if (p == params.end())
-        throw Error("parameter " + arg.name + " is missing");
-      tensor = &p->second;
-    } else {
-      auto in = inputs.find(arg.role);
-      if (in == inputs.end())
-        throw Error("entry " + name + " needs its '" + arg.role + "' input");
-      tensor = in->second;
-    }
+  auto push = [&](const ArgSpec &arg, Tensor *tensor) {
+    std::string what = arg.role + (arg.name.empty() ? "" : " " + arg.name);
+    if (!tensor)
+      throw Error("entry " + name + " needs its " + what + " argument");
     if (tensor->dtype() != arg.dtype || tensor->shape() != arg.shape)
-      throw Error("entry " + name + ": " + arg.role + (arg.name.empty() ? "" : " " + arg.name) +
-                  " is " + dtypeName(tensor->dtype()) + tensor->shapeString() +
-                  ", the artifact expects " + dtypeName(arg.dtype) +
+      throw Error("entry " + name + ": " + what + " is " + dtypeName(tensor->dtype()) +
+                  tensor->shapeString() + ", the artifact expects " + dtypeName(arg.dtype) +
                   Tensor(arg.dtype, arg.shape).shapeString());
     argv.push_back(arg.scalar ? tensor->data() : tensor->descriptor().data());
-  }
-  kernels_->lookup(entry.symbol)(argv.data());
-  return outputs;
+  };
+  for (const ArgSpec &arg : spec.args)
+    push(arg, bind(arg));
+  for (size_t i = 0; i < spec.results.size(); ++i)
+    push(spec.results[i], &results[i]);
+  kernels_->lookup(spec.symbol)(argv.data());
+  return results;
 }
 
 } // namespace tetra::rt

@@ -1,5 +1,6 @@
 //===- tetra-compile.cpp - model config to artifact ------------------------===//
 #include "tetra/Compile/Compile.h"
+#include "tetra/Support/NumberFormat.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -18,6 +19,15 @@ static cl::opt<std::string> machine("machine", cl::desc("Target machine (cpu)"),
 static cl::opt<int64_t> seqLen("seq-len", cl::desc("Sequence length"), cl::Required);
 static cl::opt<int64_t> microBatch("micro-batch", cl::desc("Samples per micro-batch"),
                                    cl::Required);
+static cl::opt<int64_t> globalBatch(
+    "global-batch", cl::desc("Samples per optimizer step (default: the micro-batch)"),
+    cl::init(0));
+static cl::opt<double> beta1("beta1", cl::desc("AdamW beta1"), cl::init(0.9));
+static cl::opt<double> beta2("beta2", cl::desc("AdamW beta2"), cl::init(0.95));
+static cl::opt<double> adamEps("adam-eps", cl::desc("AdamW epsilon"), cl::init(1e-8));
+static cl::opt<double> weightDecay(
+    "weight-decay", cl::desc("AdamW weight decay, on parameters of rank >= 2"),
+    cl::init(0.1));
 static cl::opt<std::string> emit(
     "emit", cl::desc("Print one stage instead of writing the artifact: tetra, "
                      "linalg or llvm"),
@@ -39,7 +49,18 @@ int main(int argc, char **argv) {
   mlir::MLIRContext context;
   llvm::SourceMgr sourceMgr;
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  mlir::tetra::CompileOptions options{config, output, machine, seqLen,
-                                      microBatch, emit, clang};
+  mlir::tetra::CompileOptions options;
+  options.configPath = config;
+  options.outputDir = output;
+  options.machine = machine;
+  options.seqLen = seqLen;
+  options.microBatch = microBatch;
+  options.globalBatch = globalBatch ? globalBatch : microBatch;
+  using mlir::tetra::numberToString;
+  options.optimizer = "beta1=" + numberToString(beta1) + " beta2=" + numberToString(beta2) +
+                      " eps=" + numberToString(adamEps) +
+                      " weight-decay=" + numberToString(weightDecay);
+  options.emit = emit;
+  options.clang = clang;
   return mlir::failed(mlir::tetra::compileArtifact(options, context)) ? 1 : 0;
 }

@@ -1,44 +1,65 @@
-//===- tetra-run.cpp - run a compiled artifact ----------------------------===//
-//
-// Today: evaluate the loss of one micro-batch (and optionally dump its
-// logits) with parameters from a checkpoint or from the initialisers, and save
-// parameters as a checkpoint. Training steps need the autodiff pass and are
-// refused with a message.
-//
-//===----------------------------------------------------------------------===//
+//===- tetra-run.cpp - train or evaluate a compiled artifact ---------------===//
 #include "tetra/runtime/Artifact.h"
 #include "tetra/runtime/Data.h"
 #include "tetra/runtime/Error.h"
 #include "tetra/runtime/Parameters.h"
 #include "tetra/runtime/Safetensors.h"
+#include "tetra/runtime/Trainer.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <optional>
 
 namespace cl = llvm::cl;
 using namespace tetra::rt;
 
 static cl::opt<std::string> artifactDir(cl::Positional, cl::desc("<artifact dir>"),
                                         cl::Required);
-static cl::opt<std::string> dataFile("data", cl::desc("Token file (raw little-endian ids)"));
+static cl::OptionCategory dataCat("Data");
+static cl::opt<std::string> dataFile("data", cl::desc("Token file (raw little-endian ids)"),
+                                     cl::cat(dataCat));
 static cl::opt<std::string> dataDType("data-dtype", cl::desc("u16 (default) or u32"),
-                                      cl::init("u16"));
+                                      cl::init("u16"), cl::cat(dataCat));
 static cl::opt<std::string> dataText("data-text",
-                                     cl::desc("UTF-8 text file: bytes are the tokens"));
+                                     cl::desc("UTF-8 text file: its bytes are the tokens"),
+                                     cl::cat(dataCat));
+static cl::OptionCategory trainCat("Training");
+static cl::opt<int64_t> steps("steps", cl::desc("Total optimizer steps (the schedule's length)"),
+                              cl::init(0), cl::cat(trainCat));
+static cl::opt<int64_t> stopAt("stop-at",
+                               cl::desc("Stop after this step (default: --steps)"),
+                               cl::init(0), cl::cat(trainCat));
+static cl::opt<double> lr("lr", cl::desc("Peak learning rate"), cl::init(1e-3),
+                          cl::cat(trainCat));
+static cl::opt<int64_t> warmup("warmup", cl::desc("Linear warm-up steps"), cl::init(0),
+                               cl::cat(trainCat));
+static cl::opt<double> minLrRatio("min-lr-ratio",
+                                  cl::desc("Cosine decay ends at lr * this"),
+                                  cl::init(0.1), cl::cat(trainCat));
+static cl::opt<std::string> schedule("schedule", cl::desc("cosine (default) or constant"),
+                                     cl::init("cosine"), cl::cat(trainCat));
+static cl::opt<double> clip("clip", cl::desc("Global gradient-norm clipping (0: off)"),
+                            cl::init(1.0), cl::cat(trainCat));
 static cl::opt<std::string> initFrom("init-from",
-                                     cl::desc("Safetensors checkpoint to start from"));
-static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the initialisers"), cl::init(0));
+                                     cl::desc("Safetensors checkpoint to start or resume from"),
+                                     cl::cat(trainCat));
+static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the initialisers"), cl::init(0),
+                              cl::cat(trainCat));
+static cl::opt<std::string> saveCheckpoint(
+    "save-checkpoint", cl::desc("Write parameters, optimizer state and step here at the end"),
+    cl::cat(trainCat));
+static cl::opt<std::string> logFile("log", cl::desc("Metrics, one JSON line per step"),
+                                    cl::cat(trainCat));
 static cl::opt<bool> evaluate("evaluate",
                               cl::desc("Print the loss of the first micro-batch"));
 static cl::opt<std::string> dumpLogits(
     "dump-logits", cl::desc("Write the first micro-batch's logits (raw f32) here"));
-static cl::opt<std::string> saveCheckpoint(
-    "save-checkpoint", cl::desc("Write the parameters to this safetensors file"));
-static cl::opt<int64_t> steps("steps", cl::desc("Training steps"), cl::init(0));
 
 static void writeRaw(const std::string &path, const Tensor &tensor) {
   std::string tmp = path + ".tmp";
@@ -53,50 +74,95 @@ static void writeRaw(const std::string &path, const Tensor &tensor) {
     throw Error(path + ": cannot write (" + ec.message() + ")");
 }
 
+static std::optional<TokenData> readData() {
+  if (!dataFile.empty() && !dataText.empty())
+    throw Error("give the data with one of --data FILE or --data-text FILE, not both");
+  if (!dataFile.empty())
+    return readTokenFile(dataFile, dataDType);
+  if (!dataText.empty())
+    return readTextFile(dataText);
+  return std::nullopt;
+}
+
 static int run() {
-  if (steps > 0)
-    throw Error("training (--steps) is not available yet: this build of Tetra "
-                "compiles forward and loss only; use --evaluate");
   Artifact artifact(artifactDir);
   const Manifest &m = artifact.manifest();
-  std::map<std::string, Tensor> params =
-      initFrom.empty() ? initParameters(m, seed) : loadParameters(m, initFrom);
+  Trainer trainer = initFrom.empty()
+                        ? Trainer(artifact, initParameters(m, seed))
+                        : Trainer::fromCheckpoint(artifact, initFrom);
   int64_t count = 0;
-  for (const auto &[name, t] : params)
+  for (const auto &[name, t] : trainer.parameters())
     count += t.numElements();
   llvm::errs() << "tetra-run: " << m.family << " model, " << count << " parameters ("
                << (initFrom.empty() ? "initialised, seed " + std::to_string(seed)
                                     : "from " + initFrom)
-               << "), micro-batch " << m.microBatch << " x " << m.seqLen << "\n";
+               << (trainer.stepCount() ? ", step " + std::to_string(trainer.stepCount()) : "")
+               << "), micro-batch " << m.microBatch << " x " << m.seqLen
+               << ", global batch " << m.globalBatch << "\n";
+  std::optional<TokenData> data = readData();
+  if ((steps > 0 || evaluate || !dumpLogits.empty()) && !data)
+    throw Error("give the data with --data FILE or --data-text FILE");
 
   if (evaluate || !dumpLogits.empty()) {
-    if (dataFile.empty() == dataText.empty())
-      throw Error("give the data with exactly one of --data FILE or --data-text FILE");
-    TokenData data = dataText.empty() ? readTokenFile(dataFile, dataDType)
-                                      : readTextFile(dataText);
-    Batch batch = makeBatch(data, 0, m.microBatch, m.seqLen, m.vocab);
-    auto start = std::chrono::steady_clock::now();
-    std::vector<Tensor> loss = artifact.call(
-        "loss", {{"tokens", &batch.tokens}, {"targets", &batch.targets}}, params);
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    llvm::outs() << "loss: " << llvm::format("%.6f", loss[0].as<float>()[0]) << "\n";
-    llvm::errs() << "tetra-run: loss of " << m.microBatch * m.seqLen << " tokens in "
-                 << llvm::format("%.3f", seconds) << " s\n";
+    double loss = trainer.evaluate(*data, 0);
+    llvm::outs() << "loss: " << llvm::format("%.6f", loss) << "\n";
     if (!dumpLogits.empty()) {
-      std::vector<Tensor> logits =
-          artifact.call("forward", {{"tokens", &batch.tokens}}, params);
+      Batch batch = makeBatch(*data, 0, m.microBatch, m.seqLen, m.vocab);
+      std::vector<Tensor> logits = artifact.call("forward", [&](const ArgSpec &a) -> Tensor * {
+        if (a.role == "tokens")
+          return &batch.tokens;
+        if (a.role == "param")
+          return &trainer.parameters().at(a.name);
+        return nullptr;
+      });
       writeRaw(dumpLogits, logits[0]);
     }
   }
+
+  if (steps > 0) {
+    if (schedule != "cosine" && schedule != "constant")
+      throw Error("--schedule must be cosine or constant");
+    Schedule sched{lr, warmup, steps, minLrRatio, schedule == "cosine"};
+    int64_t last = stopAt > 0 ? std::min<int64_t>(stopAt, steps) : steps;
+    std::unique_ptr<llvm::raw_fd_ostream> log;
+    if (!logFile.empty()) {
+      std::error_code ec;
+      log = std::make_unique<llvm::raw_fd_ostream>(
+          logFile, ec, trainer.stepCount() ? llvm::sys::fs::OF_Append : llvm::sys::fs::OF_None);
+      if (ec)
+        throw Error(logFile + ": cannot write metrics (" + ec.message() + ")");
+    }
+    auto start = std::chrono::steady_clock::now();
+    int64_t tokensPerStep = m.globalBatch * m.seqLen;
+    while (trainer.stepCount() < last) {
+      auto t0 = std::chrono::steady_clock::now();
+      StepResult r = trainer.step(*data, sched, clip);
+      auto t1 = std::chrono::steady_clock::now();
+      double stepSeconds = std::chrono::duration<double>(t1 - t0).count();
+      double elapsed = std::chrono::duration<double>(t1 - start).count();
+      double tokensPerSecond = tokensPerStep / stepSeconds;
+      llvm::errs() << llvm::format("step %lld/%lld  loss %.4f  lr %.2e  grad-norm %.3f  "
+                                   "%.0f tok/s\n",
+                                   static_cast<long long>(trainer.stepCount()),
+                                   static_cast<long long>(steps), r.loss, r.lr, r.gradNorm,
+                                   tokensPerSecond);
+      if (log) {
+        llvm::json::Object line{{"step", trainer.stepCount()},  {"loss", r.loss},
+                                {"lr", r.lr},                   {"grad_norm", r.gradNorm},
+                                {"tokens_per_s", tokensPerSecond}, {"elapsed_s", elapsed}};
+        *log << llvm::json::Value(std::move(line)) << "\n";
+        log->flush();
+      }
+    }
+  }
   if (!saveCheckpoint.empty())
-    writeSafetensors(saveCheckpoint, params, {{"format", "pt"}});
+    trainer.save(saveCheckpoint);
   return 0;
 }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv, "Tetra launcher: run a compiled artifact\n");
+  cl::ParseCommandLineOptions(argc, argv, "Tetra launcher: train or evaluate an artifact\n");
   try {
     return run();
   } catch (const Error &e) {

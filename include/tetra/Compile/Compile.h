@@ -18,6 +18,10 @@ struct CompileOptions {
   std::string machine = "cpu";
   int64_t seqLen = 0;
   int64_t microBatch = 0;
+  /// Samples per optimizer step: micro-batches are accumulated up to it.
+  int64_t globalBatch = 0;
+  /// Options of tetra-autodiff's optimizer (`beta1=0.9 weight-decay=0.1`).
+  std::string optimizer;
   /// Stop after this stage and print it: "tetra", "linalg", "llvm", or "" for
   /// the whole artifact.
   std::string emit;

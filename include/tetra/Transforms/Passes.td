@@ -48,4 +48,31 @@ def ParamsToArguments : Pass<"tetra-params-to-arguments", "::mlir::ModuleOp"> {
   }];
 }
 
+def Autodiff : Pass<"tetra-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Build the training entry points from `@loss`";
+  let description = [{
+    Adds two functions:
+
+    - `@grad(loss's arguments) -> (loss, one gradient per tetra.param)`: the
+      loss, then its backward pass, built op by op in reverse through each
+      op's DifferentiableOpInterface (tensor reshapes and slices included);
+      gradients of a value used several times are summed.
+    - `@update(%lr: f32, %step: i64, %grad_scale: f32, gradients..., first
+      moments..., second moments...) -> (parameters..., first moments...,
+      second moments...)`: one `tetra.adamw` per parameter, with weight decay
+      on parameters of rank >= 2 only. `grad_scale` multiplies the gradients
+      (global-norm clipping); `step` counts from 1.
+
+    The runtime runs `@grad` once per micro-batch, sums the gradients
+    (gradient accumulation), clips them, and runs `@update`.
+  }];
+  let options = [
+    Option<"beta1", "beta1", "double", /*default=*/"0.9", "AdamW beta1">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.95", "AdamW beta2">,
+    Option<"eps", "eps", "double", /*default=*/"1e-8", "AdamW epsilon">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.1",
+           "Decoupled weight decay of parameters of rank >= 2">
+  ];
+}
+
 #endif // TETRA_TRANSFORMS_PASSES_TD

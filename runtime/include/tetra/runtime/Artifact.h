@@ -4,6 +4,7 @@
 
 #include "tetra/runtime/Tensor.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,9 +22,10 @@ struct ParamSpec {
   double std = 0;
 };
 
+/// One argument or result of an entry point.
 struct ArgSpec {
-  std::string role; // tokens, targets, iterations, param, output
-  std::string name; // parameters only
+  std::string role; // tokens, targets, param, grad, m, v, lr, step, loss, ...
+  std::string name; // the parameter a per-parameter value belongs to
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
   bool scalar = false;
@@ -32,12 +34,13 @@ struct ArgSpec {
 struct EntrySpec {
   std::string symbol;
   std::vector<ArgSpec> args;
+  std::vector<ArgSpec> results; // passed as out-params after the arguments
 };
 
 struct Manifest {
   int64_t version = 0;
   std::string machine;
-  int64_t microBatch = 0, seqLen = 0;
+  int64_t microBatch = 0, seqLen = 0, globalBatch = 0;
   std::string family;
   int64_t vocab = 0;
   std::vector<ParamSpec> params;
@@ -73,12 +76,14 @@ public:
   const Manifest &manifest() const { return manifest_; }
   bool hasEntry(const std::string &name) const { return manifest_.entries.count(name); }
 
-  /// Runs entry `name`. `inputs` maps roles (tokens, targets) to tensors,
-  /// `params` maps parameter names to tensors; returns the outputs in order.
-  /// Shapes and dtypes are checked against the manifest.
-  std::vector<Tensor> call(const std::string &name,
-                           std::map<std::string, Tensor *> inputs,
-                           std::map<std::string, Tensor> &params) const;
+  /// Finds the tensor for one argument (null if the caller has none).
+  using Binder = std::function<Tensor *(const ArgSpec &)>;
+
+  /// Runs entry `name` with the tensors `bind` gives for its arguments;
+  /// returns its results in the manifest's order. Shapes and dtypes are
+  /// checked against the manifest.
+  std::vector<Tensor> call(const std::string &name, const Binder &bind) const;
+  const EntrySpec &entry(const std::string &name) const;
 
 private:
   std::string dir_;

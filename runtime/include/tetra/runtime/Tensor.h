@@ -18,6 +18,11 @@ class Tensor {
 public:
   Tensor() = default;
   Tensor(DType dtype, std::vector<int64_t> shape);
+  // data_ points into storage_: moving keeps the buffer, copying would not.
+  Tensor(const Tensor &) = delete;
+  Tensor &operator=(const Tensor &) = delete;
+  Tensor(Tensor &&) = default;
+  Tensor &operator=(Tensor &&) = default;
 
   DType dtype() const { return dtype_; }
   const std::vector<int64_t> &shape() const { return shape_; }

@@ -1,0 +1,292 @@
+//===- LinalgBuilders.cpp - building blocks of the tetra lowerings ---------===//
+#include "LinalgBuilders.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+#include <cmath>
+
+namespace mlir::tetra {
+
+
+Value constantFloat(OpBuilder &b, Location loc, Type type, double value) {
+  return arith::ConstantOp::create(b, loc, FloatAttr::get(type, value));
+}
+
+Value constantIndex(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+/// A tensor of `type` filled with `value`.
+Value filled(OpBuilder &b, Location loc, RankedTensorType type, double value) {
+  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  Value scalar = constantFloat(b, loc, type.getElementType(), value);
+  return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty})
+      .getResult(0);
+}
+
+Value empty(OpBuilder &b, Location loc, RankedTensorType type) {
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+}
+
+AffineMap identity(MLIRContext *ctx, unsigned rank) {
+  return AffineMap::getMultiDimIdentityMap(rank, ctx);
+}
+
+/// (d0, ..., d{rank-1}) -> (d{first}, ..., d{rank-1}): a trailing-dims broadcast.
+AffineMap suffix(MLIRContext *ctx, unsigned rank, unsigned first) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned i = first; i < rank; ++i)
+    exprs.push_back(getAffineDimExpr(i, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+/// (d0, ..., d{rank-1}) -> (d0, ..., d{rank-2}): the row of a last-dim reduction.
+AffineMap dropLast(MLIRContext *ctx, unsigned rank) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    exprs.push_back(getAffineDimExpr(i, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+AffineMap dims(MLIRContext *ctx, unsigned rank, ArrayRef<AffineExpr> exprs) {
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+SmallVector<IteratorType> parallel(unsigned rank) {
+  return SmallVector<IteratorType>(rank, IteratorType::parallel);
+}
+
+/// Parallel over all but the last dim, which is reduced.
+SmallVector<IteratorType> reduceLast(unsigned rank) {
+  SmallVector<IteratorType> it = parallel(rank);
+  it.back() = IteratorType::reduction;
+  return it;
+}
+
+Value generic(OpBuilder &b, Location loc, Type result, ValueRange inputs,
+              Value output, ArrayRef<AffineMap> maps,
+              ArrayRef<IteratorType> iterators, BodyFn body) {
+  return linalg::GenericOp::create(b, loc, TypeRange{result}, inputs,
+                                   ValueRange{output}, maps, iterators, body)
+      .getResult(0);
+}
+
+RankedTensorType withoutLast(RankedTensorType type) {
+  return RankedTensorType::get(type.getShape().drop_back(), type.getElementType());
+}
+
+/// Sum over the last dimension of f(x) (f given on the scalar).
+Value reduceSumLast(OpBuilder &b, Location loc, Value x,
+                    function_ref<Value(OpBuilder &, Location, Value)> f) {
+  auto type = llvm::cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  Value init = filled(b, loc, withoutLast(type), 0.0);
+  return generic(b, loc, init.getType(), {x}, init,
+                 {identity(ctx, rank), dropLast(ctx, rank)}, reduceLast(rank),
+                 [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   Value v = f(nb, nl, args[0]);
+                   Value sum = arith::AddFOp::create(nb, nl, args[1], v);
+                   linalg::YieldOp::create(nb, nl, sum);
+                 });
+}
+
+Value indexValue(OpBuilder &b, Location loc, Value integer) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), integer);
+}
+
+Value geluScalar(OpBuilder &b, Location loc, Value x, bool tanhApprox) {
+  Type f = x.getType();
+  Value half = constantFloat(b, loc, f, 0.5), one = constantFloat(b, loc, f, 1.0);
+  Value inner;
+  if (tanhApprox) {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    Value x3 = arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, x, x), x);
+    Value poly = arith::AddFOp::create(
+        b, loc, x, arith::MulFOp::create(b, loc, constantFloat(b, loc, f, 0.044715), x3));
+    inner = math::TanhOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, constantFloat(b, loc, f, std::sqrt(2.0 / M_PI)), poly));
+  } else {
+    // 0.5 x (1 + erf(x / sqrt(2)))
+    inner = math::ErfOp::create(
+        b, loc, arith::MulFOp::create(b, loc, x, constantFloat(b, loc, f, M_SQRT1_2)));
+  }
+  return arith::MulFOp::create(
+      b, loc, arith::MulFOp::create(b, loc, half, x),
+      arith::AddFOp::create(b, loc, one, inner));
+}
+
+Value siluScalar(OpBuilder &b, Location loc, Value x) {
+  Type f = x.getType();
+  Value one = constantFloat(b, loc, f, 1.0);
+  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+  return arith::DivFOp::create(b, loc, x, arith::AddFOp::create(b, loc, one, e));
+}
+
+Value geluDerivative(OpBuilder &b, Location loc, Value x, bool tanhApprox) {
+  Type f = x.getType();
+  Value half = constantFloat(b, loc, f, 0.5), one = constantFloat(b, loc, f, 1.0);
+  if (tanhApprox) {
+    // u = c (x + a x^3), t = tanh(u):
+    // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
+    double c = std::sqrt(2.0 / M_PI), a = 0.044715;
+    Value x2 = arith::MulFOp::create(b, loc, x, x);
+    Value poly = arith::AddFOp::create(
+        b, loc, x, arith::MulFOp::create(b, loc, constantFloat(b, loc, f, a),
+                                         arith::MulFOp::create(b, loc, x2, x)));
+    Value t = math::TanhOp::create(
+        b, loc, arith::MulFOp::create(b, loc, constantFloat(b, loc, f, c), poly));
+    Value dpoly = arith::AddFOp::create(
+        b, loc, one, arith::MulFOp::create(b, loc, constantFloat(b, loc, f, 3 * a), x2));
+    Value sech2 = arith::SubFOp::create(b, loc, one, arith::MulFOp::create(b, loc, t, t));
+    Value left = arith::MulFOp::create(b, loc, half, arith::AddFOp::create(b, loc, one, t));
+    Value right = arith::MulFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, half, x),
+        arith::MulFOp::create(
+            b, loc, sech2, arith::MulFOp::create(b, loc, constantFloat(b, loc, f, c), dpoly)));
+    return arith::AddFOp::create(b, loc, left, right);
+  }
+  // 0.5 (1 + erf(x / sqrt 2)) + x exp(-x^2 / 2) / sqrt(2 pi)
+  Value cdf = arith::MulFOp::create(
+      b, loc, half,
+      arith::AddFOp::create(
+          b, loc, one,
+          math::ErfOp::create(
+              b, loc, arith::MulFOp::create(b, loc, x, constantFloat(b, loc, f, M_SQRT1_2)))));
+  Value pdf = arith::MulFOp::create(
+      b, loc, constantFloat(b, loc, f, 1.0 / std::sqrt(2.0 * M_PI)),
+      math::ExpOp::create(
+          b, loc,
+          arith::MulFOp::create(b, loc, constantFloat(b, loc, f, -0.5),
+                                arith::MulFOp::create(b, loc, x, x))));
+  return arith::AddFOp::create(b, loc, cdf, arith::MulFOp::create(b, loc, x, pdf));
+}
+
+Value siluDerivative(OpBuilder &b, Location loc, Value x) {
+  // s (1 + x (1 - s)), s = sigmoid(x)
+  Type f = x.getType();
+  Value one = constantFloat(b, loc, f, 1.0);
+  Value s = arith::DivFOp::create(
+      b, loc, one,
+      arith::AddFOp::create(b, loc, one,
+                            math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x))));
+  return arith::MulFOp::create(
+      b, loc, s,
+      arith::AddFOp::create(
+          b, loc, one, arith::MulFOp::create(b, loc, x, arith::SubFOp::create(b, loc, one, s))));
+}
+
+SmallVector<IteratorType> reduceLeading(unsigned rank, unsigned kept) {
+  SmallVector<IteratorType> it(rank, IteratorType::reduction);
+  for (unsigned i = rank - kept; i < rank; ++i)
+    it[i] = IteratorType::parallel;
+  return it;
+}
+
+Value reduceSumLeading(OpBuilder &b, Location loc, Value x, RankedTensorType result) {
+  auto type = llvm::cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank(), kept = result.getRank();
+  MLIRContext *ctx = b.getContext();
+  return generic(b, loc, result, {x}, filled(b, loc, result, 0.0),
+                 {identity(ctx, rank), suffix(ctx, rank, rank - kept)},
+                 reduceLeading(rank, kept), [](OpBuilder &nb, Location nl, ValueRange a) {
+                   linalg::YieldOp::create(
+                       nb, nl, Value(arith::AddFOp::create(nb, nl, a[1], a[0])));
+                 });
+}
+
+Value flattenRows(OpBuilder &b, Location loc, Value x) {
+  auto type = llvm::cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  if (rank == 2)
+    return x;
+  ReassociationIndices lead;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    lead.push_back(i);
+  return tensor::CollapseShapeOp::create(b, loc, x,
+                                         ArrayRef<ReassociationIndices>{lead, {rank - 1}});
+}
+
+double attentionScale(Value query, std::optional<double> scale) {
+  int64_t headDim = llvm::cast<RankedTensorType>(query.getType()).getDimSize(3);
+  return scale ? *scale : 1.0 / std::sqrt(static_cast<double>(headDim));
+}
+
+Value attentionProbabilities(OpBuilder &b, Location loc, Value query, Value key,
+                             bool causal, std::optional<int64_t> window,
+                             std::optional<double> scaleOpt) {
+  MLIRContext *ctx = b.getContext();
+  auto q = llvm::cast<RankedTensorType>(query.getType());
+  auto k = llvm::cast<RankedTensorType>(key.getType());
+  Type f = q.getElementType();
+  int64_t batch = q.getDimSize(0), s = q.getDimSize(1), hq = q.getDimSize(2),
+          t = k.getDimSize(1), hkv = k.getDimSize(2);
+  int64_t group = hq / hkv;
+  double scale = attentionScale(query, scaleOpt);
+  AffineExpr e0 = getAffineDimExpr(0, ctx), e1 = getAffineDimExpr(1, ctx),
+             e2 = getAffineDimExpr(2, ctx), e3 = getAffineDimExpr(3, ctx),
+             e4 = getAffineDimExpr(4, ctx);
+
+  // scores[b, h, s, t] = sum_d q[b, s, h, d] k[b, t, h / group, d]
+  auto scoresType = RankedTensorType::get({batch, hq, s, t}, f);
+  Value scores = generic(
+      b, loc, scoresType, {query, key}, filled(b, loc, scoresType, 0.0),
+      {dims(ctx, 5, {e0, e2, e1, e4}), dims(ctx, 5, {e0, e3, e1.floorDiv(group), e4}),
+       dims(ctx, 5, {e0, e1, e2, e3})},
+      {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
+       IteratorType::parallel, IteratorType::reduction},
+      [](OpBuilder &nb, Location nl, ValueRange a) {
+        Value p = arith::MulFOp::create(nb, nl, a[0], a[1]);
+        linalg::YieldOp::create(nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], p)));
+      });
+
+  // Whether key t is visible from query s (keys may extend past the queries:
+  // query s sits at position s + t_len - s_len).
+  auto visible = [&](OpBuilder &nb, Location nl) -> Value {
+    Value sIdx = linalg::IndexOp::create(nb, nl, 2);
+    Value tIdx = linalg::IndexOp::create(nb, nl, 3);
+    Value qPos = arith::AddIOp::create(nb, nl, sIdx, constantIndex(nb, nl, t - s));
+    Value ok = arith::ConstantIntOp::create(nb, nl, 1, 1);
+    if (causal)
+      ok = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ule, tIdx, qPos);
+    if (window) {
+      // qPos - t < W  <=>  t + W > qPos
+      Value tw = arith::AddIOp::create(nb, nl, tIdx, constantIndex(nb, nl, *window));
+      Value inWindow = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ugt, tw, qPos);
+      ok = arith::AndIOp::create(nb, nl, ok, inWindow);
+    }
+    return ok;
+  };
+  auto rowType = RankedTensorType::get({batch, hq, s}, f);
+  AffineMap id4 = identity(ctx, 4), row4 = dropLast(ctx, 4);
+  Value negInf = constantFloat(b, loc, f, -INFINITY);
+  Value maxInit =
+      linalg::FillOp::create(b, loc, ValueRange{negInf}, ValueRange{empty(b, loc, rowType)})
+          .getResult(0);
+  Value rowMax = generic(
+      b, loc, rowType, {scores}, maxInit, {id4, row4}, reduceLast(4),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value v = arith::MulFOp::create(nb, nl, a[0], constantFloat(nb, nl, f, scale));
+        v = arith::SelectOp::create(nb, nl, visible(nb, nl), v,
+                                    constantFloat(nb, nl, f, -INFINITY));
+        linalg::YieldOp::create(nb, nl, Value(arith::MaximumFOp::create(nb, nl, a[1], v)));
+      });
+  Value exps = generic(
+      b, loc, scoresType, {scores, rowMax}, empty(b, loc, scoresType), {id4, row4, id4},
+      parallel(4), [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value v = arith::MulFOp::create(nb, nl, a[0], constantFloat(nb, nl, f, scale));
+        Value e = math::ExpOp::create(nb, nl, arith::SubFOp::create(nb, nl, v, a[1]));
+        linalg::YieldOp::create(
+            nb, nl,
+            Value(arith::SelectOp::create(nb, nl, visible(nb, nl), e,
+                                          constantFloat(nb, nl, f, 0.0))));
+      });
+  Value rowSum = reduceSumLast(b, loc, exps, [](OpBuilder &, Location, Value x) { return x; });
+  return generic(b, loc, scoresType, {exps, rowSum}, empty(b, loc, scoresType),
+                 {id4, row4, id4}, parallel(4), [](OpBuilder &nb, Location nl, ValueRange a) {
+                   linalg::YieldOp::create(
+                       nb, nl, Value(arith::DivFOp::create(nb, nl, a[0], a[1])));
+                 });
+}
+
+} // namespace mlir::tetra

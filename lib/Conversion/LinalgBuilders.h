@@ -1,0 +1,63 @@
+//===- LinalgBuilders.h - building blocks of the tetra lowerings -----------===//
+#ifndef TETRA_CONVERSION_LINALGBUILDERS_H
+#define TETRA_CONVERSION_LINALGBUILDERS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::tetra {
+
+using utils::IteratorType;
+using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
+
+Value constantFloat(OpBuilder &b, Location loc, Type type, double value);
+Value constantIndex(OpBuilder &b, Location loc, int64_t value);
+/// A tensor of `type` filled with `value`.
+Value filled(OpBuilder &b, Location loc, RankedTensorType type, double value);
+Value empty(OpBuilder &b, Location loc, RankedTensorType type);
+AffineMap identity(MLIRContext *ctx, unsigned rank);
+/// (d0, ..., d{rank-1}) -> (d{first}, ..., d{rank-1}): a trailing-dims broadcast.
+AffineMap suffix(MLIRContext *ctx, unsigned rank, unsigned first);
+/// (d0, ..., d{rank-1}) -> (d0, ..., d{rank-2}): the row of a last-dim reduction.
+AffineMap dropLast(MLIRContext *ctx, unsigned rank);
+AffineMap dims(MLIRContext *ctx, unsigned rank, ArrayRef<AffineExpr> exprs);
+SmallVector<IteratorType> parallel(unsigned rank);
+/// Parallel over all but the last dim, which is reduced.
+SmallVector<IteratorType> reduceLast(unsigned rank);
+/// Reduced over all but the last `kept` dims, which stay parallel.
+SmallVector<IteratorType> reduceLeading(unsigned rank, unsigned kept);
+Value generic(OpBuilder &b, Location loc, Type result, ValueRange inputs, Value output,
+              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators, BodyFn body);
+RankedTensorType withoutLast(RankedTensorType type);
+/// Sum over the last dimension of f(x) (f given on the scalar).
+Value reduceSumLast(OpBuilder &b, Location loc, Value x,
+                    function_ref<Value(OpBuilder &, Location, Value)> f);
+/// Sum over the leading dimensions of `x` down to `result` (a suffix shape).
+Value reduceSumLeading(OpBuilder &b, Location loc, Value x, RankedTensorType result);
+Value indexValue(OpBuilder &b, Location loc, Value integer);
+/// Collapses all leading dimensions into one: [..., N] -> [M, N].
+Value flattenRows(OpBuilder &b, Location loc, Value x);
+/// Scalar formulas of the activations and their derivatives.
+Value geluScalar(OpBuilder &b, Location loc, Value x, bool tanhApprox);
+Value geluDerivative(OpBuilder &b, Location loc, Value x, bool tanhApprox);
+Value siluScalar(OpBuilder &b, Location loc, Value x);
+Value siluDerivative(OpBuilder &b, Location loc, Value x);
+
+/// Normalised attention probabilities [B, Hq, S, T] (0 where masked).
+Value attentionProbabilities(OpBuilder &b, Location loc, Value query, Value key,
+                             bool causal, std::optional<int64_t> window,
+                             std::optional<double> scale);
+/// 1/sqrt(head_dim) unless given.
+double attentionScale(Value query, std::optional<double> scale);
+
+/// Patterns of the forward ops and of the gradient ops.
+void populateForwardLoweringPatterns(RewritePatternSet &patterns);
+void populateGradientLoweringPatterns(RewritePatternSet &patterns);
+
+} // namespace mlir::tetra
+
+#endif // TETRA_CONVERSION_LINALGBUILDERS_H
