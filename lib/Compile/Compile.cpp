@@ -42,7 +42,7 @@ namespace {
 constexpr const char *kLowerToLLVM =
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
-    "buffer-results-to-out-params{modify-public-functions hoist-static-allocs},"
+    "buffer-results-to-out-params{modify-public-functions},"
     "buffer-deallocation-pipeline,"
     "canonicalize,"
     "convert-linalg-to-loops,"

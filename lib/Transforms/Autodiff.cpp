@@ -65,7 +65,7 @@ LogicalResult differentiate(func::FuncOp func, MutableArrayRef<ParamOp> params) 
       continue;
     }
     if (op->getNumRegions())
-      return op->emitError("tetra-autodiff cannot differentiate ops with regions yet");
+      return op->emitError("'") << op->getName() << "' cannot be differentiated yet";
     auto diff = llvm::dyn_cast<DifferentiableOpInterface>(op);
     if (!diff)
       return op->emitError("'") << op->getName() << "' has no gradient rule";

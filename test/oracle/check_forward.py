@@ -61,7 +61,9 @@ def main():
     tetra_run = os.path.join(args.bin, "tetra-run")
     init = os.path.join(args.work, "init.safetensors")
     run([tetra_run, art, "--save-checkpoint", init])
-    shapes = {name: list(t.shape) for name, t in safetensors_io.load(init).items()}
+    # The model's parameters (the checkpoint also holds the optimizer state).
+    shapes = {name: list(t.shape) for name, t in safetensors_io.load(init).items()
+              if not name.startswith("optimizer.")}
     weights = random_weights(shapes, args.seed)
     ckpt = os.path.join(args.work, "weights.safetensors")
     safetensors_io.save(ckpt, weights)
