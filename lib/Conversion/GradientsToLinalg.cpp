@@ -471,7 +471,7 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
 };
 
 /// AdamW as PyTorch's single-tensor implementation computes it: decay, then
-/// m.lerp_(g, 1 - b1), v = b2 v + (1 - b2) g^2, and
+/// m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, and
 /// p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps); the bias
 /// corrections are computed in double, as Python does.
 struct AdamWLowering : OpRewritePattern<AdamWOp> {
@@ -505,8 +505,8 @@ struct AdamWLowering : OpRewritePattern<AdamWOp> {
             g = mulf(nb, nl, g, gradScale);
           if (wd != 0.0)
             p = mulf(nb, nl, p, decay);
-          Value m2 = addf(nb, nl, m, mulf(nb, nl, subf(nb, nl, g, m),
-                                          constantFloat(nb, nl, f32, 1.0 - b1)));
+          Value m2 = addf(nb, nl, mulf(nb, nl, m, constantFloat(nb, nl, f32, b1)),
+                          mulf(nb, nl, g, constantFloat(nb, nl, f32, 1.0 - b1)));
           Value v2 = addf(nb, nl, mulf(nb, nl, v, constantFloat(nb, nl, f32, b2)),
                           mulf(nb, nl, mulf(nb, nl, g, g), constantFloat(nb, nl, f32, 1.0 - b2)));
           Value denom = addf(nb, nl,

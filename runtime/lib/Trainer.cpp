@@ -67,12 +67,10 @@ double Trainer::evaluate(const TokenData &data, int64_t first) {
   return out[0].as<float>()[0];
 }
 
-StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double clip) {
+std::map<std::string, Tensor> Trainer::gradients(const TokenData &data, double &loss) {
   const Manifest &m = artifact_.manifest();
   int64_t micro = m.globalBatch / m.microBatch;
-  int64_t next = step_ + 1;
   const EntrySpec &gradEntry = artifact_.entry("grad");
-
   // Sum of the micro-batches' gradients, then their mean.
   std::map<std::string, Tensor> grads = zerosLike(params_);
   double lossSum = 0;
@@ -100,17 +98,28 @@ StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double
       }
     }
   }
+  if (micro > 1)
+    for (auto &[name, g] : grads) {
+      float *values = g.as<float>();
+      for (int64_t k = 0; k < g.numElements(); ++k)
+        values[k] /= static_cast<float>(micro);
+    }
+  loss = lossSum / static_cast<double>(micro);
+  return grads;
+}
+
+StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double clip) {
+  int64_t next = step_ + 1;
+  double loss = 0;
+  std::map<std::string, Tensor> grads = gradients(data, loss);
   double sumSquares = 0;
   for (auto &[name, g] : grads) {
-    float *data = g.as<float>();
-    for (int64_t k = 0; k < g.numElements(); ++k) {
-      if (micro > 1)
-        data[k] /= static_cast<float>(micro);
-      sumSquares += static_cast<double>(data[k]) * data[k];
-    }
+    const float *values = g.as<float>();
+    for (int64_t k = 0; k < g.numElements(); ++k)
+      sumSquares += static_cast<double>(values[k]) * values[k];
   }
   StepResult result;
-  result.loss = lossSum / static_cast<double>(micro);
+  result.loss = loss;
   result.gradNorm = std::sqrt(sumSquares);
   result.lr = schedule.at(next);
   // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when < 1.

@@ -61,6 +61,10 @@ static cl::opt<bool> evaluate("evaluate",
 static cl::opt<std::string> dumpLogits(
     "dump-logits", cl::desc("Write the first micro-batch's logits (raw f32) here"));
 
+static cl::opt<std::string> dumpGradients(
+    "dump-gradients",
+    cl::desc("Write the next step's gradients (safetensors) here, without training"));
+
 static void writeRaw(const std::string &path, const Tensor &tensor) {
   std::string tmp = path + ".tmp";
   std::error_code ec;
@@ -100,7 +104,7 @@ static int run() {
                << "), micro-batch " << m.microBatch << " x " << m.seqLen
                << ", global batch " << m.globalBatch << "\n";
   std::optional<TokenData> data = readData();
-  if ((steps > 0 || evaluate || !dumpLogits.empty()) && !data)
+  if ((steps > 0 || evaluate || !dumpLogits.empty() || !dumpGradients.empty()) && !data)
     throw Error("give the data with --data FILE or --data-text FILE");
 
   if (evaluate || !dumpLogits.empty()) {
@@ -117,6 +121,12 @@ static int run() {
       });
       writeRaw(dumpLogits, logits[0]);
     }
+  }
+
+  if (!dumpGradients.empty()) {
+    double loss = 0;
+    writeSafetensors(dumpGradients, trainer.gradients(*data, loss), {{"format", "pt"}});
+    llvm::outs() << "gradient-loss: " << llvm::format("%.6f", loss) << "\n";
   }
 
   if (steps > 0) {

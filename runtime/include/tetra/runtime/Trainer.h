@@ -32,6 +32,10 @@ public:
   /// schedule's learning rate.
   StepResult step(const TokenData &data, const Schedule &schedule, double clip);
 
+  /// The mean gradients and loss of the next step's global batch (what step()
+  /// would apply), without updating anything.
+  std::map<std::string, Tensor> gradients(const TokenData &data, double &loss);
+
   /// Mean loss of the micro-batch starting at sample `first`, no update.
   double evaluate(const TokenData &data, int64_t first);
 
