@@ -45,6 +45,7 @@ constexpr const char *kLowerToLLVM =
     "buffer-results-to-out-params{modify-public-functions},"
     "buffer-deallocation-pipeline,"
     "canonicalize,"
+    "convert-contractions-to-blas,"
     "convert-linalg-to-loops,"
     "lower-affine,"
     "convert-scf-to-cf,"

@@ -20,4 +20,19 @@ def ConvertTetraToLinalg : Pass<"convert-tetra-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def ConvertContractionsToBlas
+    : Pass<"convert-contractions-to-blas", "::mlir::ModuleOp"> {
+  let summary = "Call a tuned BLAS for the large matrix products";
+  let description = [{
+    Runs after bufferization. Every 2-D contraction linalg.generic on f32
+    memrefs (loops i, j parallel, r reduced; C[i, j] += A[i, r] B[r, j] with
+    either operand possibly transposed) becomes a call of
+    `tetra_sgemm(transA, transB, A, B, C)`, which accumulates into C with
+    cblas_sgemm (beta = 1, so C's initial value, zeros or a bias, is kept).
+    The runtime provides `tetra_sgemm`.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // TETRA_CONVERSION_PASSES_TD
