@@ -332,12 +332,26 @@ struct AttentionGradLowering : OpRewritePattern<AttentionGradOp> {
     auto fma = [](OpBuilder &nb, Location nl, ValueRange a) {
       linalg::YieldOp::create(nb, nl, addf(nb, nl, a[2], mulf(nb, nl, a[0], a[1])));
     };
-    // dP[b, h, s, t] = sum_d dO[b, s, h, d] v[b, t, h / group, d]
-    Value dP = generic(b, loc, pType, {dO, v}, filled(b, loc, pType, 0.0),
-                       {dims(ctx, 5, {e(0), e(2), e(1), e(4)}),
-                        dims(ctx, 5, {e(0), e(3), e(1).floorDiv(group), e(4)}),
-                        dims(ctx, 5, {e(0), e(1), e(2), e(3)})},
-                       pppp_r, fma);
+    Value cGroup = constantIndex(b, loc, group);
+    // One GEMM per (batch, query head); `kv` is the head's key/value head.
+    auto perHeadGemm = [&](Value init, ArrayRef<unsigned> outDims, bool useKvHead,
+                           Value x, ArrayRef<unsigned> xDims, bool xKv, bool transX,
+                           Value y, ArrayRef<unsigned> yDims, bool yKv, bool transY) {
+      return forEachHead(
+          b, loc, batch, hq, init,
+          [&](OpBuilder &nb, Location nl, Value bi, Value hi, Value acc) -> Value {
+            Value kv = arith::DivUIOp::create(nb, nl, hi, cGroup);
+            Value xs = slice2D(nb, nl, x, xDims, {bi, xKv ? kv : hi});
+            Value ys = slice2D(nb, nl, y, yDims, {bi, yKv ? kv : hi});
+            Value head = useKvHead ? kv : hi;
+            Value cs = slice2D(nb, nl, acc, outDims, {bi, head});
+            return insert2D(nb, nl, gemm2D(nb, nl, xs, transX, ys, transY, cs), acc, outDims,
+                            {bi, head});
+          });
+    };
+    // dP[b, h] = dO[b, :, h, :] v[b, :, kv, :]^T
+    Value dP = perHeadGemm(filled(b, loc, pType, 0.0), {2, 3}, false, dO, {1, 3}, false,
+                           false, v, {1, 3}, true, true);
     // rowDot[b, h, s] = sum_t P dP; dS = P (dP - rowDot) scale
     AffineMap id4 = identity(ctx, 4), row4 = dropLast(ctx, 4);
     auto rowType = RankedTensorType::get({batch, hq, s}, f);
@@ -350,23 +364,16 @@ struct AttentionGradLowering : OpRewritePattern<AttentionGradOp> {
                          linalg::YieldOp::create(
                              nb, nl, mulf(nb, nl, g, constantFloat(nb, nl, f, scale)));
                        });
-    // dQ[b, s, h, d] = sum_t dS[b, h, s, t] k[b, t, h / group, d]
-    Value dQ = generic(b, loc, qType, {dS, k}, filled(b, loc, qType, 0.0),
-                       {dims(ctx, 5, {e(0), e(2), e(1), e(4)}),
-                        dims(ctx, 5, {e(0), e(4), e(2).floorDiv(group), e(3)}),
-                        dims(ctx, 5, {e(0), e(1), e(2), e(3)})},
-                       pppp_r, fma);
+    // dQ[b, :, h, :] = dS[b, h] k[b, :, kv, :]
+    Value dQ = perHeadGemm(filled(b, loc, qType, 0.0), {1, 3}, false, dS, {2, 3}, false,
+                           false, k, {1, 3}, true, false);
     // Per query head, then summed over the heads of each KV group:
-    // dK[b, t, h, d] = sum_s dS[b, h, s, t] q[b, s, h, d]
-    // dV[b, t, h, d] = sum_s P[b, h, s, t] dO[b, s, h, d]
+    // dK[b, :, h, :] = dS[b, h]^T q[b, :, h, :], dV[b, :, h, :] = P[b, h]^T dO[b, :, h, :]
     auto perHead = RankedTensorType::get({batch, t, hq, d}, f);
-    AffineMap scoreMap = dims(ctx, 5, {e(0), e(2), e(4), e(1)});
-    AffineMap queryMap = dims(ctx, 5, {e(0), e(4), e(2), e(3)});
-    AffineMap outMap = dims(ctx, 5, {e(0), e(1), e(2), e(3)});
-    Value dKHeads = generic(b, loc, perHead, {dS, q}, filled(b, loc, perHead, 0.0),
-                            {scoreMap, queryMap, outMap}, pppp_r, fma);
-    Value dVHeads = generic(b, loc, perHead, {p, dO}, filled(b, loc, perHead, 0.0),
-                            {scoreMap, queryMap, outMap}, pppp_r, fma);
+    Value dKHeads = perHeadGemm(filled(b, loc, perHead, 0.0), {1, 3}, false, dS, {2, 3},
+                                false, true, q, {1, 3}, false, false);
+    Value dVHeads = perHeadGemm(filled(b, loc, perHead, 0.0), {1, 3}, false, p, {2, 3},
+                                false, true, dO, {1, 3}, false, false);
     auto sumGroups = [&](Value heads) -> Value {
       if (group == 1)
         return heads;

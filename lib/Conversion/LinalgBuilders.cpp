@@ -2,6 +2,7 @@
 #include "LinalgBuilders.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include <cmath>
 
 namespace mlir::tetra {
@@ -207,6 +208,70 @@ Value flattenRows(OpBuilder &b, Location loc, Value x) {
                                          ArrayRef<ReassociationIndices>{lead, {rank - 1}});
 }
 
+Value gemm2D(OpBuilder &b, Location loc, Value a, bool transA, Value bb, bool transB,
+             Value c) {
+  MLIRContext *ctx = b.getContext();
+  AffineExpr i = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx),
+             r = getAffineDimExpr(2, ctx);
+  return generic(b, loc, c.getType(), {a, bb}, c,
+                 {dims(ctx, 3, transA ? SmallVector<AffineExpr>{r, i} : SmallVector<AffineExpr>{i, r}),
+                  dims(ctx, 3, transB ? SmallVector<AffineExpr>{j, r} : SmallVector<AffineExpr>{r, j}),
+                  dims(ctx, 3, {i, j})},
+                 {IteratorType::parallel, IteratorType::parallel, IteratorType::reduction},
+                 [](OpBuilder &nb, Location nl, ValueRange v) {
+                   Value p = arith::MulFOp::create(nb, nl, v[0], v[1]);
+                   linalg::YieldOp::create(nb, nl, Value(arith::AddFOp::create(nb, nl, v[2], p)));
+                 });
+}
+
+/// Offsets, sizes and strides of a 2-D slice keeping `dims`.
+static void sliceBounds(OpBuilder &b, RankedTensorType type, ArrayRef<unsigned> dims,
+                        ArrayRef<Value> at, SmallVectorImpl<OpFoldResult> &offsets,
+                        SmallVectorImpl<OpFoldResult> &sizes,
+                        SmallVectorImpl<OpFoldResult> &strides) {
+  size_t next = 0;
+  for (unsigned d = 0; d < type.getRank(); ++d) {
+    bool kept = llvm::is_contained(dims, d);
+    offsets.push_back(kept ? OpFoldResult(b.getIndexAttr(0)) : OpFoldResult(at[next++]));
+    sizes.push_back(b.getIndexAttr(kept ? type.getDimSize(d) : 1));
+    strides.push_back(b.getIndexAttr(1));
+  }
+}
+
+Value slice2D(OpBuilder &b, Location loc, Value tensor, ArrayRef<unsigned> dims,
+              ArrayRef<Value> at) {
+  auto type = llvm::cast<RankedTensorType>(tensor.getType());
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  sliceBounds(b, type, dims, at, offsets, sizes, strides);
+  auto result = RankedTensorType::get({type.getDimSize(dims[0]), type.getDimSize(dims[1])},
+                                      type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, result, tensor, offsets, sizes, strides);
+}
+
+Value insert2D(OpBuilder &b, Location loc, Value piece, Value tensor,
+               ArrayRef<unsigned> dims, ArrayRef<Value> at) {
+  auto type = llvm::cast<RankedTensorType>(tensor.getType());
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  sliceBounds(b, type, dims, at, offsets, sizes, strides);
+  return tensor::InsertSliceOp::create(b, loc, piece, tensor, offsets, sizes, strides);
+}
+
+Value forEachHead(OpBuilder &b, Location loc, int64_t batch, int64_t heads, Value init,
+                  function_ref<Value(OpBuilder &, Location, Value, Value, Value)> body) {
+  Value zero = constantIndex(b, loc, 0), one = constantIndex(b, loc, 1);
+  auto outer = scf::ForOp::create(
+      b, loc, zero, constantIndex(b, loc, batch), one, ValueRange{init},
+      [&](OpBuilder &ob, Location ol, Value bi, ValueRange acc) {
+        auto inner = scf::ForOp::create(
+            ob, ol, zero, constantIndex(ob, ol, heads), one, ValueRange{acc[0]},
+            [&](OpBuilder &ib, Location il, Value hi, ValueRange t) {
+              scf::YieldOp::create(ib, il, body(ib, il, bi, hi, t[0]));
+            });
+        scf::YieldOp::create(ob, ol, inner.getResults());
+      });
+  return outer.getResult(0);
+}
+
 double attentionScale(Value query, std::optional<double> scale) {
   int64_t headDim = llvm::cast<RankedTensorType>(query.getType()).getDimSize(3);
   return scale ? *scale : 1.0 / std::sqrt(static_cast<double>(headDim));
@@ -227,18 +292,19 @@ Value attentionProbabilities(OpBuilder &b, Location loc, Value query, Value key,
              e2 = getAffineDimExpr(2, ctx), e3 = getAffineDimExpr(3, ctx),
              e4 = getAffineDimExpr(4, ctx);
 
-  // scores[b, h, s, t] = sum_d q[b, s, h, d] k[b, t, h / group, d]
+  // scores[b, h] = q[b, :, h, :] k[b, :, h / group, :]^T, one GEMM per head.
   auto scoresType = RankedTensorType::get({batch, hq, s, t}, f);
-  Value scores = generic(
-      b, loc, scoresType, {query, key}, filled(b, loc, scoresType, 0.0),
-      {dims(ctx, 5, {e0, e2, e1, e4}), dims(ctx, 5, {e0, e3, e1.floorDiv(group), e4}),
-       dims(ctx, 5, {e0, e1, e2, e3})},
-      {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
-       IteratorType::parallel, IteratorType::reduction},
-      [](OpBuilder &nb, Location nl, ValueRange a) {
-        Value p = arith::MulFOp::create(nb, nl, a[0], a[1]);
-        linalg::YieldOp::create(nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], p)));
+  Value cGroup = constantIndex(b, loc, group);
+  Value scores = forEachHead(
+      b, loc, batch, hq, filled(b, loc, scoresType, 0.0),
+      [&](OpBuilder &nb, Location nl, Value bi, Value hi, Value acc) -> Value {
+        Value kvHead = arith::DivUIOp::create(nb, nl, hi, cGroup);
+        Value qs = slice2D(nb, nl, query, {1, 3}, {bi, hi});
+        Value ks = slice2D(nb, nl, key, {1, 3}, {bi, kvHead});
+        Value cs = slice2D(nb, nl, acc, {2, 3}, {bi, hi});
+        return insert2D(nb, nl, gemm2D(nb, nl, qs, false, ks, true, cs), acc, {2, 3}, {bi, hi});
       });
+  (void)e0; (void)e1; (void)e2; (void)e3; (void)e4;
 
   // Whether key t is visible from query s (keys may extend past the queries:
   // query s sits at position s + t_len - s_len).

@@ -47,6 +47,23 @@ Value geluDerivative(OpBuilder &b, Location loc, Value x, bool tanhApprox);
 Value siluScalar(OpBuilder &b, Location loc, Value x);
 Value siluDerivative(OpBuilder &b, Location loc, Value x);
 
+/// C += A' B' on 2-D tensors, A' = A or A^T, B' = B or B^T: a contraction
+/// that convert-contractions-to-blas turns into one sgemm.
+Value gemm2D(OpBuilder &b, Location loc, Value a, bool transA, Value bb, bool transB, Value c);
+
+/// One 2-D slice of `tensor` with `dims` (two entries) kept and the others
+/// fixed at `at` (index values, one per other dimension, in order).
+Value slice2D(OpBuilder &b, Location loc, Value tensor, ArrayRef<unsigned> dims,
+              ArrayRef<Value> at);
+/// Writes a 2-D `piece` back into `tensor` (the inverse of slice2D).
+Value insert2D(OpBuilder &b, Location loc, Value piece, Value tensor,
+               ArrayRef<unsigned> dims, ArrayRef<Value> at);
+
+/// For every batch index and head: acc = body(batch, head, acc), from `init`
+/// (scf.for loops over tensors, updated in place after bufferization).
+Value forEachHead(OpBuilder &b, Location loc, int64_t batch, int64_t heads, Value init,
+                  function_ref<Value(OpBuilder &, Location, Value, Value, Value)> body);
+
 /// Normalised attention probabilities [B, Hq, S, T] (0 where masked).
 Value attentionProbabilities(OpBuilder &b, Location loc, Value query, Value key,
                              bool causal, std::optional<int64_t> window,

@@ -379,23 +379,23 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       scale = op.getScale()->convertToDouble();
     Value probs = attentionProbabilities(b, loc, op.getQuery(), op.getKey(),
                                          op.getCausal(), window, scale);
-    // out[b, s, h, d] = sum_t probs[b, h, s, t] v[b, t, h / group, d]
+    // out[b, :, h, :] = probs[b, h] v[b, :, h / group, :], one GEMM per head.
     int64_t group = op.getQuery().getType().getDimSize(2) /
                     op.getKey().getType().getDimSize(2);
-    AffineExpr e0 = getAffineDimExpr(0, ctx), e1 = getAffineDimExpr(1, ctx),
-               e2 = getAffineDimExpr(2, ctx), e3 = getAffineDimExpr(3, ctx),
-               e4 = getAffineDimExpr(4, ctx);
     auto outType = op.getType();
-    Value out = generic(
-        b, loc, outType, {probs, op.getValue()}, filled(b, loc, outType, 0.0),
-        {dims(ctx, 5, {e0, e2, e1, e4}), dims(ctx, 5, {e0, e4, e2.floorDiv(group), e3}),
-         dims(ctx, 5, {e0, e1, e2, e3})},
-        {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
-         IteratorType::parallel, IteratorType::reduction},
-        [](OpBuilder &nb, Location nl, ValueRange a) {
-          Value pv = arith::MulFOp::create(nb, nl, a[0], a[1]);
-          linalg::YieldOp::create(nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], pv)));
+    Value cGroup = constantIndex(b, loc, group);
+    Value value = op.getValue();
+    Value out = forEachHead(
+        b, loc, outType.getDimSize(0), outType.getDimSize(2), filled(b, loc, outType, 0.0),
+        [&](OpBuilder &nb, Location nl, Value bi, Value hi, Value acc) -> Value {
+          Value kvHead = arith::DivUIOp::create(nb, nl, hi, cGroup);
+          Value ps = slice2D(nb, nl, probs, {2, 3}, {bi, hi});
+          Value vs = slice2D(nb, nl, value, {1, 3}, {bi, kvHead});
+          Value os = slice2D(nb, nl, acc, {1, 3}, {bi, hi});
+          return insert2D(nb, nl, gemm2D(nb, nl, ps, false, vs, false, os), acc, {1, 3},
+                          {bi, hi});
         });
+    (void)ctx;
     b.replaceOp(op, out);
     return success();
   }

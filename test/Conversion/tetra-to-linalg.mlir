@@ -27,11 +27,17 @@ func.func @rmsnorm(%x: tensor<3x8xf32>, %w: tensor<8xf32>) -> tensor<3x8xf32> {
 
 // -----
 
-// Attention: scores, a masked row maximum, exponentials, their sum, and the
-// weighted values; GQA reads key head h floordiv (Hq / Hkv).
-// CHECK-DAG: #[[KMAP:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1 floordiv 2, d4)>
+// Attention: per (batch, head) a 2-D GEMM of scores (the BLAS pass takes
+// those), a masked row maximum, exponentials, their sum, and the weighted
+// values; GQA reads key head h / (Hq / Hkv).
 // CHECK-LABEL: func.func @attention
-// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[KMAP]], #{{.*}}]
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: arith.divui %{{.*}}, %[[C2:.*]] : index
+// CHECK: tensor.extract_slice {{.*}} : tensor<1x4x4x8xf32> to tensor<4x8xf32>
+// CHECK: tensor.extract_slice {{.*}} : tensor<1x4x2x8xf32> to tensor<4x8xf32>
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: tensor.insert_slice
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: arith.divf
