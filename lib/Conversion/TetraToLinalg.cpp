@@ -226,17 +226,61 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RotaryOp op, PatternRewriter &b) const override {
     Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
     auto type = op.getType();
     Type f = type.getElementType();
+    int64_t batch = type.getDimSize(0), seq = type.getDimSize(1);
     int64_t rotated = op.getRotatedDims();
     int64_t half = rotated / 2;
     bool interleaved = op.getStyle() == RotaryStyle::interleaved;
     bool inverse = op.getInverse();
     double base = op.getBase().convertToDouble();
     Value input = op.getInput(), positions = op.getPositions();
+
+    // Angle tables [B, S, rotated/2] (or [S, rotated/2] at positions 0..S-1):
+    // pos * inv_freq(i), inv_freq = 1 / base^(2i / rotated), in the element
+    // type as Hugging Face computes it; cos and sin once per (position, pair).
+    SmallVector<int64_t> tableShape = positions ? SmallVector<int64_t>{batch, seq, half}
+                                                : SmallVector<int64_t>{seq, half};
+    unsigned tableRank = tableShape.size();
+    auto tableType = RankedTensorType::get(tableShape, f);
+    auto tables = linalg::GenericOp::create(
+        b, loc, TypeRange{tableType, tableType}, ValueRange{},
+        ValueRange{empty(b, loc, tableType), empty(b, loc, tableType)},
+        {identity(ctx, tableRank), identity(ctx, tableRank)}, parallel(tableRank),
+        [&](OpBuilder &nb, Location nl, ValueRange) {
+          auto toFloat = [&](Value index) -> Value {
+            return arith::UIToFPOp::create(
+                nb, nl, f, arith::IndexCastUIOp::create(nb, nl, nb.getI64Type(), index));
+          };
+          Value pair = linalg::IndexOp::create(nb, nl, tableRank - 1);
+          Value pos;
+          if (positions) {
+            Value bi = linalg::IndexOp::create(nb, nl, 0);
+            Value si = linalg::IndexOp::create(nb, nl, 1);
+            pos = indexValue(nb, nl,
+                             tensor::ExtractOp::create(nb, nl, positions, ValueRange{bi, si}));
+          } else {
+            pos = linalg::IndexOp::create(nb, nl, 0);
+          }
+          Value exponent = arith::DivFOp::create(
+              nb, nl,
+              arith::MulFOp::create(nb, nl, toFloat(pair), constantFloat(nb, nl, f, 2.0)),
+              constantFloat(nb, nl, f, static_cast<double>(rotated)));
+          Value invFreq = arith::DivFOp::create(
+              nb, nl, constantFloat(nb, nl, f, 1.0),
+              math::PowFOp::create(nb, nl, constantFloat(nb, nl, f, base), exponent));
+          Value angle = arith::MulFOp::create(nb, nl, toFloat(pos), invFreq);
+          Value sinv = math::SinOp::create(nb, nl, angle);
+          if (inverse)
+            sinv = arith::NegFOp::create(nb, nl, sinv);
+          linalg::YieldOp::create(nb, nl, ValueRange{math::CosOp::create(nb, nl, angle), sinv});
+        });
+    Value cosTable = tables.getResult(0), sinTable = tables.getResult(1);
+
     Value result = generic(
-        b, loc, type, {}, empty(b, loc, type), {identity(b.getContext(), 4)},
-        parallel(4), [&](OpBuilder &nb, Location nl, ValueRange) {
+        b, loc, type, {}, empty(b, loc, type), {identity(ctx, 4)}, parallel(4),
+        [&](OpBuilder &nb, Location nl, ValueRange) {
           Value bi = linalg::IndexOp::create(nb, nl, 0);
           Value si = linalg::IndexOp::create(nb, nl, 1);
           Value hi = linalg::IndexOp::create(nb, nl, 2);
@@ -247,6 +291,7 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
           auto sel = [&](Value c, Value t, Value e) {
             return arith::SelectOp::create(nb, nl, c, t, e);
           };
+          Value zero = constantIndex(nb, nl, 0);
           Value cRot = constantIndex(nb, nl, rotated), cHalf = constantIndex(nb, nl, half);
           Value inRot = cmp(arith::CmpIPredicate::ult, di, cRot);
           Value pair, partner, first;
@@ -255,7 +300,7 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
             Value two = constantIndex(nb, nl, 2), one = constantIndex(nb, nl, 1);
             pair = arith::DivUIOp::create(nb, nl, di, two);
             Value odd = arith::RemUIOp::create(nb, nl, di, two);
-            first = cmp(arith::CmpIPredicate::eq, odd, constantIndex(nb, nl, 0));
+            first = cmp(arith::CmpIPredicate::eq, odd, zero);
             partner = sel(first, arith::AddIOp::create(nb, nl, di, one),
                           arith::SubIOp::create(nb, nl, di, one));
           } else {
@@ -265,29 +310,15 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
             partner = sel(first, arith::AddIOp::create(nb, nl, di, cHalf),
                           arith::SubIOp::create(nb, nl, di, cHalf));
           }
+          // Channels past the rotated ones pass through (and read in bounds).
           partner = sel(inRot, partner, di);
+          pair = sel(inRot, pair, zero);
+          SmallVector<Value> at = positions ? SmallVector<Value>{bi, si, pair}
+                                            : SmallVector<Value>{si, pair};
+          Value cosv = tensor::ExtractOp::create(nb, nl, cosTable, at);
+          Value sinv = tensor::ExtractOp::create(nb, nl, sinTable, at);
           Value x = tensor::ExtractOp::create(nb, nl, input, ValueRange{bi, si, hi, di});
           Value xp = tensor::ExtractOp::create(nb, nl, input, ValueRange{bi, si, hi, partner});
-          // inv_freq = 1 / base^(2i / rotated), in the element type (as HF does).
-          Value i = arith::UIToFPOp::create(
-              nb, nl, f, arith::IndexCastUIOp::create(nb, nl, nb.getI64Type(), pair));
-          Value exponent = arith::DivFOp::create(
-              nb, nl, arith::MulFOp::create(nb, nl, i, constantFloat(nb, nl, f, 2.0)),
-              constantFloat(nb, nl, f, static_cast<double>(rotated)));
-          Value invFreq = arith::DivFOp::create(
-              nb, nl, constantFloat(nb, nl, f, 1.0),
-              math::PowFOp::create(nb, nl, constantFloat(nb, nl, f, base), exponent));
-          Value pos = positions ? indexValue(nb, nl,
-                                             tensor::ExtractOp::create(
-                                                 nb, nl, positions, ValueRange{bi, si}))
-                                : si;
-          Value posF = arith::UIToFPOp::create(
-              nb, nl, f, arith::IndexCastUIOp::create(nb, nl, nb.getI64Type(), pos));
-          Value angle = arith::MulFOp::create(nb, nl, posF, invFreq);
-          Value cosv = math::CosOp::create(nb, nl, angle);
-          Value sinv = math::SinOp::create(nb, nl, angle);
-          if (inverse)
-            sinv = arith::NegFOp::create(nb, nl, sinv);
           Value xc = arith::MulFOp::create(nb, nl, x, cosv);
           Value ps = arith::MulFOp::create(nb, nl, xp, sinv);
           Value rotatedValue = sel(first, arith::SubFOp::create(nb, nl, xc, ps),
