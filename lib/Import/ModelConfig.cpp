@@ -186,8 +186,8 @@ Activation activationFrom(ConfigReader &r, StringRef key, StringRef name) {
   return Activation::Silu;
 }
 
-/// llama, mistral, qwen2 and gemma share their keys and parameter names.
-void readLlamaFamily(ConfigReader &r, ModelConfig &c) {
+/// The sizes every family but gpt2 and huginn_raven spells the same way.
+void readStandardSizes(ConfigReader &r, ModelConfig &c) {
   c.vocab = r.positive("vocab_size");
   c.hidden = r.positive("hidden_size");
   c.layers = r.positive("num_hidden_layers");
@@ -195,6 +195,11 @@ void readLlamaFamily(ConfigReader &r, ModelConfig &c) {
   c.kvHeads = r.positiveOr("num_key_value_heads", c.heads);
   c.intermediate = r.positive("intermediate_size");
   c.context = r.positive("max_position_embeddings");
+}
+
+/// llama, mistral, qwen2 and gemma share their keys and parameter names.
+void readLlamaFamily(ConfigReader &r, ModelConfig &c) {
+  readStandardSizes(r, c);
   c.normEps = r.positiveNumberOr("rms_norm_eps", 1e-6);
   c.ropeTheta = r.positiveNumberOr("rope_theta", 10000.0);
   c.initStd = r.positiveNumberOr("initializer_range", 0.02);
@@ -259,13 +264,8 @@ void readGpt2(ConfigReader &r, ModelConfig &c) {
 }
 
 void readGptNeox(ConfigReader &r, ModelConfig &c) {
-  c.vocab = r.positive("vocab_size");
-  c.hidden = r.positive("hidden_size");
-  c.layers = r.positive("num_hidden_layers");
-  c.heads = r.positive("num_attention_heads");
+  readStandardSizes(r, c);
   c.kvHeads = c.heads;
-  c.intermediate = r.positive("intermediate_size");
-  c.context = r.positive("max_position_embeddings");
   c.normEps = r.positiveNumberOr("layer_norm_eps", 1e-5);
   c.ropeTheta = r.positiveNumberOr("rotary_emb_base", 10000.0);
   c.rotaryFraction = r.positiveNumberOr("rotary_pct", 0.25);
@@ -342,13 +342,8 @@ void readHuginn(ConfigReader &r, ModelConfig &c) {
 
 /// Abacus arithmetic models (Tetra's own format, see docs/importer.md).
 void readAbacus(ConfigReader &r, ModelConfig &c) {
-  c.vocab = r.positive("vocab_size");
-  c.hidden = r.positive("hidden_size");
-  c.layers = r.positive("num_hidden_layers");
-  c.heads = r.positive("num_attention_heads");
+  readStandardSizes(r, c);
   c.kvHeads = c.heads;
-  c.intermediate = r.positive("intermediate_size");
-  c.context = r.positive("max_position_embeddings");
   c.normEps = r.positiveNumberOr("layer_norm_eps", 1e-5);
   c.initStd = r.positiveNumberOr("initializer_range", 0.02);
   c.tiedEmbeddings = r.booleanOr("tie_word_embeddings", false);

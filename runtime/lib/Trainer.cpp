@@ -52,10 +52,8 @@ Trainer Trainer::fromCheckpoint(const Artifact &artifact, const std::string &pat
   return trainer;
 }
 
-double Trainer::evaluate(const TokenData &data, int64_t first) {
-  const Manifest &m = artifact_.manifest();
-  Batch batch = makeBatch(data, first, m.microBatch, m.seqLen, m.vocab);
-  std::vector<Tensor> out = artifact_.call("loss", [&](const ArgSpec &a) -> Tensor * {
+Artifact::Binder Trainer::batchBinder(Batch &batch) {
+  return [this, &batch](const ArgSpec &a) -> Tensor * {
     if (a.role == "tokens")
       return &batch.tokens;
     if (a.role == "targets")
@@ -63,7 +61,13 @@ double Trainer::evaluate(const TokenData &data, int64_t first) {
     if (a.role == "param")
       return &params_.at(a.name);
     return nullptr;
-  });
+  };
+}
+
+double Trainer::evaluate(const TokenData &data, int64_t first) {
+  const Manifest &m = artifact_.manifest();
+  Batch batch = makeBatch(data, first, m.microBatch, m.seqLen, m.vocab);
+  std::vector<Tensor> out = artifact_.call("loss", batchBinder(batch));
   return out[0].as<float>()[0];
 }
 
@@ -77,15 +81,7 @@ std::map<std::string, Tensor> Trainer::gradients(const TokenData &data, double &
   for (int64_t j = 0; j < micro; ++j) {
     Batch batch = makeBatch(data, step_ * m.globalBatch + j * m.microBatch, m.microBatch,
                             m.seqLen, m.vocab);
-    std::vector<Tensor> out = artifact_.call("grad", [&](const ArgSpec &a) -> Tensor * {
-      if (a.role == "tokens")
-        return &batch.tokens;
-      if (a.role == "targets")
-        return &batch.targets;
-      if (a.role == "param")
-        return &params_.at(a.name);
-      return nullptr;
-    });
+    std::vector<Tensor> out = artifact_.call("grad", batchBinder(batch));
     for (size_t i = 0; i < out.size(); ++i) {
       const ArgSpec &r = gradEntry.results[i];
       if (r.role == "loss") {

@@ -112,13 +112,7 @@ static int run() {
     llvm::outs() << "loss: " << llvm::format("%.6f", loss) << "\n";
     if (!dumpLogits.empty()) {
       Batch batch = makeBatch(*data, 0, m.microBatch, m.seqLen, m.vocab);
-      std::vector<Tensor> logits = artifact.call("forward", [&](const ArgSpec &a) -> Tensor * {
-        if (a.role == "tokens")
-          return &batch.tokens;
-        if (a.role == "param")
-          return &trainer.parameters().at(a.name);
-        return nullptr;
-      });
+      std::vector<Tensor> logits = artifact.call("forward", trainer.batchBinder(batch));
       writeRaw(dumpLogits, logits[0]);
     }
   }

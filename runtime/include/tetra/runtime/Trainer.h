@@ -45,6 +45,9 @@ public:
   int64_t stepCount() const { return step_; }
   std::map<std::string, Tensor> &parameters() { return params_; }
 
+  /// Binds a micro-batch's tokens and targets and the parameters.
+  Artifact::Binder batchBinder(Batch &batch);
+
 private:
   const Artifact &artifact_;
   std::map<std::string, Tensor> params_, m_, v_;

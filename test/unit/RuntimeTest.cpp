@@ -1,0 +1,109 @@
+//===- RuntimeTest.cpp - schedule, checkpoints and data of the runtime ----===//
+#include "tetra/runtime/Data.h"
+#include "tetra/runtime/Error.h"
+#include "tetra/runtime/Safetensors.h"
+#include "tetra/runtime/Schedule.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <cstring>
+#include <gtest/gtest.h>
+
+using namespace tetra::rt;
+
+namespace {
+
+std::string tempPath(const std::string &name) {
+  llvm::SmallString<128> dir;
+  llvm::sys::fs::createUniqueDirectory("tetra-runtime-test", dir);
+  return (dir + "/" + name).str();
+}
+
+TEST(Schedule, WarmupThenCosineToTheFloor) {
+  Schedule s{/*peak=*/1.0, /*warmup=*/10, /*total=*/110, /*minRatio=*/0.1, /*cosine=*/true};
+  EXPECT_DOUBLE_EQ(s.at(1), 0.1);
+  EXPECT_DOUBLE_EQ(s.at(10), 1.0);
+  EXPECT_NEAR(s.at(60), 0.55, 1e-12); // halfway down the cosine
+  EXPECT_NEAR(s.at(110), 0.1, 1e-12);
+  Schedule constant{0.5, 0, 100, 0.1, false};
+  EXPECT_DOUBLE_EQ(constant.at(77), 0.5);
+}
+
+TEST(Safetensors, RoundTripKeepsNamesShapesAndValues) {
+  std::map<std::string, Tensor> tensors;
+  Tensor w(DType::F32, {2, 3});
+  for (int i = 0; i < 6; ++i)
+    w.as<float>()[i] = 0.5f * i - 1.0f;
+  Tensor step(DType::I64, {});
+  step.as<int64_t>()[0] = 42;
+  tensors.emplace("model.norm.weight", std::move(w));
+  tensors.emplace("optimizer.step", std::move(step));
+  std::string path = tempPath("round.safetensors");
+  writeSafetensors(path, tensors);
+  std::map<std::string, Tensor> back = readSafetensors(path);
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back.at("model.norm.weight").shape(), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(back.at("model.norm.weight").as<float>()[5], 1.5f);
+  EXPECT_EQ(back.at("optimizer.step").as<int64_t>()[0], 42);
+}
+
+TEST(Safetensors, ReadsBF16AndF16AsF32) {
+  // [1.0, -2.5] in bf16 and f16, written by hand.
+  std::string header =
+      R"({"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},)"
+      R"("b":{"dtype":"F16","shape":[2],"data_offsets":[4,8]}})";
+  uint64_t size = header.size();
+  uint16_t data[4] = {0x3f80, 0xc020, 0x3c00, 0xc100};
+  std::string path = tempPath("half.safetensors");
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    os.write(reinterpret_cast<const char *>(&size), 8);
+    os << header;
+    os.write(reinterpret_cast<const char *>(data), sizeof(data));
+  }
+  std::map<std::string, Tensor> t = readSafetensors(path);
+  EXPECT_EQ(t.at("a").as<float>()[0], 1.0f);
+  EXPECT_EQ(t.at("a").as<float>()[1], -2.5f);
+  EXPECT_EQ(t.at("b").as<float>()[0], 1.0f);
+  EXPECT_EQ(t.at("b").as<float>()[1], -2.5f);
+}
+
+TEST(Safetensors, TruncatedDataIsAnErrorNamingTheTensor) {
+  std::string header = R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
+  uint64_t size = header.size();
+  std::string path = tempPath("short.safetensors");
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    os.write(reinterpret_cast<const char *>(&size), 8);
+    os << header << "12345678"; // 8 of the 16 bytes
+  }
+  try {
+    readSafetensors(path);
+    FAIL() << "expected an error";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("tensor w has data offsets"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Data, SamplesAreConsecutiveWindowsWithShiftedTargets) {
+  TokenData data{"mem", {}};
+  for (int i = 0; i < 20; ++i)
+    data.tokens.push_back(i);
+  Batch b = makeBatch(data, /*first=*/1, /*batch=*/2, /*seq=*/4, /*vocab=*/100);
+  // Sample 1 is tokens[4..8), sample 2 tokens[8..12).
+  const int32_t *t = b.tokens.as<int32_t>(), *y = b.targets.as<int32_t>();
+  EXPECT_EQ(t[0], 4);
+  EXPECT_EQ(t[3], 7);
+  EXPECT_EQ(y[3], 8);
+  EXPECT_EQ(t[4], 8);
+  EXPECT_EQ(y[7], 12);
+  EXPECT_THROW(makeBatch(data, 4, 1, 4, 100), Error); // needs 21 tokens
+  EXPECT_THROW(makeBatch(data, 0, 1, 4, 3), Error);   // token 3 >= vocab 3
+}
+
+} // namespace
