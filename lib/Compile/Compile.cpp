@@ -209,7 +209,7 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
     func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
   }
 
-  if (failed(runPipeline(*module, "convert-tetra-to-linalg,canonicalize,cse")))
+  if (failed(runPipeline(*module, "convert-tetra-to-linalg,canonicalize,cse,tetra-fuse-elementwise,canonicalize,cse")))
     return failure();
   if (options.emit == "linalg") {
     module->print(llvm::outs());

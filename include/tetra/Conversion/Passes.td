@@ -20,6 +20,16 @@ def ConvertTetraToLinalg : Pass<"convert-tetra-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def FuseElementwise : Pass<"tetra-fuse-elementwise", "::mlir::ModuleOp"> {
+  let summary = "Fuse chains of elementwise linalg ops into one loop nest";
+  let description = [{
+    Upstream's elementwise fusion, limited to what pays on the CPU: a producer
+    with one use, both ops fully parallel (norm scaling + residual add, bias
+    + activation, the GLU), never into a contraction, which stays a BLAS call.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def ConvertContractionsToBlas
     : Pass<"convert-contractions-to-blas", "::mlir::ModuleOp"> {
   let summary = "Call a tuned BLAS for the large matrix products";
