@@ -10,12 +10,14 @@
 #include "tetra/Import/ModelBuilder.h"
 #include "tetra/Import/ModelConfig.h"
 #include "tetra/Registration.h"
+#include "tetra/Target/PlanJson.h"
 #include "tetra/TetraOps.h"
 #include "tetra/Transforms/EntryRoles.h"
 #include "tetra/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -263,6 +265,20 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
     return emitError(fileLoc) << "compiling the kernels with " << options.clang
                               << " failed (" << (message.empty() ? "exit " + std::to_string(rc) : message) << ")";
 
+  // The plan of a training step, in its own module.
+  {
+    OwningOpRef<ModuleOp> planModule = ModuleOp::create(fileLoc);
+    OpBuilder b(&context);
+    b.setInsertionPointToEnd(planModule->getBody());
+    sched::PlanOp plan =
+        buildTrainPlan(b, fileLoc, options.globalBatch / options.microBatch);
+    SmallString<256> planPath(options.outputDir);
+    llvm::sys::path::append(planPath, "plan.json");
+    if (failed(verify(*planModule)) ||
+        failed(writeAtomically(context, planPath, planToJson(plan))))
+      return failure();
+  }
+
   json::Object model{{"family", config->family},
                      {"vocab", config->vocab},
                      {"hidden", config->hidden},
@@ -277,6 +293,7 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
                         {"model", std::move(model)},
                         {"params", std::move(paramJson)},
                         {"kernels", "kernels.so"},
+                        {"plan", "plan.json"},
                         {"entries", std::move(entries)}};
   std::string text;
   llvm::raw_string_ostream os(text);

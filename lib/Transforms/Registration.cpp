@@ -2,6 +2,7 @@
 #include "tetra/Registration.h"
 #include "tetra/Conversion/Passes.h"
 #include "tetra/TetraDialect.h"
+#include "sched/SchedOps.h"
 #include "tetra/Transforms/Passes.h"
 
 #include "mlir/InitAllDialects.h"
@@ -9,7 +10,7 @@
 #include "mlir/InitAllPasses.h"
 
 void mlir::tetra::registerDialects(DialectRegistry &registry) {
-  registry.insert<TetraDialect>();
+  registry.insert<TetraDialect, sched::SchedDialect>();
   // The pipeline runs through most upstream dialects (linalg, bufferization,
   // scf, vector, gpu, nvvm, rocdl, llvm, ...) and their interface models
   // (bufferization, conversion to LLVM).

@@ -63,6 +63,7 @@ Manifest readManifest(const std::string &dir) {
   m.seqLen = root->getInteger("seq_len").value_or(0);
   m.globalBatch = root->getInteger("global_batch").value_or(m.microBatch);
   m.kernels = root->getString("kernels").value_or("").str();
+  m.plan = root->getString("plan").value_or("").str();
   if (const json::Object *model = root->getObject("model")) {
     m.family = model->getString("family").value_or("").str();
     m.vocab = model->getInteger("vocab").value_or(0);
@@ -136,6 +137,14 @@ KernelLibrary::PackedFn KernelLibrary::lookup(const std::string &symbol) const {
 
 Artifact::Artifact(const std::string &dir) : dir_(dir), manifest_(readManifest(dir)) {
   kernels_ = std::make_unique<KernelLibrary>(dir + "/" + manifest_.kernels);
+  if (!manifest_.plan.empty())
+    plan_ = readPlan(dir + "/" + manifest_.plan);
+}
+
+const Plan &Artifact::plan() const {
+  if (!plan_)
+    throw Error(dir_ + ": the artifact has no plan; recompile it with tetra-compile");
+  return *plan_;
 }
 
 const EntrySpec &Artifact::entry(const std::string &name) const {

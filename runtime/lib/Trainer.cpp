@@ -1,19 +1,21 @@
-//===- Trainer.cpp - training steps over an artifact -----------------------===//
+//===- Trainer.cpp - training steps: the artifact's plan, executed ---------===//
 #include "tetra/runtime/Trainer.h"
 #include "tetra/runtime/Error.h"
 #include "tetra/runtime/Parameters.h"
 #include "tetra/runtime/Safetensors.h"
 
 #include <cmath>
+#include <cstring>
+#include <optional>
 
 namespace tetra::rt {
 
 namespace {
 constexpr const char *kMomentPrefix[2] = {"optimizer.m.", "optimizer.v."};
 
-std::map<std::string, Tensor> zerosLike(const std::map<std::string, Tensor> &params) {
+std::map<std::string, Tensor> zerosLike(const std::map<std::string, Tensor> &tensors) {
   std::map<std::string, Tensor> zeros;
-  for (const auto &[name, t] : params)
+  for (const auto &[name, t] : tensors)
     zeros.emplace(name, Tensor(t.dtype(), t.shape()));
   return zeros;
 }
@@ -23,12 +25,36 @@ Tensor scalarF32(double value) {
   t.as<float>()[0] = static_cast<float>(value);
   return t;
 }
+
+std::map<std::string, Tensor> copyOf(const std::map<std::string, Tensor> &tensors) {
+  std::map<std::string, Tensor> copy;
+  for (const auto &[name, t] : tensors) {
+    Tensor c(t.dtype(), t.shape());
+    std::memcpy(c.data(), t.data(), t.numBytes());
+    copy.emplace(name, std::move(c));
+  }
+  return copy;
+}
 } // namespace
 
+/// What one run of the plan works with besides the buffer sets.
+struct Trainer::Context {
+  const TokenData &data;
+  int64_t batchesLoaded = 0;
+  std::optional<Batch> batch;
+  Tensor lr = scalarF32(0), step = Tensor(DType::I64, {}), gradScale = scalarF32(1);
+  double clip = 0, gradNorm = 0;
+  /// Stop before launching this entry (gradients() stops before `update`).
+  std::string stopBefore;
+  bool stopped = false;
+};
+
 Trainer::Trainer(const Artifact &artifact, std::map<std::string, Tensor> params)
-    : artifact_(artifact), params_(std::move(params)) {
-  m_ = zerosLike(params_);
-  v_ = zerosLike(params_);
+    : artifact_(artifact) {
+  sets_["m"] = zerosLike(params);
+  sets_["v"] = zerosLike(params);
+  sets_["param"] = std::move(params);
+  sets_["loss"].emplace("", Tensor(DType::F32, {}));
 }
 
 Trainer Trainer::fromCheckpoint(const Artifact &artifact, const std::string &path) {
@@ -41,15 +67,22 @@ Trainer Trainer::fromCheckpoint(const Artifact &artifact, const std::string &pat
     throw Error(path + ": optimizer.step must be one i64");
   trainer.step_ = stepIt->second.as<int64_t>()[0];
   for (int which = 0; which < 2; ++which)
-    for (auto &[name, param] : trainer.params_) {
+    for (auto &[name, param] : trainer.parameters()) {
       auto it = file.find(kMomentPrefix[which] + name);
       if (it == file.end() || it->second.shape() != param.shape())
         throw Error(path + ": checkpoint at step " + std::to_string(trainer.step_) +
                     " lacks optimizer state " + kMomentPrefix[which] + name +
                     " of shape " + param.shapeString());
-      (which ? trainer.v_ : trainer.m_)[name] = std::move(it->second);
+      trainer.sets_[which ? "v" : "m"][name] = std::move(it->second);
     }
   return trainer;
+}
+
+std::map<std::string, Tensor> &Trainer::set(const std::string &name) {
+  auto it = sets_.find(name);
+  if (it == sets_.end())
+    throw Error("the plan uses buffer set '" + name + "' before making it");
+  return it->second;
 }
 
 Artifact::Binder Trainer::batchBinder(Batch &batch) {
@@ -59,9 +92,79 @@ Artifact::Binder Trainer::batchBinder(Batch &batch) {
     if (a.role == "targets")
       return &batch.targets;
     if (a.role == "param")
-      return &params_.at(a.name);
+      return &parameters().at(a.name);
     return nullptr;
   };
+}
+
+void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
+  const Manifest &m = artifact_.manifest();
+  for (const PlanStep &s : steps) {
+    if (ctx.stopped)
+      return;
+    if (s.op == "repeat") {
+      for (int64_t i = 0; i < s.count && !ctx.stopped; ++i)
+        run(s.body, ctx);
+    } else if (s.op == "load_batch") {
+      int64_t first = step_ * m.globalBatch + ctx.batchesLoaded++ * m.microBatch;
+      ctx.batch.emplace(makeBatch(ctx.data, first, m.microBatch, m.seqLen, m.vocab));
+    } else if (s.op == "zero") {
+      sets_[s.buffers] = zerosLike(set(s.like));
+    } else if (s.op == "accumulate" || s.op == "scale") {
+      std::map<std::string, Tensor> &target = set(s.op == "scale" ? s.buffers : s.into);
+      for (auto &[name, t] : target) {
+        float *out = t.as<float>();
+        if (s.op == "scale") {
+          for (int64_t k = 0; k < t.numElements(); ++k)
+            out[k] *= static_cast<float>(s.factor);
+          continue;
+        }
+        const float *in = set(s.from).at(name).as<float>();
+        for (int64_t k = 0; k < t.numElements(); ++k)
+          out[k] += in[k];
+      }
+    } else if (s.op == "clip_norm") {
+      double sumSquares = 0;
+      for (auto &[name, t] : set(s.buffers)) {
+        const float *g = t.as<float>();
+        for (int64_t k = 0; k < t.numElements(); ++k)
+          sumSquares += static_cast<double>(g[k]) * g[k];
+      }
+      ctx.gradNorm = std::sqrt(sumSquares);
+      // torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when < 1.
+      double scale = ctx.clip > 0 ? std::min(1.0, ctx.clip / (ctx.gradNorm + 1e-6)) : 1.0;
+      ctx.gradScale.as<float>()[0] = static_cast<float>(scale);
+    } else if (s.op == "launch") {
+      if (s.entry == ctx.stopBefore) {
+        ctx.stopped = true;
+        return;
+      }
+      auto setOf = [&](const std::string &role) {
+        auto renamed = s.bind.find(role);
+        return renamed == s.bind.end() ? role : renamed->second;
+      };
+      std::vector<Tensor> results = artifact_.call(s.entry, [&](const ArgSpec &a) -> Tensor * {
+        if ((a.role == "tokens" || a.role == "targets") && !ctx.batch)
+          throw Error("the plan launches " + s.entry + " before loading a batch");
+        if (a.role == "tokens")
+          return &ctx.batch->tokens;
+        if (a.role == "targets")
+          return &ctx.batch->targets;
+        if (a.role == "lr")
+          return &ctx.lr;
+        if (a.role == "step")
+          return &ctx.step;
+        if (a.role == "grad_scale")
+          return &ctx.gradScale;
+        auto &buffers = set(setOf(a.role));
+        auto it = buffers.find(a.name);
+        return it == buffers.end() ? nullptr : &it->second;
+      });
+      const EntrySpec &entry = artifact_.entry(s.entry);
+      for (size_t i = 0; i < results.size(); ++i)
+        sets_[entry.results[i].role][entry.results[i].name] = std::move(results[i]);
+    }
+  }
 }
 
 double Trainer::evaluate(const TokenData &data, int64_t first) {
@@ -72,100 +175,32 @@ double Trainer::evaluate(const TokenData &data, int64_t first) {
 }
 
 std::map<std::string, Tensor> Trainer::gradients(const TokenData &data, double &loss) {
-  const Manifest &m = artifact_.manifest();
-  int64_t micro = m.globalBatch / m.microBatch;
-  const EntrySpec &gradEntry = artifact_.entry("grad");
-  // Sum of the micro-batches' gradients, then their mean.
-  std::map<std::string, Tensor> grads = zerosLike(params_);
-  double lossSum = 0;
-  for (int64_t j = 0; j < micro; ++j) {
-    Batch batch = makeBatch(data, step_ * m.globalBatch + j * m.microBatch, m.microBatch,
-                            m.seqLen, m.vocab);
-    std::vector<Tensor> out = artifact_.call("grad", batchBinder(batch));
-    for (size_t i = 0; i < out.size(); ++i) {
-      const ArgSpec &r = gradEntry.results[i];
-      if (r.role == "loss") {
-        lossSum += out[i].as<float>()[0];
-      } else if (r.role == "grad") {
-        float *acc = grads.at(r.name).as<float>();
-        const float *g = out[i].as<float>();
-        for (int64_t k = 0; k < out[i].numElements(); ++k)
-          acc[k] += g[k];
-      }
-    }
-  }
-  if (micro > 1)
-    for (auto &[name, g] : grads) {
-      float *values = g.as<float>();
-      for (int64_t k = 0; k < g.numElements(); ++k)
-        values[k] /= static_cast<float>(micro);
-    }
-  loss = lossSum / static_cast<double>(micro);
-  return grads;
+  Context ctx{data};
+  ctx.stopBefore = "update";
+  run(artifact_.plan().steps, ctx);
+  loss = set("loss_sum").at("").as<float>()[0];
+  return copyOf(set("grad_sum"));
 }
 
 StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double clip) {
-  int64_t next = step_ + 1;
-  double loss = 0;
-  std::map<std::string, Tensor> grads = gradients(data, loss);
-  double sumSquares = 0;
-  for (auto &[name, g] : grads) {
-    const float *values = g.as<float>();
-    for (int64_t k = 0; k < g.numElements(); ++k)
-      sumSquares += static_cast<double>(values[k]) * values[k];
-  }
   StepResult result;
-  result.loss = loss;
-  result.gradNorm = std::sqrt(sumSquares);
-  result.lr = schedule.at(next);
-  // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when < 1.
-  double scale = 1.0;
-  if (clip > 0)
-    scale = std::min(1.0, clip / (result.gradNorm + 1e-6));
-
-  Tensor lr = scalarF32(result.lr), gradScale = scalarF32(scale);
-  Tensor stepTensor(DType::I64, {});
-  stepTensor.as<int64_t>()[0] = next;
-  const EntrySpec &updateEntry = artifact_.entry("update");
-  std::vector<Tensor> out = artifact_.call("update", [&](const ArgSpec &a) -> Tensor * {
-    if (a.role == "lr")
-      return &lr;
-    if (a.role == "step")
-      return &stepTensor;
-    if (a.role == "grad_scale")
-      return &gradScale;
-    if (a.role == "grad")
-      return &grads.at(a.name);
-    if (a.role == "m")
-      return &m_.at(a.name);
-    if (a.role == "v")
-      return &v_.at(a.name);
-    if (a.role == "param")
-      return &params_.at(a.name);
-    return nullptr;
-  });
-  for (size_t i = 0; i < out.size(); ++i) {
-    const ArgSpec &r = updateEntry.results[i];
-    auto &target = r.role == "param" ? params_ : r.role == "m" ? m_ : v_;
-    target[r.name] = std::move(out[i]);
-  }
-  step_ = next;
+  result.lr = schedule.at(step_ + 1);
+  Context ctx{data};
+  ctx.clip = clip;
+  ctx.lr.as<float>()[0] = static_cast<float>(result.lr);
+  ctx.step.as<int64_t>()[0] = step_ + 1;
+  run(artifact_.plan().steps, ctx);
+  result.loss = set(sets_.count("loss_sum") ? "loss_sum" : "loss").at("").as<float>()[0];
+  result.gradNorm = ctx.gradNorm;
+  ++step_;
   return result;
 }
 
 void Trainer::save(const std::string &path) const {
-  std::map<std::string, Tensor> all;
-  for (const auto &[name, t] : params_) {
-    Tensor copy(t.dtype(), t.shape());
-    std::copy_n(t.as<float>(), t.numElements(), copy.as<float>());
-    all.emplace(name, std::move(copy));
-  }
+  std::map<std::string, Tensor> all = copyOf(sets_.at("param"));
   for (int which = 0; which < 2; ++which)
-    for (const auto &[name, t] : which ? v_ : m_) {
-      Tensor copy(t.dtype(), t.shape());
-      std::copy_n(t.as<float>(), t.numElements(), copy.as<float>());
-      all.emplace(kMomentPrefix[which] + name, std::move(copy));
-    }
+    for (auto &[name, t] : copyOf(sets_.at(which ? "v" : "m")))
+      all.emplace(kMomentPrefix[which] + name, std::move(t));
   Tensor step(DType::I64, {});
   step.as<int64_t>()[0] = step_;
   all.emplace("optimizer.step", std::move(step));

@@ -2,6 +2,9 @@
 #ifndef TETRA_COMPILE_COMPILE_H
 #define TETRA_COMPILE_COMPILE_H
 
+#include "sched/SchedOps.h"
+
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
 #include <cstdint>
@@ -37,6 +40,10 @@ LogicalResult compileArtifact(const CompileOptions &options, MLIRContext &contex
 /// `llvm.emit_c_interface`: argv[i] points at argument i (a memref descriptor,
 /// or an integer), in the function's order; out-params follow the inputs.
 LogicalResult addPackedWrappers(ModuleOp module);
+
+/// The plan of one training step with `microBatches` micro-batches:
+/// accumulate `grad` over them, average, clip, launch `update`.
+sched::PlanOp buildTrainPlan(OpBuilder &b, Location loc, int64_t microBatches);
 
 } // namespace mlir::tetra
 

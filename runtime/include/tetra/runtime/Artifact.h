@@ -2,11 +2,13 @@
 #ifndef TETRA_RUNTIME_ARTIFACT_H
 #define TETRA_RUNTIME_ARTIFACT_H
 
+#include "tetra/runtime/Plan.h"
 #include "tetra/runtime/Tensor.h"
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,7 @@ struct Manifest {
   std::vector<ParamSpec> params;
   std::map<std::string, EntrySpec> entries;
   std::string kernels; // file name inside the artifact
+  std::string plan;    // file name inside the artifact
 };
 
 /// Reads DIR/manifest.json; throws Error naming the file on any problem,
@@ -84,11 +87,14 @@ public:
   /// checked against the manifest.
   std::vector<Tensor> call(const std::string &name, const Binder &bind) const;
   const EntrySpec &entry(const std::string &name) const;
+  /// The training step's plan (plan.json); throws Error when there is none.
+  const Plan &plan() const;
 
 private:
   std::string dir_;
   Manifest manifest_;
   std::unique_ptr<KernelLibrary> kernels_;
+  std::optional<Plan> plan_;
 };
 
 } // namespace tetra::rt

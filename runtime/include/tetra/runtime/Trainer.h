@@ -1,9 +1,10 @@
-//===- Trainer.h - training steps over an artifact -------------------------===//
+//===- Trainer.h - training steps: the artifact's plan, executed -----------===//
 #ifndef TETRA_RUNTIME_TRAINER_H
 #define TETRA_RUNTIME_TRAINER_H
 
 #include "tetra/runtime/Artifact.h"
 #include "tetra/runtime/Data.h"
+#include "tetra/runtime/Plan.h"
 #include "tetra/runtime/Schedule.h"
 
 #include <map>
@@ -17,7 +18,8 @@ struct StepResult {
   double gradNorm = 0;
 };
 
-/// Parameters, AdamW moments and the step counter of one training run.
+/// Named buffer sets (parameters, AdamW moments, gradients, ...) and the step
+/// counter of one training run; a step runs the artifact's plan.
 class Trainer {
 public:
   Trainer(const Artifact &artifact, std::map<std::string, Tensor> params);
@@ -26,14 +28,13 @@ public:
   /// a checkpoint without moments (e.g. from PyTorch) starts at step 0.
   static Trainer fromCheckpoint(const Artifact &artifact, const std::string &path);
 
-  /// One optimizer step: the global batch of step `step() + 1`, cut from
-  /// `data` as `global_batch / micro_batch` micro-batches whose gradients are
-  /// averaged; global-norm clipping at `clip` (0: off); AdamW at the
-  /// schedule's learning rate.
+  /// One optimizer step: runs the plan on the global batch of step
+  /// `stepCount() + 1`, at the schedule's learning rate, clipping at `clip`
+  /// (0: off). The loss reported is the plan's `loss_sum` set.
   StepResult step(const TokenData &data, const Schedule &schedule, double clip);
 
-  /// The mean gradients and loss of the next step's global batch (what step()
-  /// would apply), without updating anything.
+  /// The averaged gradients and loss of the next step (the plan run up to its
+  /// `update` launch), without updating anything.
   std::map<std::string, Tensor> gradients(const TokenData &data, double &loss);
 
   /// Mean loss of the micro-batch starting at sample `first`, no update.
@@ -43,14 +44,18 @@ public:
   void save(const std::string &path) const;
 
   int64_t stepCount() const { return step_; }
-  std::map<std::string, Tensor> &parameters() { return params_; }
+  std::map<std::string, Tensor> &parameters() { return sets_.at("param"); }
 
   /// Binds a micro-batch's tokens and targets and the parameters.
   Artifact::Binder batchBinder(Batch &batch);
 
 private:
+  struct Context;
+  void run(const std::vector<PlanStep> &steps, Context &ctx);
+  std::map<std::string, Tensor> &set(const std::string &name);
+
   const Artifact &artifact_;
-  std::map<std::string, Tensor> params_, m_, v_;
+  std::map<std::string, std::map<std::string, Tensor>> sets_;
   int64_t step_ = 0;
 };
 
