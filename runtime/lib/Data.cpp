@@ -5,6 +5,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cstring>
+#include <numeric>
+#include <random>
 
 namespace tetra::rt {
 
@@ -53,19 +55,35 @@ TokenData readTextFile(const std::string &path) {
   return data;
 }
 
+namespace {
+/// The file sample at stream index `i`.
+int64_t fileSample(const TokenData &data, int64_t i, int64_t samples) {
+  int64_t epoch = i / samples, within = i % samples;
+  if (!data.shuffle)
+    return within;
+  // A Fisher-Yates permutation of the epoch, seeded by (seed, epoch).
+  std::vector<int64_t> order(samples);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(data.shuffle * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(epoch));
+  for (int64_t k = samples - 1; k > 0; --k)
+    std::swap(order[k], order[std::uniform_int_distribution<int64_t>(0, k)(rng)]);
+  return order[within];
+}
+} // namespace
+
 Batch makeBatch(const TokenData &data, int64_t first, int64_t batch, int64_t seq,
                 int64_t vocab) {
-  int64_t needed = (first + batch) * seq + 1;
-  if (static_cast<int64_t>(data.tokens.size()) < needed)
-    throw Error(data.path + ": " + std::to_string(data.tokens.size()) +
-                " tokens; samples " + std::to_string(first) + ".." +
-                std::to_string(first + batch - 1) + " of length " + std::to_string(seq) +
-                " need " + std::to_string(needed));
+  int64_t size = static_cast<int64_t>(data.tokens.size());
+  int64_t samples = size > 0 ? (size - 1) / seq : 0;
+  if (samples < 1)
+    throw Error(data.path + ": " + std::to_string(size) + " tokens; one sample of length " +
+                std::to_string(seq) + " needs " + std::to_string(seq + 1));
   Batch b{Tensor(DType::I32, {batch, seq}), Tensor(DType::I32, {batch, seq})};
   int32_t *tokens = b.tokens.as<int32_t>(), *targets = b.targets.as<int32_t>();
-  for (int64_t i = 0; i < batch; ++i)
+  for (int64_t i = 0; i < batch; ++i) {
+    int64_t start = fileSample(data, first + i, samples) * seq;
     for (int64_t s = 0; s <= seq; ++s) {
-      int64_t at = (first + i) * seq + s;
+      int64_t at = start + s;
       int64_t token = data.tokens[at];
       if (token >= vocab)
         throw Error(data.path + ": token " + std::to_string(token) + " at index " +
@@ -76,6 +94,7 @@ Batch makeBatch(const TokenData &data, int64_t first, int64_t batch, int64_t seq
       if (s > 0)
         targets[i * seq + s - 1] = static_cast<int32_t>(token);
     }
+  }
   return b;
 }
 

@@ -7,6 +7,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <gtest/gtest.h>
@@ -102,8 +103,29 @@ TEST(Data, SamplesAreConsecutiveWindowsWithShiftedTargets) {
   EXPECT_EQ(y[3], 8);
   EXPECT_EQ(t[4], 8);
   EXPECT_EQ(y[7], 12);
-  EXPECT_THROW(makeBatch(data, 4, 1, 4, 100), Error); // needs 21 tokens
-  EXPECT_THROW(makeBatch(data, 0, 1, 4, 3), Error);   // token 3 >= vocab 3
+  // 20 tokens hold (20 - 1) / 4 = 4 samples: stream index 5 is sample 1 again.
+  Batch wrapped = makeBatch(data, 5, 1, 4, 100);
+  EXPECT_EQ(wrapped.tokens.as<int32_t>()[0], 4);
+  EXPECT_THROW(makeBatch(data, 0, 1, 4, 3), Error); // token 3 >= vocab 3
+  TokenData tiny{"tiny", {1, 2, 3}};
+  EXPECT_THROW(makeBatch(tiny, 0, 1, 4, 100), Error); // no whole sample
+}
+
+TEST(Data, ShuffleVisitsEverySampleOncePerEpoch) {
+  TokenData data{"mem", {}};
+  for (int i = 0; i < 41; ++i)
+    data.tokens.push_back(i);
+  data.shuffle = 7; // 10 samples of 4
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    std::vector<int> seen;
+    for (int i = 0; i < 10; ++i)
+      seen.push_back(makeBatch(data, epoch * 10 + i, 1, 4, 100).tokens.as<int32_t>()[0] / 4);
+    std::vector<int> sorted = seen;
+    std::sort(sorted.begin(), sorted.end());
+    for (int i = 0; i < 10; ++i)
+      EXPECT_EQ(sorted[i], i);
+    EXPECT_NE(seen, sorted) << "epoch " << epoch << " was not shuffled";
+  }
 }
 
 } // namespace

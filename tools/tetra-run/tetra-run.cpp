@@ -29,6 +29,9 @@ static cl::opt<std::string> dataDType("data-dtype", cl::desc("u16 (default) or u
 static cl::opt<std::string> dataText("data-text",
                                      cl::desc("UTF-8 text file: its bytes are the tokens"),
                                      cl::cat(dataCat));
+static cl::opt<uint64_t> shuffle(
+    "shuffle", cl::desc("Visit samples in a permutation per epoch seeded by this (0: in order)"),
+    cl::init(0), cl::cat(dataCat));
 static cl::OptionCategory trainCat("Training");
 static cl::opt<int64_t> steps("steps", cl::desc("Total optimizer steps (the schedule's length)"),
                               cl::init(0), cl::cat(trainCat));
@@ -81,11 +84,14 @@ static void writeRaw(const std::string &path, const Tensor &tensor) {
 static std::optional<TokenData> readData() {
   if (!dataFile.empty() && !dataText.empty())
     throw Error("give the data with one of --data FILE or --data-text FILE, not both");
+  std::optional<TokenData> data;
   if (!dataFile.empty())
-    return readTokenFile(dataFile, dataDType);
+    data = readTokenFile(dataFile, dataDType);
   if (!dataText.empty())
-    return readTextFile(dataText);
-  return std::nullopt;
+    data = readTextFile(dataText);
+  if (data)
+    data->shuffle = shuffle;
+  return data;
 }
 
 static int run() {

@@ -12,6 +12,9 @@ namespace tetra::rt {
 struct TokenData {
   std::string path;
   std::vector<int64_t> tokens;
+  /// 0: samples in file order; otherwise each epoch visits them in the order
+  /// of a permutation seeded by (shuffle, epoch).
+  uint64_t shuffle = 0;
 };
 
 /// Raw little-endian token ids, `dtype` u16 or u32.
@@ -24,9 +27,12 @@ struct Batch {
   Tensor targets; // i32 [B, S]: the tokens shifted by one
 };
 
-/// Samples first .. first+B-1, sample i = tokens[i*S .. i*S+S], its targets
-/// tokens[i*S+1 .. i*S+S+1]. Throws Error naming the file when the data is too
-/// short or a token is not below `vocab`.
+/// Samples first .. first+B-1 of the sample stream. Sample j of the file is
+/// tokens[j*S .. j*S+S], its targets tokens[j*S+1 .. j*S+S+1]; the stream
+/// runs through the file's N = (tokens - 1) / S samples epoch after epoch
+/// (stream index i is file sample i mod N, or its place in the epoch's
+/// permutation when shuffling). Throws Error naming the file when it holds
+/// no whole sample or a token is not below `vocab`.
 Batch makeBatch(const TokenData &data, int64_t first, int64_t batch, int64_t seq,
                 int64_t vocab);
 
