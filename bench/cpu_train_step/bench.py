@@ -13,8 +13,12 @@ import sys
 import tempfile
 import time
 
-import torch
-import torch.nn.functional as F
+# One thread on both sides: torch.set_num_threads does not reach the OpenBLAS
+# that PyTorch calls, so pin it before torch loads it.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "oracle"))
@@ -49,7 +53,8 @@ def main():
         cfg = json.load(f)
     work = tempfile.mkdtemp(prefix="tetra-bench-")
     art = os.path.join(work, "artifact")
-    print(f"PyTorch {torch.__version__}, BLAS: {blas_library()}")
+    print(f"PyTorch {torch.__version__}, BLAS: {blas_library()}, "
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
     peak = gemm_gflops()
     print(f"PyTorch single-thread GEMM (1024^3): {peak:.1f} GFLOP/s "
           "(the core's achievable peak for this comparison)")

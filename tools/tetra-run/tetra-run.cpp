@@ -14,6 +14,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <malloc.h>
 #include <optional>
 
 namespace cl = llvm::cl;
@@ -114,8 +115,13 @@ static int run() {
     throw Error("give the data with --data FILE or --data-text FILE");
 
   if (evaluate || !dumpLogits.empty()) {
+    auto start = std::chrono::steady_clock::now();
     double loss = trainer.evaluate(*data, 0);
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     llvm::outs() << "loss: " << llvm::format("%.6f", loss) << "\n";
+    llvm::errs() << "tetra-run: loss of " << m.microBatch * m.seqLen << " tokens in "
+                 << llvm::format("%.3f", seconds) << " s\n";
     if (!dumpLogits.empty()) {
       Batch batch = makeBatch(*data, 0, m.microBatch, m.seqLen, m.vocab);
       std::vector<Tensor> logits = artifact.call("forward", trainer.batchBinder(batch));
@@ -172,6 +178,10 @@ static int run() {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // The kernels allocate the same large temporaries every step: keep them in
+  // the heap instead of mapping fresh (page-faulting) memory each time.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   cl::ParseCommandLineOptions(argc, argv, "Tetra launcher: train or evaluate an artifact\n");
   try {
     return run();
