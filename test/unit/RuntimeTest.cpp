@@ -1,6 +1,7 @@
 //===- RuntimeTest.cpp - schedule, checkpoints and data of the runtime ----===//
 #include "tetra/runtime/Data.h"
 #include "tetra/runtime/Error.h"
+#include "tetra/runtime/Grid.h"
 #include "tetra/runtime/Safetensors.h"
 #include "tetra/runtime/Schedule.h"
 
@@ -126,6 +127,25 @@ TEST(Data, ShuffleVisitsEverySampleOncePerEpoch) {
       EXPECT_EQ(sorted[i], i);
     EXPECT_NE(seen, sorted) << "epoch " << epoch << " was not shuffled";
   }
+}
+
+TEST(Grid, RankOrderIsXFastestThenYZData) {
+  GridShape shape = GridShape::parse("2x3x2x2");
+  EXPECT_EQ(shape.ranks(), 24);
+  // rank = data*(Gz*Gy*Gx) + z*(Gy*Gx) + y*Gx + x
+  GridCoord c = coordOf(shape, 1 * 12 + 1 * 6 + 2 * 2 + 1);
+  EXPECT_EQ(c.of(Axis::X), 1);
+  EXPECT_EQ(c.of(Axis::Y), 2);
+  EXPECT_EQ(c.of(Axis::Z), 1);
+  EXPECT_EQ(c.of(Axis::Data), 1);
+  for (int64_t r = 0; r < 24; ++r)
+    EXPECT_EQ(rankOf(shape, coordOf(shape, r)), r);
+  // x groups are consecutive ranks; a y group strides by Gx.
+  EXPECT_EQ(groupOf(shape, 7, {Axis::X}), (std::vector<int64_t>{6, 7}));
+  EXPECT_EQ(groupOf(shape, 7, {Axis::Y}), (std::vector<int64_t>{7, 9, 11}));
+  EXPECT_EQ(groupOf(shape, 0, {Axis::Data, Axis::Z}), (std::vector<int64_t>{0, 12, 6, 18}));
+  EXPECT_THROW(GridShape::parse("2x2x2"), Error);
+  EXPECT_THROW(GridShape::parse("2x0x1x1"), Error);
 }
 
 } // namespace
