@@ -116,9 +116,8 @@ LogicalResult AttentionOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGr
 
 LogicalResult CrossEntropyOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                              SmallVectorImpl<Value> &operandGrads) {
-  if (getGoldfish())
-    return emitOpError("the gradient of goldfish loss is not built yet");
   operandGrads[0] = CrossEntropyGradOp::create(b, getLoc(), getLogits(), getTargets(),
-                                               resultGrads[0], getIgnoreIndexAttr());
+                                               resultGrads[0], getIgnoreIndexAttr(),
+                                               getGoldfishAttr());
   return success();
 }

@@ -469,11 +469,13 @@ def Tetra_CrossEntropyGradOp : Tetra_Op<"cross_entropy_grad", [Pure,
   let summary = "gradient of the mean cross-entropy for the logits";
   let description = [{
     (softmax(logits) - onehot(target)) * grad / max(1, kept) on kept rows, 0 on
-    ignored ones; `grad` is the scalar gradient of the loss.
+    ignored ones (and on those `goldfish` drops); `grad` is the scalar
+    gradient of the loss.
   }];
   let arguments = (ins Tetra_FloatTensor:$logits, Tetra_IndexTensor:$targets,
                        0DTensorOf<[F32]>:$grad,
-                       DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
+                       DefaultValuedAttr<I64Attr, "-100">:$ignore_index,
+                       OptionalAttr<Tetra_GoldfishAttr>:$goldfish);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = [{
     $logits `,` $targets `,` $grad attr-dict `:` type($logits) `,` type($targets)

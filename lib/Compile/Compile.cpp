@@ -192,7 +192,22 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   if (!module)
     return failure();
 
-  if (failed(runPipeline(*module, ("tetra-add-loss,tetra-autodiff{" + options.optimizer +
+  // --goldfish hash:k=4:h=13 -> the attribute body "hash, k = 4, h = 13".
+  std::string goldfish;
+  if (!options.goldfish.empty()) {
+    SmallVector<StringRef> parts;
+    StringRef(options.goldfish).split(parts, ':');
+    goldfish = parts.front().str();
+    for (StringRef part : ArrayRef<StringRef>(parts).drop_front()) {
+      auto [key, value] = part.split('=');
+      if (value.empty() && (key == "k" || key == "h" || key == "start"))
+        return emitError(fileLoc) << "--goldfish: '" << part << "' needs a value";
+      goldfish += key == "k" || key == "h" || key == "start"
+                      ? (", " + key + " = " + value).str()
+                      : (", table = \"" + part + "\"").str();
+    }
+  }
+  if (failed(runPipeline(*module, ("tetra-add-loss{goldfish={" + goldfish + "}},tetra-autodiff{" + options.optimizer +
                              "},tetra-params-to-arguments"))))
     return failure();
   if (options.emit == "tetra") {

@@ -438,13 +438,18 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
                              linalg::YieldOp::create(nb, nl, addf(nb, nl, a[2], ex));
                            });
     auto scalarType = RankedTensorType::get({}, f);
-    Value kept = generic(b, loc, scalarType, {targets}, filled(b, loc, scalarType, 0.0),
+    Value keptFlat = keptMask(b, loc, op.getTargets(), ignore, op.getGoldfishAttr(), f);
+    if (tRank != 1) {
+      ReassociationIndices all;
+      for (unsigned i = 0; i < tRank; ++i)
+        all.push_back(i);
+      keptFlat = tensor::CollapseShapeOp::create(b, loc, keptFlat,
+                                                 ArrayRef<ReassociationIndices>{all});
+    }
+    Value kept = generic(b, loc, scalarType, {keptFlat}, filled(b, loc, scalarType, 0.0),
                          {id1, AffineMap::get(1, 0, {}, ctx)}, {IteratorType::reduction},
                          [&](OpBuilder &nb, Location nl, ValueRange a) {
-                           Value add = arith::SelectOp::create(
-                               nb, nl, isIgnored(nb, nl, a[0]), constantFloat(nb, nl, f, 0.0),
-                               constantFloat(nb, nl, f, 1.0));
-                           linalg::YieldOp::create(nb, nl, addf(nb, nl, a[1], add));
+                           linalg::YieldOp::create(nb, nl, addf(nb, nl, a[1], a[0]));
                          });
     Value dLoss = tensor::ExtractOp::create(b, loc, op.getGrad(), ValueRange{});
     Value keptScalar = tensor::ExtractOp::create(b, loc, kept, ValueRange{});
@@ -452,8 +457,8 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
         b, loc, dLoss,
         arith::MaximumFOp::create(b, loc, keptScalar, constantFloat(b, loc, f, 1.0)));
     Value grad = generic(
-        b, loc, flatType, {logits, targets, rowMax, sumExp}, empty(b, loc, flatType),
-        {id2, row2, row2, row2, id2}, parallel(2),
+        b, loc, flatType, {logits, targets, rowMax, sumExp, keptFlat}, empty(b, loc, flatType),
+        {id2, row2, row2, row2, row2, id2}, parallel(2),
         [&](OpBuilder &nb, Location nl, ValueRange a) {
           Value softmax = arith::DivFOp::create(
               nb, nl, math::ExpOp::create(nb, nl, subf(nb, nl, a[0], a[2])), a[3]);
@@ -462,11 +467,9 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
                                                  indexValue(nb, nl, a[1]));
           Value onehot = arith::SelectOp::create(nb, nl, isTarget, constantFloat(nb, nl, f, 1.0),
                                                  constantFloat(nb, nl, f, 0.0));
-          Value g = mulf(nb, nl, subf(nb, nl, softmax, onehot), coef);
-          linalg::YieldOp::create(
-              nb, nl,
-              Value(arith::SelectOp::create(nb, nl, isIgnored(nb, nl, a[1]),
-                                            constantFloat(nb, nl, f, 0.0), g)));
+          // Rows not kept (mask 0) get no gradient.
+          Value g = mulf(nb, nl, mulf(nb, nl, subf(nb, nl, softmax, onehot), coef), a[4]);
+          linalg::YieldOp::create(nb, nl, g);
         });
     if (logitsType.getRank() != 2)
       grad = tensor::ExpandShapeOp::create(

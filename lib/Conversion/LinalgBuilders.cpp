@@ -272,6 +272,101 @@ Value forEachHead(OpBuilder &b, Location loc, int64_t batch, int64_t heads, Valu
   return outer.getResult(0);
 }
 
+/// The reference "hash-avalanche" hash on 64-bit unsigned words.
+static Value goldfishHash(OpBuilder &b, Location loc, Value key) {
+  auto c = [&](uint64_t v) -> Value {
+    return arith::ConstantIntOp::create(b, loc, static_cast<int64_t>(v), 64);
+  };
+  auto shl = [&](Value v, uint64_t n) -> Value { return arith::ShLIOp::create(b, loc, v, c(n)); };
+  auto shr = [&](Value v, uint64_t n) -> Value { return arith::ShRUIOp::create(b, loc, v, c(n)); };
+  auto add = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); };
+  auto sub = [&](Value x, Value y) -> Value { return arith::SubIOp::create(b, loc, x, y); };
+  auto mul = [&](Value x, uint64_t n) -> Value { return arith::MulIOp::create(b, loc, x, c(n)); };
+  auto bxor = [&](Value x, Value y) -> Value { return arith::XOrIOp::create(b, loc, x, y); };
+  auto mask = [&](Value v) -> Value { return arith::AndIOp::create(b, loc, v, c(0xffffffffull)); };
+  Value notKey = bxor(key, c(~0ull));
+  key = mask(add(notKey, shl(key, 21)));
+  key = sub(sub(shl(key, 21), key), c(1));
+  key = bxor(key, shr(key, 24));
+  key = mask(add(add(key, shl(key, 3)), shl(key, 8)));
+  key = mul(key, 265);
+  key = bxor(key, shr(key, 14));
+  key = mask(add(add(key, shl(key, 2)), shl(key, 4)));
+  key = mul(key, 21);
+  key = bxor(key, shr(key, 28));
+  return mask(add(key, shl(key, 31)));
+}
+
+Value keptMask(OpBuilder &b, Location loc, Value targets, int64_t ignore,
+               GoldfishAttr goldfish, Type f) {
+  auto type = llvm::cast<RankedTensorType>(targets.getType());
+  unsigned rank = type.getRank();
+  auto maskType = RankedTensorType::get(type.getShape(), f);
+  MLIRContext *ctx = b.getContext();
+  return generic(
+      b, loc, maskType, {targets}, empty(b, loc, maskType),
+      {identity(ctx, rank), identity(ctx, rank)}, parallel(rank),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value target = a[0];
+        Value kept = arith::CmpIOp::create(
+            nb, nl, arith::CmpIPredicate::ne, target,
+            arith::ConstantOp::create(nb, nl, IntegerAttr::get(target.getType(), ignore)));
+        if (goldfish) {
+          Value pos = linalg::IndexOp::create(nb, nl, rank - 1);
+          int64_t k = goldfish.getK(), h = goldfish.getH();
+          Value dropped;
+          if (goldfish.getMode() == GoldfishMode::Static) {
+            // Drop start, start + k, ...
+            Value start = constantIndex(nb, nl, goldfish.getStart());
+            Value atOrAfter = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::uge, pos, start);
+            Value rem = arith::RemUIOp::create(
+                nb, nl, arith::SubIOp::create(nb, nl, arith::MaxUIOp::create(nb, nl, pos, start),
+                                              start),
+                constantIndex(nb, nl, k));
+            Value onGrid = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, rem,
+                                                 constantIndex(nb, nl, 0));
+            dropped = arith::AndIOp::create(nb, nl, atOrAfter, onGrid);
+          } else {
+            // key = product of the targets in the window [pos - h + 1, pos]
+            // (64-bit, wrapping); the first h - 1 positions are never dropped.
+            Value full = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::uge, pos,
+                                               constantIndex(nb, nl, h - 1));
+            Value first = arith::SubIOp::create(
+                nb, nl, arith::MaxUIOp::create(nb, nl, pos, constantIndex(nb, nl, h - 1)),
+                constantIndex(nb, nl, h - 1));
+            SmallVector<Value> at;
+            for (unsigned d = 0; d + 1 < rank; ++d)
+              at.push_back(linalg::IndexOp::create(nb, nl, d));
+            auto loop = scf::ForOp::create(
+                nb, nl, first, arith::AddIOp::create(nb, nl, first, constantIndex(nb, nl, h)),
+                constantIndex(nb, nl, 1),
+                ValueRange{arith::ConstantIntOp::create(nb, nl, 1, 64)},
+                [&](OpBuilder &lb, Location ll, Value j, ValueRange acc) {
+                  SmallVector<Value> idx(at);
+                  idx.push_back(j);
+                  Value t = tensor::ExtractOp::create(lb, ll, targets, idx);
+                  Value wide = arith::ExtSIOp::create(lb, ll, lb.getI64Type(), t);
+                  scf::YieldOp::create(lb, ll, Value(arith::MulIOp::create(lb, ll, acc[0], wide)));
+                });
+            Value hashed = goldfishHash(nb, nl, loop.getResult(0));
+            // hash < (2^32 - 1) / k, compared as real numbers.
+            Value asReal = arith::UIToFPOp::create(nb, nl, nb.getF64Type(), hashed);
+            Value below = arith::CmpFOp::create(
+                nb, nl, arith::CmpFPredicate::OLT, asReal,
+                constantFloat(nb, nl, nb.getF64Type(), 4294967295.0 / static_cast<double>(k)));
+            dropped = arith::AndIOp::create(nb, nl, full, below);
+          }
+          Value notDropped = arith::XOrIOp::create(
+              nb, nl, dropped, arith::ConstantIntOp::create(nb, nl, 1, 1));
+          kept = arith::AndIOp::create(nb, nl, kept, notDropped);
+        }
+        linalg::YieldOp::create(
+            nb, nl,
+            Value(arith::SelectOp::create(nb, nl, kept, constantFloat(nb, nl, f, 1.0),
+                                          constantFloat(nb, nl, f, 0.0))));
+      });
+}
+
 double attentionScale(Value query, std::optional<double> scale) {
   int64_t headDim = llvm::cast<RankedTensorType>(query.getType()).getDimSize(3);
   return scale ? *scale : 1.0 / std::sqrt(static_cast<double>(headDim));

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
+#include "tetra/TetraDialect.h"
 
 namespace mlir::tetra {
 
@@ -63,6 +64,12 @@ Value insert2D(OpBuilder &b, Location loc, Value piece, Value tensor,
 /// (scf.for loops over tensors, updated in place after bufferization).
 Value forEachHead(OpBuilder &b, Location loc, int64_t batch, int64_t heads, Value init,
                   function_ref<Value(OpBuilder &, Location, Value, Value, Value)> body);
+
+/// 1.0 where a target counts in the loss, 0.0 where it is `ignore` or the
+/// goldfish mask drops it (ALGORITHMS.md section 3; the last dimension of
+/// `targets` is the sequence). Same shape as `targets`, element type `f`.
+Value keptMask(OpBuilder &b, Location loc, Value targets, int64_t ignore,
+               GoldfishAttr goldfish, Type f);
 
 /// Normalised attention probabilities [B, Hq, S, T] (0 where masked).
 Value attentionProbabilities(OpBuilder &b, Location loc, Value query, Value key,

@@ -477,31 +477,38 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
                            });
     // Sum of the kept rows' losses and their count, in one reduction.
     auto scalarType = RankedTensorType::get({}, f);
-    int64_t ignore = op.getIgnoreIndexAttr().getInt();
+    Value keptMaskFlat = keptMask(b, loc, op.getTargets(), op.getIgnoreIndexAttr().getInt(),
+                                  op.getGoldfishAttr(), f);
+    if (rank != 2) {
+      ReassociationIndices all;
+      for (unsigned i = 0; i + 1 < rank; ++i)
+        all.push_back(i);
+      keptMaskFlat = tensor::CollapseShapeOp::create(b, loc, keptMaskFlat,
+                                                     ArrayRef<ReassociationIndices>{all});
+    }
     Value lossSum = filled(b, loc, scalarType, 0.0);
     Value kept = filled(b, loc, scalarType, 0.0);
     AffineMap rowId = identity(ctx, 1), toScalar = AffineMap::get(1, 0, {}, ctx);
     auto totals = linalg::GenericOp::create(
-        b, loc, TypeRange{scalarType, scalarType}, ValueRange{targets, rowMax, sumExp},
-        ValueRange{lossSum, kept}, {rowId, rowId, rowId, toScalar, toScalar},
-        {IteratorType::reduction}, [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value target = a[0];
-          Value ignored = arith::CmpIOp::create(
-              nb, nl, arith::CmpIPredicate::eq, target,
-              arith::ConstantOp::create(nb, nl, IntegerAttr::get(target.getType(), ignore)));
-          // Ignored rows read column 0 and add nothing.
+        b, loc, TypeRange{scalarType, scalarType},
+        ValueRange{targets, rowMax, sumExp, keptMaskFlat}, ValueRange{lossSum, kept},
+        {rowId, rowId, rowId, rowId, toScalar, toScalar}, {IteratorType::reduction},
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value target = a[0], keep = a[3];
+          Value isKept = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::ONE, keep,
+                                               constantFloat(nb, nl, f, 0.0));
+          // Rows not kept read column 0 and add nothing.
           Value zeroI = arith::ConstantOp::create(nb, nl, IntegerAttr::get(target.getType(), 0));
-          Value col = indexValue(nb, nl, arith::SelectOp::create(nb, nl, ignored, zeroI, target));
+          Value col = indexValue(nb, nl, arith::SelectOp::create(nb, nl, isKept, target, zeroI));
           Value row = linalg::IndexOp::create(nb, nl, 0);
           Value picked = tensor::ExtractOp::create(nb, nl, logits, ValueRange{row, col});
           Value lse = arith::AddFOp::create(nb, nl, math::LogOp::create(nb, nl, a[2]), a[1]);
           Value loss = arith::SubFOp::create(nb, nl, lse, picked);
-          Value zero = constantFloat(nb, nl, f, 0.0), one = constantFloat(nb, nl, f, 1.0);
-          Value addLoss = arith::SelectOp::create(nb, nl, ignored, zero, loss);
-          Value addCount = arith::SelectOp::create(nb, nl, ignored, zero, one);
+          Value addLoss = arith::SelectOp::create(nb, nl, isKept, loss,
+                                                  constantFloat(nb, nl, f, 0.0));
           linalg::YieldOp::create(nb, nl,
-                                  ValueRange{arith::AddFOp::create(nb, nl, a[3], addLoss),
-                                             arith::AddFOp::create(nb, nl, a[4], addCount)});
+                                  ValueRange{arith::AddFOp::create(nb, nl, a[4], addLoss),
+                                             arith::AddFOp::create(nb, nl, a[5], keep)});
         });
     Value mean = generic(
         b, loc, scalarType, {totals.getResult(0), totals.getResult(1)},
@@ -551,8 +558,9 @@ struct ConvertTetraToLinalgPass
         op->emitError("Loki attention has no CPU lowering yet");
         return WalkResult::interrupt();
       }
-      if (auto ce = llvm::dyn_cast<CrossEntropyOp>(op); ce && ce.getGoldfish()) {
-        op->emitError("goldfish loss has no CPU lowering yet");
+      if (auto ce = llvm::dyn_cast<CrossEntropyOp>(op);
+          ce && ce.getGoldfish() && ce.getGoldfish()->getMode() == GoldfishMode::Table) {
+        op->emitError("goldfish mode 'table' has no CPU lowering yet");
         return WalkResult::interrupt();
       }
       for (Type t : op->getResultTypes())

@@ -4,6 +4,7 @@
 #include "tetra/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/IRMapping.h"
 
 namespace mlir::tetra {
@@ -46,9 +47,17 @@ struct AddLossPass : impl::AddLossBase<AddLossPass> {
     Value targets = entry.addArgument(ids, forward.getLoc());
     auto ret = llvm::cast<func::ReturnOp>(entry.getTerminator());
     b.setInsertionPoint(ret);
+    GoldfishAttr goldfishAttr;
+    if (!goldfish.empty()) {
+      goldfishAttr = llvm::dyn_cast_or_null<GoldfishAttr>(
+          parseAttribute("#tetra.goldfish<" + goldfish + ">", &getContext()));
+      if (!goldfishAttr) {
+        module.emitError("tetra-add-loss: invalid goldfish setting '") << goldfish << "'";
+        return signalPassFailure();
+      }
+    }
     Value value = CrossEntropyOp::create(b, ret.getLoc(), ret.getOperand(0), targets,
-                                         b.getI64IntegerAttr(ignoreIndex),
-                                         GoldfishAttr());
+                                         b.getI64IntegerAttr(ignoreIndex), goldfishAttr);
     ret->setOperands(value);
     setArgRole(loss, loss.getNumArguments() - 1, "targets");
     setResultRole(loss, 0, "loss");

@@ -64,8 +64,23 @@ func.func @loki(%q: tensor<1x4x2x8xf32>) -> tensor<1x4x2x8xf32> {
 
 // -----
 
-func.func @goldfish(%l: tensor<2x3x5xf32>, %t: tensor<2x3xi32>) -> tensor<f32> {
-  // expected-error @+1 {{goldfish loss has no CPU lowering yet}}
-  %0 = tetra.cross_entropy %l, %t {goldfish = #tetra.goldfish<hash, k = 4, h = 13>} : tensor<2x3x5xf32>, tensor<2x3xi32>
+func.func @goldfish_table(%l: tensor<2x3x5xf32>, %t: tensor<2x3xi32>) -> tensor<f32> {
+  // expected-error @+1 {{goldfish mode 'table' has no CPU lowering yet}}
+  %0 = tetra.cross_entropy %l, %t {goldfish = #tetra.goldfish<table, k = 4, h = 13, table = "t.bin">} : tensor<2x3x5xf32>, tensor<2x3xi32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// The hash rule: a product over the window of h targets (an scf.for inside the
+// mask's loop body), the avalanche hash, and the threshold (2^32 - 1) / k.
+// CHECK-LABEL: func.func @goldfish_hash
+// CHECK: linalg.generic
+// CHECK: scf.for
+// CHECK: arith.muli
+// CHECK: arith.shrui
+// CHECK: arith.cmpf olt, %{{.*}}, %{{.*}} : f64
+func.func @goldfish_hash(%l: tensor<2x3x5xf32>, %t: tensor<2x3xi32>) -> tensor<f32> {
+  %0 = tetra.cross_entropy %l, %t {goldfish = #tetra.goldfish<hash, k = 4, h = 2>} : tensor<2x3x5xf32>, tensor<2x3xi32>
   return %0 : tensor<f32>
 }

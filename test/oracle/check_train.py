@@ -22,19 +22,26 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import goldfish as goldfish_rules  # noqa: E402
 import reference  # noqa: E402
 import safetensors_io  # noqa: E402
 from oracle_common import prepare, run, sample_batch  # noqa: E402
 
 
-def batch_loss(cfg, weights, tokens, step, micro, batch, seq):
-    """Mean of the micro-batches' mean losses for optimizer step `step` (0-based)."""
+def batch_loss(cfg, weights, tokens, step, micro, batch, seq, goldfish=None):
+    """Mean of the micro-batches' mean losses for optimizer step `step`
+    (0-based); with goldfish, the mean over the targets the mask keeps."""
     total = 0.0
     for j in range(micro):
         ids, targets = sample_batch(tokens, step * micro * batch + j * batch, batch, seq)
         logits = reference.forward(cfg, weights, ids)
-        total = total + F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                        targets.reshape(-1))
+        losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                 reduction="none")
+        if goldfish:
+            kept = ~goldfish_rules.dropped(targets, goldfish).reshape(-1)
+            total = total + (losses * kept).sum() / max(1, int(kept.sum()))
+        else:
+            total = total + losses.mean()
     return total / micro
 
 
@@ -68,13 +75,15 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--clip", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--goldfish", default=None, help="e.g. hash:k=4:h=3")
     args = parser.parse_args()
     with open(args.config) as f:
         cfg = json.load(f)
     micro = 2
     art, weights, ckpt, tokens, data = prepare(
         args.config, args.bin, args.work, args.batch, args.seq, args.seed,
-        global_batch=micro * args.batch, samples=micro * args.batch * args.steps)
+        global_batch=micro * args.batch, samples=micro * args.batch * args.steps,
+        goldfish=args.goldfish)
     tetra_run = os.path.join(args.bin, "tetra-run")
 
     # Gradients of the first step.
@@ -84,11 +93,18 @@ def main():
     tetra_loss = float(re.search(r"gradient-loss: (\S+)", out).group(1))
     tetra_grads = safetensors_io.load(grads_file)
     params = {n: w.clone().requires_grad_(True) for n, w in weights.items()}
-    loss = batch_loss(cfg, params, tokens, 0, micro, args.batch, args.seq)
+    loss = batch_loss(cfg, params, tokens, 0, micro, args.batch, args.seq, args.goldfish)
     loss.backward()
     ref_grads = {n: p.grad for n, p in params.items()}
     print(f"loss: tetra {tetra_loss:.6f} torch {loss.item():.6f}")
+    if args.goldfish:
+        _, targets = sample_batch(tokens, 0, micro * args.batch, args.seq)
+        drops = int(goldfish_rules.dropped(targets, args.goldfish).sum())
+        print(f"goldfish {args.goldfish} drops {drops} of {targets.numel()} targets in step 1")
+        ok_drops = drops > 0
     ok = abs(tetra_loss - loss.item()) <= 1e-5 * max(1.0, loss.item())
+    if args.goldfish:
+        ok &= ok_drops
     ok &= compare("gradients", tetra_grads, ref_grads, 1e-5, 1e-3)
 
     # Parameters after the AdamW steps.
@@ -105,7 +121,8 @@ def main():
     largest = {n: torch.zeros_like(p) for n, p in params.items()}
     for step in range(args.steps):
         opt.zero_grad()
-        batch_loss(cfg, params, tokens, step, micro, args.batch, args.seq).backward()
+        batch_loss(cfg, params, tokens, step, micro, args.batch, args.seq,
+                   args.goldfish).backward()
         for n, p in params.items():
             largest[n] = torch.maximum(largest[n], p.grad.abs())
         torch.nn.utils.clip_grad_norm_(list(params.values()), args.clip)

@@ -33,7 +33,8 @@ def random_weights(names_and_shapes, seed):
     return weights
 
 
-def prepare(config, bin_dir, work, batch, seq, seed, global_batch=None, samples=None):
+def prepare(config, bin_dir, work, batch, seq, seed, global_batch=None, samples=None,
+            goldfish=None):
     """Compiles `config`, writes random weights and tokens; returns
     (artifact dir, weights dict, checkpoint path, token array, token file)."""
     os.makedirs(work, exist_ok=True)
@@ -42,6 +43,8 @@ def prepare(config, bin_dir, work, batch, seq, seed, global_batch=None, samples=
            "--micro-batch", str(batch), "-o", art]
     if global_batch:
         cmd += ["--global-batch", str(global_batch)]
+    if goldfish:
+        cmd += ["--goldfish", goldfish]
     run(cmd)
     init = os.path.join(work, "init.safetensors")
     run([os.path.join(bin_dir, "tetra-run"), art, "--save-checkpoint", init])

@@ -28,6 +28,10 @@ static cl::opt<double> adamEps("adam-eps", cl::desc("AdamW epsilon"), cl::init(1
 static cl::opt<double> weightDecay(
     "weight-decay", cl::desc("AdamW weight decay, on parameters of rank >= 2"),
     cl::init(0.1));
+static cl::opt<std::string> goldfish(
+    "goldfish",
+    cl::desc("Goldfish loss: hash:k=4:h=13 or static:k=4[:start=N] (default: none)"),
+    cl::init(""));
 static cl::opt<std::string> emit(
     "emit", cl::desc("Print one stage instead of writing the artifact: tetra, "
                      "linalg or llvm"),
@@ -60,6 +64,7 @@ int main(int argc, char **argv) {
   options.optimizer = "beta1=" + numberToString(beta1) + " beta2=" + numberToString(beta2) +
                       " eps=" + numberToString(adamEps) +
                       " weight-decay=" + numberToString(weightDecay);
+  options.goldfish = goldfish;
   options.emit = emit;
   options.clang = clang;
   return mlir::failed(mlir::tetra::compileArtifact(options, context)) ? 1 : 0;

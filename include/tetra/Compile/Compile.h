@@ -23,6 +23,8 @@ struct CompileOptions {
   int64_t microBatch = 0;
   /// Samples per optimizer step: micro-batches are accumulated up to it.
   int64_t globalBatch = 0;
+  /// Goldfish loss: `hash:k=4:h=13`, `static:k=4[:start=N]`, or empty.
+  std::string goldfish;
   /// Options of tetra-autodiff's optimizer (`beta1=0.9 weight-decay=0.1`).
   std::string optimizer;
   /// Stop after this stage and print it: "tetra", "linalg", "llvm", or "" for

@@ -35,7 +35,9 @@ def AddLoss : Pass<"tetra-add-loss", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"ignoreIndex", "ignore-index", "int64_t", /*default=*/"-100",
-           "Target id that is not counted">
+           "Target id that is not counted">,
+    Option<"goldfish", "goldfish", "std::string", /*default=*/"",
+           "Goldfish loss, as the body of #tetra.goldfish<...> (e.g. `hash, k = 4, h = 13`)">
   ];
 }
 
