@@ -291,6 +291,18 @@ def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [Pure, InferTypeOpAdaptor,
   let assemblyFormat = "$logits `,` $targets attr-dict `:` type($logits) `,` type($targets)";
 }
 
+def Tetra_GoldfishMaskOp : Tetra_Op<"goldfish_mask", [Pure,
+    AllShapesMatch<["targets", "result"]>]> {
+  let summary = "1.0 where the goldfish rule drops a target, 0.0 elsewhere";
+  let description = [{
+    targets [..., S] -> f32 of the same shape; the last dimension is the
+    sequence the rule runs along (the same mask `tetra.cross_entropy` applies).
+  }];
+  let arguments = (ins Tetra_IndexTensor:$targets, Tetra_GoldfishAttr:$goldfish);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$targets attr-dict `:` type($targets) `->` type($result)";
+}
+
 //===----------------------------------------------------------------------===//
 // Recurrence
 //===----------------------------------------------------------------------===//

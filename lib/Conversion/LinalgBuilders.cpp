@@ -297,7 +297,7 @@ static Value goldfishHash(OpBuilder &b, Location loc, Value key) {
   return mask(add(key, shl(key, 31)));
 }
 
-Value keptMask(OpBuilder &b, Location loc, Value targets, int64_t ignore,
+Value keptMask(OpBuilder &b, Location loc, Value targets, std::optional<int64_t> ignore,
                GoldfishAttr goldfish, Type f) {
   auto type = llvm::cast<RankedTensorType>(targets.getType());
   unsigned rank = type.getRank();
@@ -308,9 +308,11 @@ Value keptMask(OpBuilder &b, Location loc, Value targets, int64_t ignore,
       {identity(ctx, rank), identity(ctx, rank)}, parallel(rank),
       [&](OpBuilder &nb, Location nl, ValueRange a) {
         Value target = a[0];
-        Value kept = arith::CmpIOp::create(
-            nb, nl, arith::CmpIPredicate::ne, target,
-            arith::ConstantOp::create(nb, nl, IntegerAttr::get(target.getType(), ignore)));
+        Value kept = ignore ? Value(arith::CmpIOp::create(
+                                  nb, nl, arith::CmpIPredicate::ne, target,
+                                  arith::ConstantOp::create(
+                                      nb, nl, IntegerAttr::get(target.getType(), *ignore))))
+                            : Value(arith::ConstantIntOp::create(nb, nl, 1, 1));
         if (goldfish) {
           Value pos = linalg::IndexOp::create(nb, nl, rank - 1);
           int64_t k = goldfish.getK(), h = goldfish.getH();

@@ -68,7 +68,7 @@ Value forEachHead(OpBuilder &b, Location loc, int64_t batch, int64_t heads, Valu
 /// 1.0 where a target counts in the loss, 0.0 where it is `ignore` or the
 /// goldfish mask drops it (ALGORITHMS.md section 3; the last dimension of
 /// `targets` is the sequence). Same shape as `targets`, element type `f`.
-Value keptMask(OpBuilder &b, Location loc, Value targets, int64_t ignore,
+Value keptMask(OpBuilder &b, Location loc, Value targets, std::optional<int64_t> ignore,
                GoldfishAttr goldfish, Type f);
 
 /// Normalised attention probabilities [B, Hq, S, T] (0 where masked).

@@ -432,6 +432,28 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   }
 };
 
+struct GoldfishMaskLowering : OpRewritePattern<GoldfishMaskOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GoldfishMaskOp op, PatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Type f = b.getF32Type();
+    Value kept = keptMask(b, loc, op.getTargets(), std::nullopt, op.getGoldfish(), f);
+    unsigned rank = op.getType().getRank();
+    MLIRContext *ctx = b.getContext();
+    // dropped = 1 - kept
+    Value dropped = generic(b, loc, op.getType(), {kept}, empty(b, loc, op.getType()),
+                            {identity(ctx, rank), identity(ctx, rank)}, parallel(rank),
+                            [&](OpBuilder &nb, Location nl, ValueRange a) {
+                              linalg::YieldOp::create(
+                                  nb, nl,
+                                  Value(arith::SubFOp::create(
+                                      nb, nl, constantFloat(nb, nl, f, 1.0), a[0])));
+                            });
+    b.replaceOp(op, dropped);
+    return success();
+  }
+};
+
 struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(CrossEntropyOp op, PatternRewriter &b) const override {
@@ -530,7 +552,8 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
 void mlir::tetra::populateForwardLoweringPatterns(RewritePatternSet &patterns) {
   patterns.add<EmbeddingLowering, PositionsLowering, RMSNormLowering, LayerNormLowering,
                LinearLowering, RotaryLowering, GeluLowering, SiluLowering, GluLowering,
-               AddLowering, ScaleLowering, AttentionLowering, CrossEntropyLowering>(
+               AddLowering, ScaleLowering, AttentionLowering, CrossEntropyLowering,
+               GoldfishMaskLowering>(
       patterns.getContext());
 }
 
@@ -548,7 +571,7 @@ struct ConvertTetraToLinalgPass
         return WalkResult::advance();
       if (!llvm::isa<EmbeddingOp, PositionsOp, RMSNormOp, LayerNormOp, LinearOp,
                      RotaryOp, GeluOp, SiluOp, GluOp, AddOp, ScaleOp, AttentionOp,
-                     CrossEntropyOp, EmbeddingGradOp, RMSNormGradOp, LayerNormGradOp,
+                     CrossEntropyOp, GoldfishMaskOp, EmbeddingGradOp, RMSNormGradOp, LayerNormGradOp,
                      LinearWeightGradOp, SumLeadingOp, GeluGradOp, SiluGradOp,
                      GluGradOp, AttentionGradOp, CrossEntropyGradOp, AdamWOp>(op)) {
         op->emitError("'") << op->getName() << "' has no CPU lowering yet";
@@ -558,8 +581,12 @@ struct ConvertTetraToLinalgPass
         op->emitError("Loki attention has no CPU lowering yet");
         return WalkResult::interrupt();
       }
-      if (auto ce = llvm::dyn_cast<CrossEntropyOp>(op);
-          ce && ce.getGoldfish() && ce.getGoldfish()->getMode() == GoldfishMode::Table) {
+      GoldfishAttr goldfish;
+      if (auto ce = llvm::dyn_cast<CrossEntropyOp>(op))
+        goldfish = ce.getGoldfishAttr();
+      if (auto mask = llvm::dyn_cast<GoldfishMaskOp>(op))
+        goldfish = mask.getGoldfish();
+      if (goldfish && goldfish.getMode() == GoldfishMode::Table) {
         op->emitError("goldfish mode 'table' has no CPU lowering yet");
         return WalkResult::interrupt();
       }

@@ -61,6 +61,22 @@ struct AddLossPass : impl::AddLossBase<AddLossPass> {
     ret->setOperands(value);
     setArgRole(loss, loss.getNumArguments() - 1, "targets");
     setResultRole(loss, 0, "loss");
+
+    // With goldfish, @goldfish_mask(targets) -> 1.0 where a target is dropped,
+    // for the runtime's mask printing and dropped-token counts.
+    if (goldfishAttr) {
+      b.setInsertionPointAfter(loss);
+      auto maskType = RankedTensorType::get(ids.getShape(), b.getF32Type());
+      auto mask = func::FuncOp::create(b, loss.getLoc(), "goldfish_mask",
+                                       b.getFunctionType({ids}, {maskType}));
+      Block *entry = mask.addEntryBlock();
+      b.setInsertionPointToStart(entry);
+      Value dropped = GoldfishMaskOp::create(b, loss.getLoc(), maskType, entry->getArgument(0),
+                                             goldfishAttr);
+      func::ReturnOp::create(b, loss.getLoc(), dropped);
+      setArgRole(mask, 0, "targets");
+      setResultRole(mask, 0, "dropped");
+    }
   }
 };
 } // namespace

@@ -167,6 +167,14 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
   }
 }
 
+Tensor Trainer::goldfishMask(const TokenData &data, int64_t first) {
+  if (!artifact_.hasEntry("goldfish_mask"))
+    throw Error("the artifact was compiled without --goldfish");
+  const Manifest &m = artifact_.manifest();
+  Batch batch = makeBatch(data, first, m.microBatch, m.seqLen, m.vocab);
+  return std::move(artifact_.call("goldfish_mask", batchBinder(batch))[0]);
+}
+
 double Trainer::evaluate(const TokenData &data, int64_t first) {
   const Manifest &m = artifact_.manifest();
   Batch batch = makeBatch(data, first, m.microBatch, m.seqLen, m.vocab);
@@ -192,6 +200,15 @@ StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double
   run(artifact_.plan().steps, ctx);
   result.loss = set(sets_.count("loss_sum") ? "loss_sum" : "loss").at("").as<float>()[0];
   result.gradNorm = ctx.gradNorm;
+  if (artifact_.hasEntry("goldfish_mask")) {
+    const Manifest &m = artifact_.manifest();
+    result.droppedTokens = 0;
+    for (int64_t j = 0; j < m.globalBatch / m.microBatch; ++j) {
+      Tensor mask = goldfishMask(data, step_ * m.globalBatch + j * m.microBatch);
+      for (int64_t k = 0; k < mask.numElements(); ++k)
+        result.droppedTokens += mask.as<float>()[k] != 0.0f;
+    }
+  }
   ++step_;
   return result;
 }

@@ -65,6 +65,10 @@ static cl::opt<bool> evaluate("evaluate",
 static cl::opt<std::string> dumpLogits(
     "dump-logits", cl::desc("Write the first micro-batch's logits (raw f32) here"));
 
+static cl::opt<bool> goldfishMask(
+    "goldfish-mask", cl::desc("Print the goldfish mask of the first --rows samples: one "
+                              "line per sample, '1' where the target is dropped"));
+static cl::opt<int64_t> rows("rows", cl::desc("Samples for --goldfish-mask"), cl::init(1));
 static cl::opt<std::string> dumpGradients(
     "dump-gradients",
     cl::desc("Write the next step's gradients (safetensors) here, without training"));
@@ -111,7 +115,8 @@ static int run() {
                << "), micro-batch " << m.microBatch << " x " << m.seqLen
                << ", global batch " << m.globalBatch << "\n";
   std::optional<TokenData> data = readData();
-  if ((steps > 0 || evaluate || !dumpLogits.empty() || !dumpGradients.empty()) && !data)
+  if ((steps > 0 || evaluate || goldfishMask || !dumpLogits.empty() || !dumpGradients.empty()) &&
+      !data)
     throw Error("give the data with --data FILE or --data-text FILE");
 
   if (evaluate || !dumpLogits.empty()) {
@@ -126,6 +131,19 @@ static int run() {
       Batch batch = makeBatch(*data, 0, m.microBatch, m.seqLen, m.vocab);
       std::vector<Tensor> logits = artifact.call("forward", trainer.batchBinder(batch));
       writeRaw(dumpLogits, logits[0]);
+    }
+  }
+
+  if (goldfishMask) {
+    if (!data)
+      throw Error("give the data with --data FILE or --data-text FILE");
+    for (int64_t first = 0; first < rows; first += m.microBatch) {
+      Tensor mask = trainer.goldfishMask(*data, first);
+      for (int64_t r = 0; r < m.microBatch && first + r < rows; ++r) {
+        for (int64_t s = 0; s < m.seqLen; ++s)
+          llvm::outs() << (mask.as<float>()[r * m.seqLen + s] != 0.0f ? '1' : '0');
+        llvm::outs() << "\n";
+      }
     }
   }
 
@@ -158,14 +176,19 @@ static int run() {
       double elapsed = std::chrono::duration<double>(t1 - start).count();
       double tokensPerSecond = tokensPerStep / stepSeconds;
       llvm::errs() << llvm::format("step %lld/%lld  loss %.4f  lr %.2e  grad-norm %.3f  "
-                                   "%.0f tok/s\n",
+                                   "%.0f tok/s",
                                    static_cast<long long>(trainer.stepCount()),
                                    static_cast<long long>(steps), r.loss, r.lr, r.gradNorm,
                                    tokensPerSecond);
+      if (r.droppedTokens >= 0)
+        llvm::errs() << "  dropped " << r.droppedTokens;
+      llvm::errs() << "\n";
       if (log) {
         llvm::json::Object line{{"step", trainer.stepCount()},  {"loss", r.loss},
                                 {"lr", r.lr},                   {"grad_norm", r.gradNorm},
                                 {"tokens_per_s", tokensPerSecond}, {"elapsed_s", elapsed}};
+        if (r.droppedTokens >= 0)
+          line["dropped_tokens"] = r.droppedTokens;
         *log << llvm::json::Value(std::move(line)) << "\n";
         log->flush();
       }

@@ -16,6 +16,8 @@ struct StepResult {
   double loss = 0;
   double lr = 0;
   double gradNorm = 0;
+  /// Targets the goldfish mask dropped in the step (-1 without goldfish).
+  int64_t droppedTokens = -1;
 };
 
 /// Named buffer sets (parameters, AdamW moments, gradients, ...) and the step
@@ -36,6 +38,10 @@ public:
   /// The averaged gradients and loss of the next step (the plan run up to its
   /// `update` launch), without updating anything.
   std::map<std::string, Tensor> gradients(const TokenData &data, double &loss);
+
+  /// The goldfish mask of the micro-batch starting at sample `first`: 1.0
+  /// where a target is dropped. Throws Error without goldfish.
+  Tensor goldfishMask(const TokenData &data, int64_t first);
 
   /// Mean loss of the micro-batch starting at sample `first`, no update.
   double evaluate(const TokenData &data, int64_t first);
