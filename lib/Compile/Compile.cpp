@@ -128,16 +128,12 @@ json::Object describeParam(ParamOp param) {
 
 /// Writes `text` to `path` through a temporary file and a rename.
 LogicalResult writeAtomically(MLIRContext &ctx, StringRef path, StringRef text) {
-  std::string tmp = (path + ".tmp").str();
-  std::error_code ec;
-  {
-    llvm::raw_fd_ostream os(tmp, ec);
-    if (ec)
-      return emitError(UnknownLoc::get(&ctx)) << "cannot write " << tmp << ": " << ec.message();
-    os << text;
-  }
-  if ((ec = llvm::sys::fs::rename(tmp, path)))
-    return emitError(UnknownLoc::get(&ctx)) << "cannot write " << path << ": " << ec.message();
+  if (llvm::Error err = llvm::writeToOutput(path, [&](raw_ostream &os) {
+        os << text;
+        return llvm::Error::success();
+      }))
+    return emitError(UnknownLoc::get(&ctx))
+           << "cannot write " << path << ": " << llvm::toString(std::move(err));
   return success();
 }
 

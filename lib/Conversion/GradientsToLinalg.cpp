@@ -43,14 +43,7 @@ struct EmbeddingGradLowering : OpRewritePattern<EmbeddingGradOp> {
     Value grad = flattenRows(b, loc, op.getGrad());
     auto gradType = llvm::cast<RankedTensorType>(grad.getType());
     int64_t rows = gradType.getDimSize(0), features = gradType.getDimSize(1);
-    Value ids = op.getIndices();
-    unsigned idRank = op.getIndices().getType().getRank();
-    if (idRank != 1) {
-      ReassociationIndices all;
-      for (unsigned i = 0; i < idRank; ++i)
-        all.push_back(i);
-      ids = tensor::CollapseShapeOp::create(b, loc, ids, ArrayRef<ReassociationIndices>{all});
-    }
+    Value ids = flattenAll(b, loc, op.getIndices());
     Value zero = constantIndex(b, loc, 0), one = constantIndex(b, loc, 1);
     Value table = filled(b, loc, tableType, 0.0);
     auto outer = scf::ForOp::create(
@@ -326,9 +319,6 @@ struct AttentionGradLowering : OpRewritePattern<AttentionGradOp> {
     Value p = attentionProbabilities(b, loc, q, k, op.getCausal(), window, scaleOpt);
     auto pType = llvm::cast<RankedTensorType>(p.getType());
     auto e = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
-    SmallVector<IteratorType> pppp_r{IteratorType::parallel, IteratorType::parallel,
-                                     IteratorType::parallel, IteratorType::parallel,
-                                     IteratorType::reduction};
     auto fma = [](OpBuilder &nb, Location nl, ValueRange a) {
       linalg::YieldOp::create(nb, nl, addf(nb, nl, a[2], mulf(nb, nl, a[0], a[1])));
     };
@@ -404,48 +394,14 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
     auto logitsType = op.getLogits().getType();
     Type f = logitsType.getElementType();
     Value logits = flattenRows(b, loc, op.getLogits());
-    Value targets = op.getTargets();
-    unsigned tRank = op.getTargets().getType().getRank();
-    if (tRank != 1) {
-      ReassociationIndices all;
-      for (unsigned i = 0; i < tRank; ++i)
-        all.push_back(i);
-      targets = tensor::CollapseShapeOp::create(b, loc, targets,
-                                                ArrayRef<ReassociationIndices>{all});
-    }
+    Value targets = flattenAll(b, loc, op.getTargets());
     auto flatType = llvm::cast<RankedTensorType>(logits.getType());
-    int64_t rows = flatType.getDimSize(0);
-    auto rowType = RankedTensorType::get({rows}, f);
     int64_t ignore = op.getIgnoreIndexAttr().getInt();
     AffineMap id2 = identity(ctx, 2), row2 = dropLast(ctx, 2), id1 = identity(ctx, 1);
-    auto isIgnored = [&](OpBuilder &nb, Location nl, Value target) -> Value {
-      return arith::CmpIOp::create(
-          nb, nl, arith::CmpIPredicate::eq, target,
-          arith::ConstantOp::create(nb, nl, IntegerAttr::get(target.getType(), ignore)));
-    };
-    Value maxInit = linalg::FillOp::create(b, loc, ValueRange{constantFloat(b, loc, f, -INFINITY)},
-                                           ValueRange{empty(b, loc, rowType)})
-                        .getResult(0);
-    Value rowMax = generic(b, loc, rowType, {logits}, maxInit, {id2, row2}, reduceLast(2),
-                           [](OpBuilder &nb, Location nl, ValueRange a) {
-                             linalg::YieldOp::create(
-                                 nb, nl, Value(arith::MaximumFOp::create(nb, nl, a[1], a[0])));
-                           });
-    Value sumExp = generic(b, loc, rowType, {logits, rowMax}, filled(b, loc, rowType, 0.0),
-                           {id2, row2, row2}, reduceLast(2),
-                           [](OpBuilder &nb, Location nl, ValueRange a) {
-                             Value ex = math::ExpOp::create(nb, nl, subf(nb, nl, a[0], a[1]));
-                             linalg::YieldOp::create(nb, nl, addf(nb, nl, a[2], ex));
-                           });
+    auto [rowMax, sumExp] = rowMaxAndSumExp(b, loc, logits);
     auto scalarType = RankedTensorType::get({}, f);
-    Value keptFlat = keptMask(b, loc, op.getTargets(), ignore, op.getGoldfishAttr(), f);
-    if (tRank != 1) {
-      ReassociationIndices all;
-      for (unsigned i = 0; i < tRank; ++i)
-        all.push_back(i);
-      keptFlat = tensor::CollapseShapeOp::create(b, loc, keptFlat,
-                                                 ArrayRef<ReassociationIndices>{all});
-    }
+    Value keptFlat =
+        flattenAll(b, loc, keptMask(b, loc, op.getTargets(), ignore, op.getGoldfishAttr(), f));
     Value kept = generic(b, loc, scalarType, {keptFlat}, filled(b, loc, scalarType, 0.0),
                          {id1, AffineMap::get(1, 0, {}, ctx)}, {IteratorType::reduction},
                          [&](OpBuilder &nb, Location nl, ValueRange a) {

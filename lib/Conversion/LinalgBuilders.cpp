@@ -196,6 +196,41 @@ Value reduceSumLeading(OpBuilder &b, Location loc, Value x, RankedTensorType res
                  });
 }
 
+Value flattenAll(OpBuilder &b, Location loc, Value x) {
+  auto type = llvm::cast<RankedTensorType>(x.getType());
+  if (type.getRank() == 1)
+    return x;
+  ReassociationIndices all;
+  for (unsigned i = 0; i < type.getRank(); ++i)
+    all.push_back(i);
+  return tensor::CollapseShapeOp::create(b, loc, x, ArrayRef<ReassociationIndices>{all});
+}
+
+std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value logits) {
+  MLIRContext *ctx = b.getContext();
+  auto type = llvm::cast<RankedTensorType>(logits.getType());
+  Type f = type.getElementType();
+  auto rowType = withoutLast(type);
+  AffineMap id2 = identity(ctx, 2), row2 = dropLast(ctx, 2);
+  Value maxInit = linalg::FillOp::create(b, loc, ValueRange{constantFloat(b, loc, f, -INFINITY)},
+                                         ValueRange{empty(b, loc, rowType)})
+                      .getResult(0);
+  Value rowMax = generic(b, loc, rowType, {logits}, maxInit, {id2, row2}, reduceLast(2),
+                         [](OpBuilder &nb, Location nl, ValueRange a) {
+                           linalg::YieldOp::create(
+                               nb, nl, Value(arith::MaximumFOp::create(nb, nl, a[1], a[0])));
+                         });
+  Value sumExp = generic(b, loc, rowType, {logits, rowMax}, filled(b, loc, rowType, 0.0),
+                         {id2, row2, row2}, reduceLast(2),
+                         [](OpBuilder &nb, Location nl, ValueRange a) {
+                           Value e = math::ExpOp::create(
+                               nb, nl, arith::SubFOp::create(nb, nl, a[0], a[1]));
+                           linalg::YieldOp::create(
+                               nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], e)));
+                         });
+  return {rowMax, sumExp};
+}
+
 Value flattenRows(OpBuilder &b, Location loc, Value x) {
   auto type = llvm::cast<RankedTensorType>(x.getType());
   unsigned rank = type.getRank();

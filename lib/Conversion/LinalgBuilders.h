@@ -42,6 +42,11 @@ Value reduceSumLeading(OpBuilder &b, Location loc, Value x, RankedTensorType res
 Value indexValue(OpBuilder &b, Location loc, Value integer);
 /// Collapses all leading dimensions into one: [..., N] -> [M, N].
 Value flattenRows(OpBuilder &b, Location loc, Value x);
+/// Collapses every dimension into one: [...] -> [M].
+Value flattenAll(OpBuilder &b, Location loc, Value x);
+/// Per row of [M, V] logits: the maximum and sum(exp(logit - maximum)), the
+/// two halves of a stable logsumexp.
+std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value logits);
 /// Scalar formulas of the activations and their derivatives.
 Value geluScalar(OpBuilder &b, Location loc, Value x, bool tanhApprox);
 Value geluDerivative(OpBuilder &b, Location loc, Value x, bool tanhApprox);

@@ -461,53 +461,16 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
     MLIRContext *ctx = b.getContext();
     auto logitsType = op.getLogits().getType();
     Type f = logitsType.getElementType();
-    int64_t vocab = logitsType.getShape().back();
-    int64_t rows = logitsType.getNumElements() / vocab;
     // Flatten to [rows, V] and [rows].
-    Value logits = op.getLogits(), targets = op.getTargets();
-    unsigned rank = logitsType.getRank();
-    if (rank != 2) {
-      ReassociationIndices lead;
-      for (unsigned i = 0; i + 1 < rank; ++i)
-        lead.push_back(i);
-      logits = tensor::CollapseShapeOp::create(
-          b, loc, logits, ArrayRef<ReassociationIndices>{lead, {rank - 1}});
-      ReassociationIndices all;
-      for (unsigned i = 0; i + 1 < rank; ++i)
-        all.push_back(i);
-      targets = tensor::CollapseShapeOp::create(b, loc, targets,
-                                                ArrayRef<ReassociationIndices>{all});
-    }
-    auto rowType = RankedTensorType::get({rows}, f);
-    Value maxInit = linalg::FillOp::create(b, loc,
-                                           ValueRange{constantFloat(b, loc, f, -INFINITY)},
-                                           ValueRange{empty(b, loc, rowType)})
-                        .getResult(0);
-    Value rowMax = generic(b, loc, rowType, {logits}, maxInit,
-                           {identity(ctx, 2), dropLast(ctx, 2)}, reduceLast(2),
-                           [](OpBuilder &nb, Location nl, ValueRange a) {
-                             linalg::YieldOp::create(
-                                 nb, nl, Value(arith::MaximumFOp::create(nb, nl, a[1], a[0])));
-                           });
-    Value sumExp = generic(b, loc, rowType, {logits, rowMax}, filled(b, loc, rowType, 0.0),
-                           {identity(ctx, 2), dropLast(ctx, 2), dropLast(ctx, 2)},
-                           reduceLast(2), [](OpBuilder &nb, Location nl, ValueRange a) {
-                             Value e = math::ExpOp::create(
-                                 nb, nl, arith::SubFOp::create(nb, nl, a[0], a[1]));
-                             linalg::YieldOp::create(
-                                 nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], e)));
-                           });
+    Value logits = flattenRows(b, loc, op.getLogits());
+    Value targets = flattenAll(b, loc, op.getTargets());
+    auto [rowMax, sumExp] = rowMaxAndSumExp(b, loc, logits);
     // Sum of the kept rows' losses and their count, in one reduction.
     auto scalarType = RankedTensorType::get({}, f);
-    Value keptMaskFlat = keptMask(b, loc, op.getTargets(), op.getIgnoreIndexAttr().getInt(),
-                                  op.getGoldfishAttr(), f);
-    if (rank != 2) {
-      ReassociationIndices all;
-      for (unsigned i = 0; i + 1 < rank; ++i)
-        all.push_back(i);
-      keptMaskFlat = tensor::CollapseShapeOp::create(b, loc, keptMaskFlat,
-                                                     ArrayRef<ReassociationIndices>{all});
-    }
+    Value keptMaskFlat = flattenAll(
+        b, loc,
+        keptMask(b, loc, op.getTargets(), op.getIgnoreIndexAttr().getInt(),
+                 op.getGoldfishAttr(), f));
     Value lossSum = filled(b, loc, scalarType, 0.0);
     Value kept = filled(b, loc, scalarType, 0.0);
     AffineMap rowId = identity(ctx, 1), toScalar = AffineMap::get(1, 0, {}, ctx);

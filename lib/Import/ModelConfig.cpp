@@ -67,18 +67,10 @@ public:
     return fallback;
   }
 
-  int64_t positive(StringRef key) {
-    int64_t value = integer(key);
-    if (!hasError && value <= 0)
-      fail(key, "key '" + key + "' must be positive, got " + llvm::Twine(value));
-    return value;
-  }
+  int64_t positive(StringRef key) { return requirePositive(key, integer(key)); }
 
   int64_t positiveOr(StringRef key, int64_t fallback) {
-    int64_t value = integerOr(key, fallback);
-    if (!hasError && value <= 0)
-      fail(key, "key '" + key + "' must be positive, got " + llvm::Twine(value));
-    return value;
+    return requirePositive(key, integerOr(key, fallback));
   }
 
   double numberOr(StringRef key, double fallback) {
@@ -131,6 +123,12 @@ public:
   }
 
 private:
+  int64_t requirePositive(StringRef key, int64_t value) {
+    if (!hasError && value <= 0)
+      fail(key, "key '" + key + "' must be positive, got " + llvm::Twine(value));
+    return value;
+  }
+
   static std::string describe(const json::Value &v) {
     switch (v.kind()) {
     case json::Value::Null:

@@ -35,11 +35,12 @@ LogicalResult differentiate(func::FuncOp func, MutableArrayRef<ParamOp> params) 
   OpBuilder b(ret);
   Location loc = ret.getLoc();
 
-  llvm::DenseMap<Value, Value> grads;
-  auto accumulate = [&](Value value, Value grad) {
-    Value &slot = grads[value];
+  // A value used several times gets the sum of its uses' gradients.
+  auto addInto = [&](Value &slot, Value grad) {
     slot = slot ? Value(AddOp::create(b, loc, slot, grad)) : grad;
   };
+  llvm::DenseMap<Value, Value> grads;
+  auto accumulate = [&](Value value, Value grad) { addInto(grads[value], grad); };
   accumulate(loss, arith::ConstantOp::create(
                        b, loc, DenseElementsAttr::get(
                                    llvm::cast<RankedTensorType>(loss.getType()),
@@ -60,8 +61,7 @@ LogicalResult differentiate(func::FuncOp func, MutableArrayRef<ParamOp> params) 
     if (!any)
       continue;
     if (auto get = llvm::dyn_cast<GetParamOp>(op)) {
-      Value &slot = paramGrads[get.getName()];
-      slot = slot ? Value(AddOp::create(b, loc, slot, resultGrads[0])) : resultGrads[0];
+      addInto(paramGrads[get.getName()], resultGrads[0]);
       continue;
     }
     if (op->getNumRegions())

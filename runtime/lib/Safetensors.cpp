@@ -8,7 +8,6 @@
 #include "tetra/runtime/Safetensors.h"
 #include "tetra/runtime/Error.h"
 
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
@@ -155,27 +154,16 @@ void writeSafetensors(const std::string &path, const std::map<std::string, Tenso
   // Pad the header with spaces to 8 bytes, as the reference writer does.
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  std::string tmp = path + ".tmp";
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(tmp, ec);
-    if (ec)
-      throw Error(tmp + ": cannot write checkpoint (" + ec.message() + ")");
-    uint64_t size = text.size();
-    os.write(reinterpret_cast<const char *>(&size), 8);
-    os << text;
-    for (const auto &[name, tensor] : tensors)
-      os.write(static_cast<const char *>(tensor.data()), tensor.numBytes());
-    os.close();
-    if (os.has_error()) {
-      llvm::sys::fs::remove(tmp);
-      throw Error(tmp + ": writing the checkpoint failed");
-    }
-  }
-  if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
-    llvm::sys::fs::remove(tmp);
-    throw Error(path + ": cannot replace checkpoint (" + ec.message() + ")");
-  }
+  // writeToOutput writes a temporary file and renames it over `path`.
+  if (llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+        uint64_t size = text.size();
+        os.write(reinterpret_cast<const char *>(&size), 8);
+        os << text;
+        for (const auto &[name, tensor] : tensors)
+          os.write(static_cast<const char *>(tensor.data()), tensor.numBytes());
+        return llvm::Error::success();
+      }))
+    throw Error(path + ": cannot write checkpoint (" + llvm::toString(std::move(err)) + ")");
 }
 
 } // namespace tetra::rt

@@ -44,6 +44,8 @@ struct Trainer::Context {
   std::optional<Batch> batch;
   Tensor lr = scalarF32(0), step = Tensor(DType::I64, {}), gradScale = scalarF32(1);
   double clip = 0, gradNorm = 0;
+  /// Targets the goldfish mask dropped in the loaded batches (-1: no goldfish).
+  int64_t dropped = -1;
   /// Stop before launching this entry (gradients() stops before `update`).
   std::string stopBefore;
   bool stopped = false;
@@ -108,8 +110,20 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
     } else if (s.op == "load_batch") {
       int64_t first = step_ * m.globalBatch + ctx.batchesLoaded++ * m.microBatch;
       ctx.batch.emplace(makeBatch(ctx.data, first, m.microBatch, m.seqLen, m.vocab));
+      if (ctx.dropped >= 0) {
+        Tensor mask = goldfishMask(*ctx.batch);
+        for (int64_t k = 0; k < mask.numElements(); ++k)
+          ctx.dropped += mask.as<float>()[k] != 0.0f;
+      }
     } else if (s.op == "zero") {
-      sets_[s.buffers] = zerosLike(set(s.like));
+      // Reuse the set's buffers from the last step when it has them.
+      auto existing = sets_.find(s.buffers);
+      if (existing != sets_.end() && existing->second.size() == set(s.like).size()) {
+        for (auto &[name, t] : existing->second)
+          std::memset(t.data(), 0, t.numBytes());
+      } else {
+        sets_[s.buffers] = zerosLike(set(s.like));
+      }
     } else if (s.op == "accumulate" || s.op == "scale") {
       std::map<std::string, Tensor> &target = set(s.op == "scale" ? s.buffers : s.into);
       for (auto &[name, t] : target) {
@@ -167,12 +181,16 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
   }
 }
 
-Tensor Trainer::goldfishMask(const TokenData &data, int64_t first) {
+Tensor Trainer::goldfishMask(Batch &batch) {
   if (!artifact_.hasEntry("goldfish_mask"))
     throw Error("the artifact was compiled without --goldfish");
+  return std::move(artifact_.call("goldfish_mask", batchBinder(batch))[0]);
+}
+
+Tensor Trainer::goldfishMask(const TokenData &data, int64_t first) {
   const Manifest &m = artifact_.manifest();
   Batch batch = makeBatch(data, first, m.microBatch, m.seqLen, m.vocab);
-  return std::move(artifact_.call("goldfish_mask", batchBinder(batch))[0]);
+  return goldfishMask(batch);
 }
 
 double Trainer::evaluate(const TokenData &data, int64_t first) {
@@ -187,7 +205,7 @@ std::map<std::string, Tensor> Trainer::gradients(const TokenData &data, double &
   ctx.stopBefore = "update";
   run(artifact_.plan().steps, ctx);
   loss = set("loss_sum").at("").as<float>()[0];
-  return copyOf(set("grad_sum"));
+  return std::move(set("grad_sum"));
 }
 
 StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double clip) {
@@ -197,18 +215,12 @@ StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double
   ctx.clip = clip;
   ctx.lr.as<float>()[0] = static_cast<float>(result.lr);
   ctx.step.as<int64_t>()[0] = step_ + 1;
+  if (artifact_.hasEntry("goldfish_mask"))
+    ctx.dropped = 0;
   run(artifact_.plan().steps, ctx);
   result.loss = set(sets_.count("loss_sum") ? "loss_sum" : "loss").at("").as<float>()[0];
   result.gradNorm = ctx.gradNorm;
-  if (artifact_.hasEntry("goldfish_mask")) {
-    const Manifest &m = artifact_.manifest();
-    result.droppedTokens = 0;
-    for (int64_t j = 0; j < m.globalBatch / m.microBatch; ++j) {
-      Tensor mask = goldfishMask(data, step_ * m.globalBatch + j * m.microBatch);
-      for (int64_t k = 0; k < mask.numElements(); ++k)
-        result.droppedTokens += mask.as<float>()[k] != 0.0f;
-    }
-  }
+  result.droppedTokens = ctx.dropped;
   ++step_;
   return result;
 }

@@ -8,6 +8,7 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Error.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
@@ -73,17 +74,13 @@ static cl::opt<std::string> dumpGradients(
     "dump-gradients",
     cl::desc("Write the next step's gradients (safetensors) here, without training"));
 
+/// Writes a tensor's bytes through a temporary file and a rename.
 static void writeRaw(const std::string &path, const Tensor &tensor) {
-  std::string tmp = path + ".tmp";
-  std::error_code ec;
-  {
-    llvm::raw_fd_ostream os(tmp, ec);
-    if (ec)
-      throw Error(tmp + ": cannot write (" + ec.message() + ")");
-    os.write(static_cast<const char *>(tensor.data()), tensor.numBytes());
-  }
-  if ((ec = llvm::sys::fs::rename(tmp, path)))
-    throw Error(path + ": cannot write (" + ec.message() + ")");
+  if (llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+        os.write(static_cast<const char *>(tensor.data()), tensor.numBytes());
+        return llvm::Error::success();
+      }))
+    throw Error(path + ": cannot write (" + llvm::toString(std::move(err)) + ")");
 }
 
 static std::optional<TokenData> readData() {

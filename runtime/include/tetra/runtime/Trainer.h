@@ -42,6 +42,7 @@ public:
   /// The goldfish mask of the micro-batch starting at sample `first`: 1.0
   /// where a target is dropped. Throws Error without goldfish.
   Tensor goldfishMask(const TokenData &data, int64_t first);
+  Tensor goldfishMask(Batch &batch);
 
   /// Mean loss of the micro-batch starting at sample `first`, no update.
   double evaluate(const TokenData &data, int64_t first);
