@@ -76,11 +76,23 @@ def Sched_ScaleOp : Sched_Op<"scale"> {
   let hasVerifier = 1;
 }
 
+def Sched_ReduceGradientsOp : Sched_Op<"reduce_gradients"> {
+  let summary = "sum a gradient set over the ranks that saw other data";
+  let description = [{
+    After the backward passes of a step: each parameter's gradient is summed
+    over the grid axes on which ranks hold the same shard of it but computed
+    it on other samples -- data, and z for parameters not split over z (the
+    manifest's layouts say which). AxoNN's data-parallel all-reduce.
+  }];
+  let arguments = (ins StrAttr:$buffers);
+  let assemblyFormat = "$buffers attr-dict";
+}
+
 def Sched_ClipNormOp : Sched_Op<"clip_norm"> {
   let summary = "global-norm clipping of a buffer set at the runtime's --clip";
   let description = [{
     Computes the global L2 norm of the set (reported as the step's gradient
-    norm) and the factor min(1, clip / (norm + 1e-6)) that the next launch
+    norm; on a grid, over every rank's shard, each shard counted once) and the factor min(1, clip / (norm + 1e-6)) that the next launch
     receives as its `grad_scale`.
   }];
   let arguments = (ins StrAttr:$buffers);

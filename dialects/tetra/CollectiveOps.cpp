@@ -103,6 +103,10 @@ LogicalResult AllReduceOp::verify() {
   return verifyCollective(*this, getAxes(), getInput().getType(),
                           getResult().getType(), Resize::Same, 0);
 }
+LogicalResult FanOutOp::verify() {
+  return verifyCollective(*this, getAxes(), getInput().getType(),
+                          getResult().getType(), Resize::Same, 0);
+}
 LogicalResult AllGatherStartOp::verify() {
   return verifyCollective(*this, getAxes(), getInput().getType(),
                           tokenResult(getToken()), Resize::Gather, getDim());

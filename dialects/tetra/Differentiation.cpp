@@ -16,7 +16,7 @@ using namespace mlir::tetra;
 LogicalResult EmbeddingOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                           SmallVectorImpl<Value> &operandGrads) {
   operandGrads[0] = EmbeddingGradOp::create(b, getLoc(), getTable().getType(),
-                                            resultGrads[0], getIndices());
+                                            resultGrads[0], getIndices(), getVocabAxesAttr());
   return success();
 }
 
@@ -46,7 +46,7 @@ LogicalResult LinearOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads
 LogicalResult RMSNormOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                         SmallVectorImpl<Value> &operandGrads) {
   auto grad = RMSNormGradOp::create(b, getLoc(), getInput(), getWeight(), resultGrads[0],
-                                    getEpsAttr(), getUnitOffsetAttr());
+                                    getEpsAttr(), getUnitOffsetAttr(), getStatAxesAttr());
   operandGrads[0] = grad.getInputGrad();
   operandGrads[1] = grad.getWeightGrad();
   return success();
@@ -55,7 +55,7 @@ LogicalResult RMSNormOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrad
 LogicalResult LayerNormOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                           SmallVectorImpl<Value> &operandGrads) {
   auto grad = LayerNormGradOp::create(b, getLoc(), getInput(), getWeight(),
-                                      resultGrads[0], getEpsAttr());
+                                      resultGrads[0], getEpsAttr(), getStatAxesAttr());
   operandGrads[0] = grad.getInputGrad();
   operandGrads[1] = grad.getWeightGrad();
   if (getBias())
@@ -118,6 +118,49 @@ LogicalResult CrossEntropyOp::buildGradients(OpBuilder &b, ArrayRef<Value> resul
                                              SmallVectorImpl<Value> &operandGrads) {
   operandGrads[0] = CrossEntropyGradOp::create(b, getLoc(), getLogits(), getTargets(),
                                                resultGrads[0], getIgnoreIndexAttr(),
-                                               getGoldfishAttr());
+                                               getGoldfishAttr(), getVocabAxesAttr(),
+                                               getVocabSizeAttr(), getRowAxesAttr());
+  return success();
+}
+
+//===--- collectives --------------------------------------------------------===//
+// Tensor parallelism's convention: ranks that hold a replicated value compute
+// the same loss from it, which counts once. So a sum's gradient passes through
+// (all_reduce), a replicated input's gradient is summed (fan_out), and a
+// gathered shard's gradient is the reduce-scatter of the gathered gradients.
+
+static ReduceKindAttr sumKind(OpBuilder &b) {
+  return ReduceKindAttr::get(b.getContext(), ReduceKind::sum);
+}
+
+LogicalResult AllGatherOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  operandGrads[0] = ReduceScatterOp::create(b, getLoc(), getInput().getType(),
+                                            resultGrads[0], getAxesAttr(), getDimAttr(),
+                                            sumKind(b));
+  return success();
+}
+
+LogicalResult ReduceScatterOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                              SmallVectorImpl<Value> &operandGrads) {
+  if (getKind() != ReduceKind::sum)
+    return emitOpError("has a gradient only as a sum");
+  operandGrads[0] = AllGatherOp::create(b, getLoc(), getInput().getType(), resultGrads[0],
+                                        getAxesAttr(), getDimAttr());
+  return success();
+}
+
+LogicalResult AllReduceOp::buildGradients(OpBuilder &, ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  if (getKind() != ReduceKind::sum)
+    return emitOpError("has a gradient only as a sum");
+  operandGrads[0] = resultGrads[0];
+  return success();
+}
+
+LogicalResult FanOutOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  operandGrads[0] = AllReduceOp::create(b, getLoc(), getInput().getType(), resultGrads[0],
+                                        getAxesAttr(), sumKind(b));
   return success();
 }

@@ -38,4 +38,31 @@ def Tetra_DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
   ];
 }
 
+def Tetra_ShardableOpInterface : OpInterface<"ShardableOpInterface"> {
+  let cppNamespace = "::mlir::tetra";
+  let description = [{
+    The op's sharding rule on the 4D grid. tetra-shard asks every op for the
+    layouts of its results given those of its operands (and for the layouts
+    of the parameters it reads); tetra-partition then asks it to rewrite
+    itself in local shapes, with the collectives its rule needs. An op
+    without this interface cannot be sharded, which is an error, never a
+    silent replication.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Reads the operands' layouts from `state` and records the results'
+        (and the parameters' through `state.assignParam`); emits an error
+        naming the dimension, its size and the axis when a split does not
+        divide.
+      }],
+      "::llvm::LogicalResult", "inferLayouts", (ins "ShardingState &":$state)>,
+    InterfaceMethod<[{
+        Rewrites the op on local shapes (its operands are local already),
+        inserting collectives on grid axes; may replace and erase the op.
+      }],
+      "::llvm::LogicalResult", "partition",
+      (ins "ShardingState &":$state, "::mlir::OpBuilder &":$builder)>
+  ];
+}
+
 #endif // TETRA_INTERFACES_TD

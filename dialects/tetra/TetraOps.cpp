@@ -43,10 +43,11 @@ GetParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto param = symbolTable.lookupNearestSymbolFrom<ParamOp>(*this, getNameAttr());
   if (!param)
     return emitOpError("'") << getName() << "' does not name a tetra.param";
-  if (param.getType() != getType())
+  if (param.getLocalTensorType() != getType())
     return emitOpError("type ")
-           << getType() << " does not match parameter '" << getName()
-           << "' of type " << param.getType();
+           << getType() << " does not match parameter '" << getName() << "' of "
+           << (param.getLocalType() ? "local type " : "type ")
+           << param.getLocalTensorType();
   return success();
 }
 

@@ -10,6 +10,10 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "tetra/TetraDialect.h"
 
+namespace mlir::tetra {
+class ShardingState;
+} // namespace mlir::tetra
+
 #include "tetra/TetraInterfaces.h.inc"
 
 #define GET_OP_CLASSES

@@ -29,14 +29,17 @@ def Tetra_ParamOp : Tetra_Op<"param", [Symbol]> {
         init #tetra.init<normal, std = 0.02>
     ```
     The global (unsharded) shape and dtype; the optional layout says how the
-    parameter is split over the grid once sharded.
+    parameter is split over the grid once sharded (tetra-shard), and `local`
+    the type of the shard each rank holds (tetra-partition), which is then
+    what `tetra.get_param` returns.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<AnyStaticShapeTensor>:$type,
                        Tetra_InitAttr:$init,
-                       OptionalAttr<Tetra_LayoutAttr>:$layout);
+                       OptionalAttr<Tetra_LayoutAttr>:$layout,
+                       OptionalAttr<TypeAttrOf<AnyStaticShapeTensor>>:$local_type);
   let assemblyFormat = [{
-    $sym_name `:` $type `init` $init (`layout` $layout^)? attr-dict
+    $sym_name `:` $type `init` $init (`layout` $layout^)? (`local` $local_type^)? attr-dict
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -45,11 +48,17 @@ def Tetra_ParamOp : Tetra_Op<"param", [Symbol]> {
     }
     /// Number of scalar elements.
     int64_t getNumElements() { return getTensorType().getNumElements(); }
+    /// The shard one rank holds (tetra-partition sets it), else the whole.
+    ::mlir::RankedTensorType getLocalTensorType() {
+      if (auto local = getLocalType())
+        return ::llvm::cast<::mlir::RankedTensorType>(*local);
+      return getTensorType();
+    }
   }];
 }
 
 def Tetra_GetParamOp : Tetra_Op<"get_param",
-    [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+    [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "the value of a parameter";
   let arguments = (ins FlatSymbolRefAttr:$name);
   let results = (outs AnyStaticShapeTensor:$result);
@@ -60,13 +69,18 @@ def Tetra_GetParamOp : Tetra_Op<"get_param",
 // Embeddings and positions
 //===----------------------------------------------------------------------===//
 
-def Tetra_EmbeddingOp : Tetra_Op<"embedding", [Pure, InferTypeOpAdaptor,
+def Tetra_EmbeddingOp : Tetra_Op<"embedding", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, InferTypeOpAdaptor,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "rows of a table picked by token ids";
   let description = [{
     table [V, H], indices [d0, ..., dn] -> [d0, ..., dn, H].
+    With `vocab_axes` the table holds this rank's rows of a vocabulary split
+    over those axes (rows i*V .. (i+1)*V - 1, i the rank's index in the group);
+    ids outside them give zeros, and an all_reduce over the axes completes
+    the lookup.
   }];
-  let arguments = (ins Tetra_FloatTensor:$table, Tetra_IndexTensor:$indices);
+  let arguments = (ins Tetra_FloatTensor:$table, Tetra_IndexTensor:$indices,
+                       OptionalAttr<Tetra_AxesAttr>:$vocab_axes);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = [{
     $table `[` $indices `]` attr-dict `:` type($table) `,` type($indices)
@@ -74,7 +88,7 @@ def Tetra_EmbeddingOp : Tetra_Op<"embedding", [Pure, InferTypeOpAdaptor,
 }
 
 def Tetra_PositionsOp : Tetra_Op<"positions",
-    [Pure, AllTypesMatch<["indices", "result"]>]> {
+    [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["indices", "result"]>]> {
   let summary = "position of every token in its sequence";
   let description = [{
     indices [B, S] -> [B, S] with result[b, s] = s + offset (offset 0 unless
@@ -119,7 +133,7 @@ def Tetra_AbacusEmbeddingOp : Tetra_Op<"abacus_embedding", [Pure, InferTypeOpAda
   }];
 }
 
-def Tetra_RotaryOp : Tetra_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_RotaryOp : Tetra_Op<"rotary", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "rotary position embedding (RoPE)";
   let description = [{
@@ -149,7 +163,7 @@ def Tetra_RotaryOp : Tetra_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]
 // Linear layers, norms, activations
 //===----------------------------------------------------------------------===//
 
-def Tetra_LinearOp : Tetra_Op<"linear", [Pure, InferTypeOpAdaptor,
+def Tetra_LinearOp : Tetra_Op<"linear", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, InferTypeOpAdaptor,
     DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "y = x W^T (+ b)";
@@ -176,24 +190,32 @@ def Tetra_LinearOp : Tetra_Op<"linear", [Pure, InferTypeOpAdaptor,
   }];
 }
 
-def Tetra_RMSNormOp : Tetra_Op<"rmsnorm", [Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_RMSNormOp : Tetra_Op<"rmsnorm", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "x * rsqrt(mean(x^2) + eps) * w, over the last dimension";
   let description = [{
     Statistics in fp32. With `unit_offset` the scale is (1 + w) (Gemma).
+    With `stat_axes` the last dimension is split over those grid axes and the
+    statistics are summed over them, so the result equals the unsplit norm.
   }];
   let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
-                       F64Attr:$eps, UnitAttr:$unit_offset);
+                       F64Attr:$eps, UnitAttr:$unit_offset,
+                       OptionalAttr<Tetra_AxesAttr>:$stat_axes);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
   let hasVerifier = 1;
 }
 
-def Tetra_LayerNormOp : Tetra_Op<"layernorm", [Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_LayerNormOp : Tetra_Op<"layernorm", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "(x - mean) * rsqrt(var + eps) * w (+ b), over the last dimension";
+  let description = [{
+    With `stat_axes` the last dimension is split over those grid axes and the
+    mean and variance are reduced over them (exact, unlike a local norm).
+  }];
   let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
-                       Optional<Tetra_FloatTensor>:$bias, F64Attr:$eps);
+                       Optional<Tetra_FloatTensor>:$bias, F64Attr:$eps,
+                       OptionalAttr<Tetra_AxesAttr>:$stat_axes);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`bias` $bias^)? attr-dict `:` type($input) `,` type($weight)
@@ -202,7 +224,7 @@ def Tetra_LayerNormOp : Tetra_Op<"layernorm", [Pure, AllTypesMatch<["input", "re
   let hasVerifier = 1;
 }
 
-def Tetra_GeluOp : Tetra_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_GeluOp : Tetra_Op<"gelu", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "GELU, exact (erf) or tanh-approximate";
   let arguments = (ins Tetra_FloatTensor:$input,
@@ -211,7 +233,7 @@ def Tetra_GeluOp : Tetra_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>,
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Tetra_SiluOp : Tetra_Op<"silu", [Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_SiluOp : Tetra_Op<"silu", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "x * sigmoid(x)";
   let arguments = (ins Tetra_FloatTensor:$input);
@@ -219,7 +241,7 @@ def Tetra_SiluOp : Tetra_Op<"silu", [Pure, AllTypesMatch<["input", "result"]>,
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Tetra_GluOp : Tetra_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>,
+def Tetra_GluOp : Tetra_Op<"glu", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["gate", "up", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "gated linear unit: act(gate) * up (SwiGLU, GeGLU)";
   let arguments = (ins Tetra_FloatTensor:$gate, Tetra_FloatTensor:$up,
@@ -228,7 +250,7 @@ def Tetra_GluOp : Tetra_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>
   let assemblyFormat = "$gate `,` $up attr-dict `:` type($gate)";
 }
 
-def Tetra_AddOp : Tetra_Op<"add", [Pure, AllTypesMatch<["lhs", "result"]>,
+def Tetra_AddOp : Tetra_Op<"add", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["lhs", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "elementwise sum; rhs may be a trailing-dimension broadcast";
   let description = [{
@@ -241,7 +263,7 @@ def Tetra_AddOp : Tetra_Op<"add", [Pure, AllTypesMatch<["lhs", "result"]>,
   let hasVerifier = 1;
 }
 
-def Tetra_ScaleOp : Tetra_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_ScaleOp : Tetra_Op<"scale", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "multiplication by a constant (embedding scale)";
   let arguments = (ins Tetra_FloatTensor:$input, F64Attr:$factor);
@@ -253,7 +275,7 @@ def Tetra_ScaleOp : Tetra_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>,
 // Attention and loss
 //===----------------------------------------------------------------------===//
 
-def Tetra_AttentionOp : Tetra_Op<"attention", [Pure,
+def Tetra_AttentionOp : Tetra_Op<"attention", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure,
     AllTypesMatch<["query", "result"]>,
     DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
@@ -275,7 +297,7 @@ def Tetra_AttentionOp : Tetra_Op<"attention", [Pure,
   let hasVerifier = 1;
 }
 
-def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [Pure, InferTypeOpAdaptor,
+def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, InferTypeOpAdaptor,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "mean next-token cross-entropy over the kept targets";
   let description = [{
@@ -283,15 +305,25 @@ def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [Pure, InferTypeOpAdaptor,
     kept targets divided by max(1, number kept). Targets equal to
     `ignore_index` are not kept; with `goldfish`, neither are the targets its
     mask drops.
+
+    Sharded: with `vocab_axes` the logits hold this rank's slice of the
+    vocabulary (max, sum of exponentials and the target's logit are reduced
+    over those axes); columns at or past `vocab_size` are padding and never
+    count; with `row_axes` the rows are split over those axes and the loss sum
+    and the kept count are reduced over them, so every rank gets the loss of
+    the whole micro-batch.
   }];
   let arguments = (ins Tetra_FloatTensor:$logits, Tetra_IndexTensor:$targets,
                        DefaultValuedAttr<I64Attr, "-100">:$ignore_index,
-                       OptionalAttr<Tetra_GoldfishAttr>:$goldfish);
+                       OptionalAttr<Tetra_GoldfishAttr>:$goldfish,
+                       OptionalAttr<Tetra_AxesAttr>:$vocab_axes,
+                       OptionalAttr<I64Attr>:$vocab_size,
+                       OptionalAttr<Tetra_AxesAttr>:$row_axes);
   let results = (outs 0DTensorOf<[F32]>:$result);
   let assemblyFormat = "$logits `,` $targets attr-dict `:` type($logits) `,` type($targets)";
 }
 
-def Tetra_GoldfishMaskOp : Tetra_Op<"goldfish_mask", [Pure,
+def Tetra_GoldfishMaskOp : Tetra_Op<"goldfish_mask", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure,
     AllShapesMatch<["targets", "result"]>]> {
   let summary = "1.0 where the goldfish rule drops a target, 0.0 elsewhere";
   let description = [{
@@ -377,7 +409,8 @@ def Tetra_AdamWOp : Tetra_Op<"adamw", [Pure,
 
 def Tetra_EmbeddingGradOp : Tetra_Op<"embedding_grad", [Pure]> {
   let summary = "gradient of an embedding table: rows accumulated by token id";
-  let arguments = (ins Tetra_FloatTensor:$grad, Tetra_IndexTensor:$indices);
+  let arguments = (ins Tetra_FloatTensor:$grad, Tetra_IndexTensor:$indices,
+                       OptionalAttr<Tetra_AxesAttr>:$vocab_axes);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = [{
     $grad `,` $indices attr-dict `:` type($grad) `,` type($indices) `->` type($result)
@@ -390,7 +423,8 @@ def Tetra_RMSNormGradOp : Tetra_Op<"rmsnorm_grad", [Pure,
     AllTypesMatch<["weight", "weight_grad"]>]> {
   let summary = "gradients of tetra.rmsnorm for its input and scale";
   let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
-                       Tetra_FloatTensor:$grad, F64Attr:$eps, UnitAttr:$unit_offset);
+                       Tetra_FloatTensor:$grad, F64Attr:$eps, UnitAttr:$unit_offset,
+                       OptionalAttr<Tetra_AxesAttr>:$stat_axes);
   let results = (outs Tetra_FloatTensor:$input_grad, Tetra_FloatTensor:$weight_grad);
   let assemblyFormat = [{
     $input `,` $weight `,` $grad attr-dict `:` type($input) `,` type($weight)
@@ -402,7 +436,8 @@ def Tetra_LayerNormGradOp : Tetra_Op<"layernorm_grad", [Pure,
     AllTypesMatch<["weight", "weight_grad", "bias_grad"]>]> {
   let summary = "gradients of tetra.layernorm for its input, scale and shift";
   let arguments = (ins Tetra_FloatTensor:$input, Tetra_FloatTensor:$weight,
-                       Tetra_FloatTensor:$grad, F64Attr:$eps);
+                       Tetra_FloatTensor:$grad, F64Attr:$eps,
+                       OptionalAttr<Tetra_AxesAttr>:$stat_axes);
   let results = (outs Tetra_FloatTensor:$input_grad, Tetra_FloatTensor:$weight_grad,
                       Tetra_FloatTensor:$bias_grad);
   let assemblyFormat = [{
@@ -487,7 +522,10 @@ def Tetra_CrossEntropyGradOp : Tetra_Op<"cross_entropy_grad", [Pure,
   let arguments = (ins Tetra_FloatTensor:$logits, Tetra_IndexTensor:$targets,
                        0DTensorOf<[F32]>:$grad,
                        DefaultValuedAttr<I64Attr, "-100">:$ignore_index,
-                       OptionalAttr<Tetra_GoldfishAttr>:$goldfish);
+                       OptionalAttr<Tetra_GoldfishAttr>:$goldfish,
+                       OptionalAttr<Tetra_AxesAttr>:$vocab_axes,
+                       OptionalAttr<I64Attr>:$vocab_size,
+                       OptionalAttr<Tetra_AxesAttr>:$row_axes);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = [{
     $logits `,` $targets `,` $grad attr-dict `:` type($logits) `,` type($targets)
@@ -504,7 +542,8 @@ class Tetra_CollectiveOp<string mnemonic, list<Trait> traits = []>
   let hasVerifier = 1;
 }
 
-def Tetra_AllGatherOp : Tetra_CollectiveOp<"all_gather", [Pure]> {
+def Tetra_AllGatherOp : Tetra_CollectiveOp<"all_gather", [Pure,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "concatenate the shards of the group along `dim`";
   let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes, I64Attr:$dim);
   let results = (outs Tetra_FloatTensor:$result);
@@ -514,7 +553,8 @@ def Tetra_AllGatherOp : Tetra_CollectiveOp<"all_gather", [Pure]> {
   }];
 }
 
-def Tetra_ReduceScatterOp : Tetra_CollectiveOp<"reduce_scatter", [Pure]> {
+def Tetra_ReduceScatterOp : Tetra_CollectiveOp<"reduce_scatter", [Pure,
+    DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "reduce over the group, keep this rank's slice of `dim`";
   let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes, I64Attr:$dim,
                        DefaultValuedAttr<Tetra_ReduceKindAttr, "ReduceKind::sum">:$kind);
@@ -526,10 +566,34 @@ def Tetra_ReduceScatterOp : Tetra_CollectiveOp<"reduce_scatter", [Pure]> {
 }
 
 def Tetra_AllReduceOp : Tetra_CollectiveOp<"all_reduce",
-    [Pure, AllTypesMatch<["input", "result"]>]> {
+    [Pure, AllTypesMatch<["input", "result"]>,
+     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "reduce over the group; every rank gets the result";
+  let description = [{
+    Gradients follow the replicated-loss convention of tensor parallelism:
+    every rank of the group computes the same downstream loss, so the
+    gradient of a sum passes through unchanged (its conjugate is
+    `tetra.fan_out`).
+  }];
   let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes,
                        DefaultValuedAttr<Tetra_ReduceKindAttr, "ReduceKind::sum">:$kind);
+  let results = (outs Tetra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `over` custom<GridAxes>($axes) attr-dict `:` type($input)
+  }];
+}
+
+def Tetra_FanOutOp : Tetra_CollectiveOp<"fan_out",
+    [Pure, AllTypesMatch<["input", "result"]>,
+     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
+  let summary = "a value every rank of the group uses: identity, gradient summed";
+  let description = [{
+    Marks a value that is replicated over the group and consumed by work
+    split over it (the input of a layer whose output features are split).
+    Forward it is the identity; its gradient is the all_reduce of the
+    ranks' partial gradients over the group.
+  }];
+  let arguments = (ins Tetra_FloatTensor:$input, Tetra_AxesAttr:$axes);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = [{
     $input `over` custom<GridAxes>($axes) attr-dict `:` type($input)

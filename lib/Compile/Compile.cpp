@@ -115,15 +115,34 @@ json::Object describeEntry(func::FuncOp func) {
                       {"results", std::move(results)}};
 }
 
+json::Array axesOf(ArrayRef<GridAxis> axes) {
+  json::Array names;
+  for (GridAxis a : axes)
+    names.push_back(stringifyGridAxis(a).str());
+  return names;
+}
+
 json::Object describeParam(ParamOp param) {
   InitAttr init = param.getInit();
   json::Object initJson{{"kind", stringifyInitKind(init.getKind()).str()}};
   if (init.getKind() == InitKind::normal || init.getKind() == InitKind::trunc_normal)
     initJson["std"] = init.getStd().convertToDouble();
-  return json::Object{{"name", param.getSymName().str()},
-                      {"shape", shapeOf(param.getTensorType())},
-                      {"dtype", dtypeOf(param.getTensorType().getElementType())},
-                      {"init", std::move(initJson)}};
+  json::Object described{{"name", param.getSymName().str()},
+                         {"shape", shapeOf(param.getTensorType())},
+                         {"local_shape", shapeOf(param.getLocalTensorType())},
+                         {"dtype", dtypeOf(param.getTensorType().getElementType())},
+                         {"init", std::move(initJson)}};
+  // How the global tensor is split (absent: every rank holds all of it).
+  if (std::optional<LayoutAttr> layout = param.getLayout()) {
+    json::Array dims;
+    for (unsigned d = 0; d < layout->getRank(); ++d)
+      dims.push_back(axesOf(layout->getDimAxes(d)));
+    SmallVector<GridAxis> flat;
+    for (int32_t a : layout->getFlat().asArrayRef())
+      flat.push_back(static_cast<GridAxis>(a));
+    described["layout"] = json::Object{{"dims", std::move(dims)}, {"flat", axesOf(flat)}};
+  }
+  return described;
 }
 
 /// Writes `text` to `path` through a temporary file and a rename.
@@ -203,9 +222,15 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
                       : (", table = \"" + part + "\"").str();
     }
   }
-  if (failed(runPipeline(*module, ("tetra-add-loss{goldfish={" + goldfish + "}},tetra-autodiff{" + options.optimizer +
-                             "},tetra-params-to-arguments"))))
+  // One process: no sharding at all, so its kernels stay free of collectives.
+  std::string partition = options.grid == "1x1x1x1"
+                              ? std::string()
+                              : "tetra-shard{grid=" + options.grid + "},tetra-partition,";
+  if (failed(runPipeline(*module, "tetra-add-loss{goldfish={" + goldfish + "}}," + partition +
+                                      "tetra-autodiff{" + options.optimizer +
+                                      "},tetra-params-to-arguments")))
     return failure();
+  GridAttr grid = (*module)->getAttrOfType<GridAttr>(kGridAttrName);
   if (options.emit == "tetra") {
     module->print(llvm::outs());
     return success();
@@ -282,7 +307,8 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
     OpBuilder b(&context);
     b.setInsertionPointToEnd(planModule->getBody());
     sched::PlanOp plan =
-        buildTrainPlan(b, fileLoc, options.globalBatch / options.microBatch);
+        buildTrainPlan(b, fileLoc, options.globalBatch / options.microBatch,
+                       grid && (grid.getZ() > 1 || grid.getData() > 1));
     SmallString<256> planPath(options.outputDir);
     llvm::sys::path::append(planPath, "plan.json");
     if (failed(verify(*planModule)) ||
@@ -301,6 +327,10 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
                         {"micro_batch", options.microBatch},
                         {"seq_len", options.seqLen},
                         {"global_batch", options.globalBatch},
+                        {"grid", json::Object{{"x", grid ? grid.getX() : 1},
+                                              {"y", grid ? grid.getY() : 1},
+                                              {"z", grid ? grid.getZ() : 1},
+                                              {"data", grid ? grid.getData() : 1}}},
                         {"model", std::move(model)},
                         {"params", std::move(paramJson)},
                         {"kernels", "kernels.so"},

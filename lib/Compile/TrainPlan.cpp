@@ -5,7 +5,8 @@
 
 using namespace mlir;
 
-sched::PlanOp tetra::buildTrainPlan(OpBuilder &b, Location loc, int64_t microBatches) {
+sched::PlanOp tetra::buildTrainPlan(OpBuilder &b, Location loc, int64_t microBatches,
+                                    bool reduceGradients) {
   auto plan = sched::PlanOp::create(b, loc, b.getStringAttr("train_step"),
                                     b.getI64IntegerAttr(sched::kPlanVersion));
   OpBuilder::InsertionGuard guard(b);
@@ -28,6 +29,8 @@ sched::PlanOp tetra::buildTrainPlan(OpBuilder &b, Location loc, int64_t microBat
     sched::ScaleOp::create(b, loc, b.getStringAttr("grad_sum"), mean);
     sched::ScaleOp::create(b, loc, b.getStringAttr("loss_sum"), mean);
   }
+  if (reduceGradients)
+    sched::ReduceGradientsOp::create(b, loc, "grad_sum");
   sched::ClipNormOp::create(b, loc, "grad_sum");
   sched::LaunchOp::create(b, loc, FlatSymbolRefAttr::get(b.getContext(), "update"),
                           b.getDictionaryAttr({b.getNamedAttr("grad", b.getStringAttr("grad_sum"))}));

@@ -46,15 +46,32 @@ struct EmbeddingGradLowering : OpRewritePattern<EmbeddingGradOp> {
     Value ids = flattenAll(b, loc, op.getIndices());
     Value zero = constantIndex(b, loc, 0), one = constantIndex(b, loc, 1);
     Value table = filled(b, loc, tableType, 0.0);
+    // A vocabulary shard: other shards' ids add 0 to row 0.
+    int64_t tableRows = tableType.getDimSize(0);
+    Value offset = op.getVocabAxes()
+                       ? Value(arith::MulIOp::create(
+                             b, loc, shardIndex(b, loc, op, *op.getVocabAxes()),
+                             constantIndex(b, loc, tableRows)))
+                       : Value();
     auto outer = scf::ForOp::create(
         b, loc, zero, constantIndex(b, loc, rows), one, ValueRange{table},
         [&](OpBuilder &ob, Location ol, Value m, ValueRange acc) {
           Value row = indexValue(ob, ol, tensor::ExtractOp::create(ob, ol, ids, ValueRange{m}));
+          Value inShard;
+          if (offset) {
+            row = arith::SubIOp::create(ob, ol, row, offset);
+            inShard = arith::CmpIOp::create(ob, ol, arith::CmpIPredicate::ult, row,
+                                            constantIndex(ob, ol, tableRows));
+            row = arith::SelectOp::create(ob, ol, inShard, row, zero);
+          }
           auto inner = scf::ForOp::create(
               ob, ol, zero, constantIndex(ob, ol, features), one, ValueRange{acc[0]},
               [&](OpBuilder &ib, Location il, Value h, ValueRange t) {
                 Value old = tensor::ExtractOp::create(ib, il, t[0], ValueRange{row, h});
                 Value g = tensor::ExtractOp::create(ib, il, grad, ValueRange{m, h});
+                if (inShard)
+                  g = arith::SelectOp::create(ib, il, inShard, g,
+                                              constantFloat(ib, il, g.getType(), 0.0));
                 Value updated = tensor::InsertOp::create(ib, il, addf(ib, il, old, g), t[0],
                                                          ValueRange{row, h});
                 scf::YieldOp::create(ib, il, updated);
@@ -74,7 +91,8 @@ struct RMSNormGradLowering : OpRewritePattern<RMSNormGradOp> {
     RankedTensorType type = op.getInput().getType();
     unsigned rank = type.getRank();
     Type f = type.getElementType();
-    double features = static_cast<double>(type.getShape().back());
+    DenseI32ArrayAttr statAxes = op.getStatAxesAttr();
+    double features = static_cast<double>(type.getShape().back() * groupSize(op, statAxes));
     double eps = op.getEps().convertToDouble();
     bool unit = op.getUnitOffset();
     Value x = op.getInput(), w = op.getWeight(), dy = op.getGrad();
@@ -87,6 +105,7 @@ struct RMSNormGradLowering : OpRewritePattern<RMSNormGradOp> {
     Value sumsq = reduceSumLast(b, loc, x, [](OpBuilder &nb, Location nl, Value v) {
       return mulf(nb, nl, v, v);
     });
+    sumsq = reduceOver(b, loc, sumsq, statAxes);
     RankedTensorType rowType = withoutLast(type);
     Value r = generic(b, loc, rowType, {sumsq}, empty(b, loc, rowType),
                       {identity(ctx, rank - 1), identity(ctx, rank - 1)}, parallel(rank - 1),
@@ -105,6 +124,7 @@ struct RMSNormGradLowering : OpRewritePattern<RMSNormGradOp> {
                           Value v = mulf(nb, nl, mulf(nb, nl, a[0], scaleOf(nb, nl, a[1])), a[2]);
                           linalg::YieldOp::create(nb, nl, addf(nb, nl, a[3], v));
                         });
+    dot = reduceOver(b, loc, dot, statAxes);
     Value dx = generic(
         b, loc, type, {x, w, dy, r, dot}, empty(b, loc, type), {id, last, id, row, row, id},
         parallel(rank), [&](OpBuilder &nb, Location nl, ValueRange a) {
@@ -136,13 +156,17 @@ struct LayerNormGradLowering : OpRewritePattern<LayerNormGradOp> {
     RankedTensorType type = op.getInput().getType();
     unsigned rank = type.getRank();
     Type f = type.getElementType();
-    Value n = constantFloat(b, loc, f, static_cast<double>(type.getShape().back()));
+    DenseI32ArrayAttr statAxes = op.getStatAxesAttr();
+    Value n = constantFloat(
+        b, loc, f, static_cast<double>(type.getShape().back() * groupSize(op, statAxes)));
     double eps = op.getEps().convertToDouble();
     Value x = op.getInput(), w = op.getWeight(), dy = op.getGrad();
     AffineMap id = identity(ctx, rank), row = dropLast(ctx, rank),
               last = suffix(ctx, rank, rank - 1), rowId = identity(ctx, rank - 1);
     RankedTensorType rowType = withoutLast(type);
-    Value sum = reduceSumLast(b, loc, x, [](OpBuilder &, Location, Value v) { return v; });
+    Value sum = reduceOver(
+        b, loc, reduceSumLast(b, loc, x, [](OpBuilder &, Location, Value v) { return v; }),
+        statAxes);
     Value mean = generic(b, loc, rowType, {sum}, empty(b, loc, rowType), {rowId, rowId},
                          parallel(rank - 1), [&](OpBuilder &nb, Location nl, ValueRange a) {
                            linalg::YieldOp::create(
@@ -154,6 +178,7 @@ struct LayerNormGradLowering : OpRewritePattern<LayerNormGradOp> {
                           Value d = subf(nb, nl, a[0], a[1]);
                           linalg::YieldOp::create(nb, nl, addf(nb, nl, a[2], mulf(nb, nl, d, d)));
                         });
+    var = reduceOver(b, loc, var, statAxes);
     Value r = generic(b, loc, rowType, {var}, empty(b, loc, rowType), {rowId, rowId},
                       parallel(rank - 1), [&](OpBuilder &nb, Location nl, ValueRange a) {
                         Value v = arith::DivFOp::create(nb, nl, a[0], n);
@@ -178,8 +203,10 @@ struct LayerNormGradLowering : OpRewritePattern<LayerNormGradOp> {
           linalg::YieldOp::create(
               nb, nl, ValueRange{addf(nb, nl, a[3], g), addf(nb, nl, a[4], mulf(nb, nl, g, a[2]))});
         });
+    Value sumG = reduceOver(b, loc, sums.getResult(0), statAxes);
+    Value sumGx = reduceOver(b, loc, sums.getResult(1), statAxes);
     Value dx = generic(
-        b, loc, type, {dy, w, xh, r, sums.getResult(0), sums.getResult(1)},
+        b, loc, type, {dy, w, xh, r, sumG, sumGx},
         empty(b, loc, type), {id, last, id, row, row, row, id}, parallel(rank),
         [&](OpBuilder &nb, Location nl, ValueRange a) {
           Value g = mulf(nb, nl, a[0], a[1]);
@@ -398,7 +425,9 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
     auto flatType = llvm::cast<RankedTensorType>(logits.getType());
     int64_t ignore = op.getIgnoreIndexAttr().getInt();
     AffineMap id2 = identity(ctx, 2), row2 = dropLast(ctx, 2), id1 = identity(ctx, 1);
-    auto [rowMax, sumExp] = rowMaxAndSumExp(b, loc, logits);
+    VocabShard shard = vocabShard(b, loc, op, op.getVocabAxesAttr(), op.getVocabSizeAttr(),
+                                  flatType.getDimSize(1));
+    auto [rowMax, sumExp] = rowMaxAndSumExp(b, loc, logits, shard);
     auto scalarType = RankedTensorType::get({}, f);
     Value keptFlat =
         flattenAll(b, loc, keptMask(b, loc, op.getTargets(), ignore, op.getGoldfishAttr(), f));
@@ -407,6 +436,7 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
                          [&](OpBuilder &nb, Location nl, ValueRange a) {
                            linalg::YieldOp::create(nb, nl, addf(nb, nl, a[1], a[0]));
                          });
+    kept = reduceOver(b, loc, kept, op.getRowAxesAttr());
     Value dLoss = tensor::ExtractOp::create(b, loc, op.getGrad(), ValueRange{});
     Value keptScalar = tensor::ExtractOp::create(b, loc, kept, ValueRange{});
     Value coef = arith::DivFOp::create(
@@ -418,13 +448,17 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
         [&](OpBuilder &nb, Location nl, ValueRange a) {
           Value softmax = arith::DivFOp::create(
               nb, nl, math::ExpOp::create(nb, nl, subf(nb, nl, a[0], a[2])), a[3]);
-          Value col = linalg::IndexOp::create(nb, nl, 1);
+          Value col = shard.global(nb, nl, linalg::IndexOp::create(nb, nl, 1));
           Value isTarget = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, col,
                                                  indexValue(nb, nl, a[1]));
           Value onehot = arith::SelectOp::create(nb, nl, isTarget, constantFloat(nb, nl, f, 1.0),
                                                  constantFloat(nb, nl, f, 0.0));
           // Rows not kept (mask 0) get no gradient.
           Value g = mulf(nb, nl, mulf(nb, nl, subf(nb, nl, softmax, onehot), coef), a[4]);
+          // Nor do padding columns.
+          if (shard.vocabSize)
+            g = arith::SelectOp::create(nb, nl, shard.isReal(nb, nl, col), g,
+                                        constantFloat(nb, nl, f, 0.0));
           linalg::YieldOp::create(nb, nl, g);
         });
     if (logitsType.getRank() != 2)

@@ -206,29 +206,138 @@ Value flattenAll(OpBuilder &b, Location loc, Value x) {
   return tensor::CollapseShapeOp::create(b, loc, x, ArrayRef<ReassociationIndices>{all});
 }
 
-std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value logits) {
+Value VocabShard::global(OpBuilder &b, Location loc, Value col) const {
+  return offset ? Value(arith::AddIOp::create(b, loc, col, offset)) : col;
+}
+
+Value VocabShard::isReal(OpBuilder &b, Location loc, Value globalCol) const {
+  if (!vocabSize)
+    return arith::ConstantIntOp::create(b, loc, 1, 1);
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, globalCol,
+                               constantIndex(b, loc, *vocabSize));
+}
+
+VocabShard vocabShard(OpBuilder &b, Location loc, Operation *op, DenseI32ArrayAttr axes,
+                      IntegerAttr vocabSize, int64_t localColumns) {
+  VocabShard shard;
+  if (!axes)
+    return shard;
+  shard.axes = axes;
+  shard.offset = arith::MulIOp::create(b, loc, shardIndex(b, loc, op, axes.asArrayRef()),
+                                       constantIndex(b, loc, localColumns));
+  if (vocabSize)
+    shard.vocabSize = vocabSize.getInt();
+  return shard;
+}
+
+std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value logits,
+                                        const VocabShard &shard) {
   MLIRContext *ctx = b.getContext();
   auto type = llvm::cast<RankedTensorType>(logits.getType());
   Type f = type.getElementType();
   auto rowType = withoutLast(type);
   AffineMap id2 = identity(ctx, 2), row2 = dropLast(ctx, 2);
+  // Padding columns count as -inf: they never win the max, add 0 to the sum.
+  auto real = [&](OpBuilder &nb, Location nl) {
+    return shard.isReal(nb, nl, shard.global(nb, nl, linalg::IndexOp::create(nb, nl, 1)));
+  };
   Value maxInit = linalg::FillOp::create(b, loc, ValueRange{constantFloat(b, loc, f, -INFINITY)},
                                          ValueRange{empty(b, loc, rowType)})
                       .getResult(0);
   Value rowMax = generic(b, loc, rowType, {logits}, maxInit, {id2, row2}, reduceLast(2),
-                         [](OpBuilder &nb, Location nl, ValueRange a) {
-                           linalg::YieldOp::create(
-                               nb, nl, Value(arith::MaximumFOp::create(nb, nl, a[1], a[0])));
+                         [&](OpBuilder &nb, Location nl, ValueRange a) {
+                           Value m = arith::MaximumFOp::create(nb, nl, a[1], a[0]);
+                           if (shard.vocabSize)
+                             m = arith::SelectOp::create(nb, nl, real(nb, nl), m, a[1]);
+                           linalg::YieldOp::create(nb, nl, m);
                          });
+  rowMax = reduceOver(b, loc, rowMax, shard.axes, ReduceKind::max);
   Value sumExp = generic(b, loc, rowType, {logits, rowMax}, filled(b, loc, rowType, 0.0),
                          {id2, row2, row2}, reduceLast(2),
-                         [](OpBuilder &nb, Location nl, ValueRange a) {
+                         [&](OpBuilder &nb, Location nl, ValueRange a) {
                            Value e = math::ExpOp::create(
                                nb, nl, arith::SubFOp::create(nb, nl, a[0], a[1]));
-                           linalg::YieldOp::create(
-                               nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], e)));
+                           Value s = arith::AddFOp::create(nb, nl, a[2], e);
+                           if (shard.vocabSize)
+                             s = arith::SelectOp::create(nb, nl, real(nb, nl), s, a[2]);
+                           linalg::YieldOp::create(nb, nl, s);
                          });
+  sumExp = reduceOver(b, loc, sumExp, shard.axes);
   return {rowMax, sumExp};
+}
+
+Value targetLogits(OpBuilder &b, Location loc, Value logits, Value targets,
+                   const VocabShard &shard) {
+  MLIRContext *ctx = b.getContext();
+  auto type = llvm::cast<RankedTensorType>(logits.getType());
+  Type f = type.getElementType();
+  int64_t columns = type.getDimSize(1);
+  auto rowType = withoutLast(type);
+  Value picked = generic(
+      b, loc, rowType, {targets}, empty(b, loc, rowType), {identity(ctx, 1), identity(ctx, 1)},
+      parallel(1), [&](OpBuilder &nb, Location nl, ValueRange a) {
+        // Ignored targets (negative) and other shards' columns read column 0.
+        Value target = indexValue(nb, nl, a[0]);
+        Value col = shard.offset ? Value(arith::SubIOp::create(nb, nl, target, shard.offset))
+                                 : target;
+        Value inShard = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult, col,
+                                              constantIndex(nb, nl, columns));
+        col = arith::SelectOp::create(nb, nl, inShard, col, constantIndex(nb, nl, 0));
+        Value row = linalg::IndexOp::create(nb, nl, 0);
+        Value v = tensor::ExtractOp::create(nb, nl, logits, ValueRange{row, col});
+        linalg::YieldOp::create(
+            nb, nl, Value(arith::SelectOp::create(nb, nl, inShard, v, constantFloat(nb, nl, f, 0.0))));
+      });
+  return reduceOver(b, loc, picked, shard.axes);
+}
+
+Value reduceOver(OpBuilder &b, Location loc, Value value, DenseI32ArrayAttr axes,
+                 ReduceKind kind) {
+  if (!axes || axes.empty())
+    return value;
+  return AllReduceOp::create(b, loc, value.getType(), value, axes,
+                             ReduceKindAttr::get(b.getContext(), kind));
+}
+
+int64_t groupSize(Operation *op, DenseI32ArrayAttr axes) {
+  if (!axes)
+    return 1;
+  GridAttr grid = lookupGrid(op);
+  int64_t size = 1;
+  for (int32_t a : axes.asArrayRef())
+    size *= grid ? grid.getSize(static_cast<GridAxis>(a)) : 1;
+  return size;
+}
+
+func::FuncOp runtimeFunction(ModuleOp module, StringRef name, TypeRange inputs,
+                             TypeRange results, bool cInterface) {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder b(module.getContext());
+  b.setInsertionPointToStart(module.getBody());
+  auto callee = func::FuncOp::create(b, module.getLoc(), name,
+                                     b.getFunctionType(inputs, results));
+  callee.setPrivate();
+  if (cInterface)
+    callee->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  return callee;
+}
+
+Value shardIndex(OpBuilder &b, Location loc, Operation *op, ArrayRef<int32_t> axes) {
+  GridAttr grid = lookupGrid(op);
+  auto module = op->getParentOfType<ModuleOp>();
+  func::FuncOp coordinate = runtimeFunction(module, "tetra_rt_coordinate", {b.getI32Type()},
+                                            {b.getI64Type()}, /*cInterface=*/false);
+  Value index = constantIndex(b, loc, 0);
+  for (int32_t a : axes) {
+    Value axis = arith::ConstantIntOp::create(b, loc, a, 32);
+    Value coord = func::CallOp::create(b, loc, coordinate, ValueRange{axis}).getResult(0);
+    Value size = constantIndex(b, loc, grid.getSize(static_cast<GridAxis>(a)));
+    index = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, index, size),
+        arith::IndexCastOp::create(b, loc, b.getIndexType(), coord));
+  }
+  return index;
 }
 
 Value flattenRows(OpBuilder &b, Location loc, Value x) {

@@ -8,7 +8,8 @@
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
-#include "tetra/TetraDialect.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "tetra/TetraOps.h"
 
 namespace mlir::tetra {
 
@@ -46,7 +47,41 @@ Value flattenRows(OpBuilder &b, Location loc, Value x);
 Value flattenAll(OpBuilder &b, Location loc, Value x);
 /// Per row of [M, V] logits: the maximum and sum(exp(logit - maximum)), the
 /// two halves of a stable logsumexp.
-std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value logits);
+/// How the columns of [rows, V] logits are split over the grid: the global
+/// index of the first local column, the real vocabulary (columns at or past it
+/// are padding) and the axes the vocabulary is split over. Default: whole.
+struct VocabShard {
+  Value offset;                  // index; null when the vocabulary is whole
+  std::optional<int64_t> vocabSize;
+  DenseI32ArrayAttr axes;
+  /// True for a column (global index `globalCol`, an index) that is real.
+  Value isReal(OpBuilder &b, Location loc, Value globalCol) const;
+  /// The global index of local column `col`.
+  Value global(OpBuilder &b, Location loc, Value col) const;
+};
+/// The split of `op`'s logits from its vocab_axes / vocab_size.
+VocabShard vocabShard(OpBuilder &b, Location loc, Operation *op, DenseI32ArrayAttr axes,
+                      IntegerAttr vocabSize, int64_t localColumns);
+/// Per row of [rows, V] logits: the max and the sum of exp(logit - max), over
+/// the whole (possibly split) vocabulary.
+std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value logits,
+                                        const VocabShard &shard = {});
+/// Per row of [rows, V] logits: the logit of the row's target, 0 when the
+/// target is not a column of this shard (or not a real token); summed over
+/// the vocabulary's axes, so every rank gets the target's logit.
+Value targetLogits(OpBuilder &b, Location loc, Value logits, Value targets,
+                   const VocabShard &shard);
+/// A tetra.all_reduce of `value` over `axes`; `value` itself when null.
+Value reduceOver(OpBuilder &b, Location loc, Value value, DenseI32ArrayAttr axes,
+                 ReduceKind kind = ReduceKind::sum);
+/// Number of ranks in the group over `axes` of `op`'s grid (1 when null).
+int64_t groupSize(Operation *op, DenseI32ArrayAttr axes);
+/// This rank's index (an index value) in its group over `axes`, outermost
+/// first, from the runtime's grid coordinates.
+Value shardIndex(OpBuilder &b, Location loc, Operation *op, ArrayRef<int32_t> axes);
+/// A function of the runtime (or a library) declared in `module` on first use.
+func::FuncOp runtimeFunction(ModuleOp module, StringRef name, TypeRange inputs,
+                             TypeRange results, bool cInterface = true);
 /// Scalar formulas of the activations and their derivatives.
 Value geluScalar(OpBuilder &b, Location loc, Value x, bool tanhApprox);
 Value geluDerivative(OpBuilder &b, Location loc, Value x, bool tanhApprox);

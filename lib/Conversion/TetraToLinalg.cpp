@@ -39,13 +39,30 @@ struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
     unsigned rank = type.getRank();
     MLIRContext *ctx = b.getContext();
     Value table = op.getTable();
+    // A vocabulary shard: ids outside this rank's rows read row 0 and give 0.
+    int64_t rows = op.getTable().getType().getDimSize(0);
+    Value offset = op.getVocabAxes()
+                       ? Value(arith::MulIOp::create(
+                             b, loc, shardIndex(b, loc, op, *op.getVocabAxes()),
+                             constantIndex(b, loc, rows)))
+                       : Value();
     Value result = generic(
         b, loc, type, {op.getIndices()}, empty(b, loc, type),
         {dropLast(ctx, rank), identity(ctx, rank)}, parallel(rank),
         [&](OpBuilder &nb, Location nl, ValueRange args) {
           Value row = indexValue(nb, nl, args[0]);
+          Value inShard;
+          if (offset) {
+            row = arith::SubIOp::create(nb, nl, row, offset);
+            inShard = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult, row,
+                                            constantIndex(nb, nl, rows));
+            row = arith::SelectOp::create(nb, nl, inShard, row, constantIndex(nb, nl, 0));
+          }
           Value col = linalg::IndexOp::create(nb, nl, rank - 1);
           Value v = tensor::ExtractOp::create(nb, nl, table, ValueRange{row, col});
+          if (inShard)
+            v = arith::SelectOp::create(nb, nl, inShard, v,
+                                        constantFloat(nb, nl, v.getType(), 0.0));
           linalg::YieldOp::create(nb, nl, v);
         });
     b.replaceOp(op, result);
@@ -80,13 +97,15 @@ struct RMSNormLowering : OpRewritePattern<RMSNormOp> {
     unsigned rank = type.getRank();
     MLIRContext *ctx = b.getContext();
     Type f = type.getElementType();
-    double features = static_cast<double>(type.getShape().back());
+    double features = static_cast<double>(type.getShape().back() *
+                                          groupSize(op, op.getStatAxesAttr()));
     double eps = op.getEps().convertToDouble();
     bool unitOffset = op.getUnitOffset();
     Value sumsq = reduceSumLast(b, loc, op.getInput(),
                                 [](OpBuilder &nb, Location nl, Value x) -> Value {
                                   return arith::MulFOp::create(nb, nl, x, x);
                                 });
+    sumsq = reduceOver(b, loc, sumsq, op.getStatAxesAttr());
     Value result = generic(
         b, loc, type, {op.getInput(), sumsq, op.getWeight()}, empty(b, loc, type),
         {identity(ctx, rank), dropLast(ctx, rank), suffix(ctx, rank, rank - 1),
@@ -114,9 +133,12 @@ struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
     unsigned rank = type.getRank();
     MLIRContext *ctx = b.getContext();
     Type f = type.getElementType();
-    Value n = constantFloat(b, loc, f, static_cast<double>(type.getShape().back()));
-    Value sum = reduceSumLast(b, loc, op.getInput(),
-                              [](OpBuilder &, Location, Value x) { return x; });
+    DenseI32ArrayAttr statAxes = op.getStatAxesAttr();
+    Value n = constantFloat(
+        b, loc, f, static_cast<double>(type.getShape().back() * groupSize(op, statAxes)));
+    Value sum = reduceOver(
+        b, loc, reduceSumLast(b, loc, op.getInput(), [](OpBuilder &, Location, Value x) { return x; }),
+        statAxes);
     // Two passes over x (mean, then variance) as PyTorch does.
     Value mean = generic(b, loc, sum.getType(), {sum}, empty(b, loc, withoutLast(type)),
                          {identity(ctx, rank - 1), identity(ctx, rank - 1)},
@@ -134,6 +156,7 @@ struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
                           linalg::YieldOp::create(
                               nb, nl, Value(arith::AddFOp::create(nb, nl, a[2], sq)));
                         });
+    var = reduceOver(b, loc, var, statAxes);
     double eps = op.getEps().convertToDouble();
     SmallVector<Value> inputs{op.getInput(), mean, var, op.getWeight()};
     SmallVector<AffineMap> maps{identity(ctx, rank), dropLast(ctx, rank),
@@ -464,7 +487,10 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
     // Flatten to [rows, V] and [rows].
     Value logits = flattenRows(b, loc, op.getLogits());
     Value targets = flattenAll(b, loc, op.getTargets());
-    auto [rowMax, sumExp] = rowMaxAndSumExp(b, loc, logits);
+    VocabShard shard = vocabShard(b, loc, op, op.getVocabAxesAttr(), op.getVocabSizeAttr(),
+                                  logitsType.getShape().back());
+    auto [rowMax, sumExp] = rowMaxAndSumExp(b, loc, logits, shard);
+    Value picked = targetLogits(b, loc, logits, targets, shard);
     // Sum of the kept rows' losses and their count, in one reduction.
     auto scalarType = RankedTensorType::get({}, f);
     Value keptMaskFlat = flattenAll(
@@ -476,27 +502,25 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
     AffineMap rowId = identity(ctx, 1), toScalar = AffineMap::get(1, 0, {}, ctx);
     auto totals = linalg::GenericOp::create(
         b, loc, TypeRange{scalarType, scalarType},
-        ValueRange{targets, rowMax, sumExp, keptMaskFlat}, ValueRange{lossSum, kept},
+        ValueRange{picked, rowMax, sumExp, keptMaskFlat}, ValueRange{lossSum, kept},
         {rowId, rowId, rowId, rowId, toScalar, toScalar}, {IteratorType::reduction},
         [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value target = a[0], keep = a[3];
+          Value keep = a[3];
           Value isKept = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::ONE, keep,
                                                constantFloat(nb, nl, f, 0.0));
-          // Rows not kept read column 0 and add nothing.
-          Value zeroI = arith::ConstantOp::create(nb, nl, IntegerAttr::get(target.getType(), 0));
-          Value col = indexValue(nb, nl, arith::SelectOp::create(nb, nl, isKept, target, zeroI));
-          Value row = linalg::IndexOp::create(nb, nl, 0);
-          Value picked = tensor::ExtractOp::create(nb, nl, logits, ValueRange{row, col});
           Value lse = arith::AddFOp::create(nb, nl, math::LogOp::create(nb, nl, a[2]), a[1]);
-          Value loss = arith::SubFOp::create(nb, nl, lse, picked);
+          Value loss = arith::SubFOp::create(nb, nl, lse, a[0]);
           Value addLoss = arith::SelectOp::create(nb, nl, isKept, loss,
                                                   constantFloat(nb, nl, f, 0.0));
           linalg::YieldOp::create(nb, nl,
                                   ValueRange{arith::AddFOp::create(nb, nl, a[4], addLoss),
                                              arith::AddFOp::create(nb, nl, a[5], keep)});
         });
+    // Rows split over the grid: the whole micro-batch's sum and count.
+    Value totalLoss = reduceOver(b, loc, totals.getResult(0), op.getRowAxesAttr());
+    Value totalKept = reduceOver(b, loc, totals.getResult(1), op.getRowAxesAttr());
     Value mean = generic(
-        b, loc, scalarType, {totals.getResult(0), totals.getResult(1)},
+        b, loc, scalarType, {totalLoss, totalKept},
         empty(b, loc, scalarType), {AffineMap::get(0, 0, {}, ctx), AffineMap::get(0, 0, {}, ctx),
                                     AffineMap::get(0, 0, {}, ctx)},
         {}, [&](OpBuilder &nb, Location nl, ValueRange a) {
@@ -510,13 +534,22 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
   }
 };
 
+/// Forward, a fan-out is the identity (tetra-autodiff used its gradient rule).
+struct FanOutLowering : OpRewritePattern<FanOutOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(FanOutOp op, PatternRewriter &b) const override {
+    b.replaceOp(op, op.getInput());
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::tetra::populateForwardLoweringPatterns(RewritePatternSet &patterns) {
   patterns.add<EmbeddingLowering, PositionsLowering, RMSNormLowering, LayerNormLowering,
                LinearLowering, RotaryLowering, GeluLowering, SiluLowering, GluLowering,
                AddLowering, ScaleLowering, AttentionLowering, CrossEntropyLowering,
-               GoldfishMaskLowering>(
+               GoldfishMaskLowering, FanOutLowering>(
       patterns.getContext());
 }
 
@@ -536,7 +569,8 @@ struct ConvertTetraToLinalgPass
                      RotaryOp, GeluOp, SiluOp, GluOp, AddOp, ScaleOp, AttentionOp,
                      CrossEntropyOp, GoldfishMaskOp, EmbeddingGradOp, RMSNormGradOp, LayerNormGradOp,
                      LinearWeightGradOp, SumLeadingOp, GeluGradOp, SiluGradOp,
-                     GluGradOp, AttentionGradOp, CrossEntropyGradOp, AdamWOp>(op)) {
+                     GluGradOp, AttentionGradOp, CrossEntropyGradOp, AdamWOp, FanOutOp,
+                     AllReduceOp, AllGatherOp, ReduceScatterOp>(op)) {
         op->emitError("'") << op->getName() << "' has no CPU lowering yet";
         return WalkResult::interrupt();
       }
@@ -569,7 +603,8 @@ struct ConvertTetraToLinalgPass
                            arith::ArithDialect, math::MathDialect, scf::SCFDialect,
                            func::FuncDialect>();
     target.addIllegalDialect<TetraDialect>();
-    target.addLegalOp<ParamOp>();
+    // Collectives stay until bufferization turns them into runtime calls.
+    target.addLegalOp<ParamOp, AllReduceOp, AllGatherOp, ReduceScatterOp>();
     RewritePatternSet patterns(ctx);
     populateForwardLoweringPatterns(patterns);
     populateGradientLoweringPatterns(patterns);

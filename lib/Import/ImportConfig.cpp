@@ -6,9 +6,19 @@
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 using namespace mlir;
+
+// Static shapes for the passes that need them (tetra-shard, the lowering).
+static llvm::cl::opt<int64_t> importBatch(
+    "import-batch", llvm::cl::desc("--import-config: static batch size (default dynamic)"),
+    llvm::cl::init(ShapedType::kDynamic));
+static llvm::cl::opt<int64_t> importSeqLen(
+    "import-seq-len",
+    llvm::cl::desc("--import-config: static sequence length (default dynamic)"),
+    llvm::cl::init(ShapedType::kDynamic));
 
 OwningOpRef<ModuleOp> tetra::importConfig(llvm::SourceMgr &sourceMgr,
                                           MLIRContext *context) {
@@ -25,7 +35,7 @@ OwningOpRef<ModuleOp> tetra::importConfig(llvm::SourceMgr &sourceMgr,
   Location loc = FileLineColLoc::get(context, file, 1, 1);
   for (const std::string &warning : config->warnings)
     emitWarning(loc) << warning;
-  return buildModel(*config, context, loc);
+  return buildModel(*config, context, loc, ModelShape{importBatch, importSeqLen});
 }
 
 void tetra::registerImportConfigTranslation() {

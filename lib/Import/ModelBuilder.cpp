@@ -174,7 +174,7 @@ Value ModelBuilder::param(const std::string &name, ArrayRef<int64_t> shape,
   auto type = RankedTensorType::get(shape, f32);
   auto [it, inserted] = params.try_emplace(name, type);
   if (inserted)
-    ParamOp::create(paramBuilder, loc, name, type, init, LayoutAttr());
+    ParamOp::create(paramBuilder, loc, name, type, init, LayoutAttr(), TypeAttr());
   return GetParamOp::create(b, loc, it->second, name);
 }
 
@@ -238,9 +238,9 @@ Value ModelBuilder::norm(Value x, const std::string &name) {
   FloatAttr eps = b.getF64FloatAttr(c.normEps);
   if (c.norm == NormKind::RMS)
     return RMSNormOp::create(b, loc, x, weight, eps,
-                             c.normUnitOffset ? b.getUnitAttr() : UnitAttr());
+                             c.normUnitOffset ? b.getUnitAttr() : UnitAttr(), nullptr);
   Value bias = c.normBias ? param(name + ".bias", {hidden}, zeros()) : Value();
-  return LayerNormOp::create(b, loc, x, weight, bias, eps);
+  return LayerNormOp::create(b, loc, x, weight, bias, eps, nullptr);
 }
 
 Value ModelBuilder::attention(Value x, const BlockNames &n) {
@@ -362,12 +362,12 @@ Value ModelBuilder::blockStack(Value x, const std::string &prefix, int64_t count
 
 Value ModelBuilder::embed(Value ids, const ModelNames &names) {
   Value table = param(names.embed + ".weight", {c.vocab, c.hidden}, normal(c.initStd));
-  Value x = EmbeddingOp::create(b, loc, table, ids);
+  Value x = EmbeddingOp::create(b, loc, table, ids, nullptr);
   if (!names.positions.empty()) {
     Value wpe = param(names.positions + ".weight", {c.context, c.hidden},
                       normal(c.initStd));
     Value pos = PositionsOp::create(b, loc, ids, b.getI64IntegerAttr(0));
-    x = AddOp::create(b, loc, x, EmbeddingOp::create(b, loc, wpe, pos));
+    x = AddOp::create(b, loc, x, EmbeddingOp::create(b, loc, wpe, pos, nullptr));
   }
   if (c.abacus) {
     const AbacusConfig &ab = *c.abacus;

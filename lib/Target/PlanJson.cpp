@@ -48,6 +48,8 @@ static json::Array opsToJson(Block &block) {
       o = json::Object{{"op", "scale"},
            {"buffers", scale.getBuffers().str()},
            {"factor", scale.getFactor().convertToDouble()}};
+    } else if (auto reduce = llvm::dyn_cast<sched::ReduceGradientsOp>(op)) {
+      o = json::Object{{"op", "reduce_gradients"}, {"buffers", reduce.getBuffers().str()}};
     } else if (auto clip = llvm::dyn_cast<sched::ClipNormOp>(op)) {
       o = json::Object{{"op", "clip_norm"}, {"buffers", clip.getBuffers().str()}};
     }
@@ -130,6 +132,10 @@ struct PlanReader {
         if (failed(string(*o, "buffers", *kind, a)) || !factor)
           return fail("plan op 'scale' needs 'buffers' and a number 'factor'");
         sched::ScaleOp::create(b, loc, b.getStringAttr(a), b.getF64FloatAttr(*factor));
+      } else if (*kind == "reduce_gradients") {
+        if (failed(string(*o, "buffers", *kind, a)))
+          return failure();
+        sched::ReduceGradientsOp::create(b, loc, a);
       } else if (*kind == "clip_norm") {
         if (failed(string(*o, "buffers", *kind, a)))
           return failure();

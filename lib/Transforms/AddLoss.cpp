@@ -57,7 +57,8 @@ struct AddLossPass : impl::AddLossBase<AddLossPass> {
       }
     }
     Value value = CrossEntropyOp::create(b, ret.getLoc(), ret.getOperand(0), targets,
-                                         b.getI64IntegerAttr(ignoreIndex), goldfishAttr);
+                                         b.getI64IntegerAttr(ignoreIndex), goldfishAttr,
+                                         nullptr, nullptr, nullptr);
     ret->setOperands(value);
     setArgRole(loss, loss.getNumArguments() - 1, "targets");
     setResultRole(loss, 0, "loss");

@@ -81,7 +81,7 @@ LogicalResult differentiate(func::FuncOp func, MutableArrayRef<ParamOp> params) 
   SmallVector<Value> results{loss};
   for (ParamOp param : params) {
     Value grad = paramGrads.lookup(param.getSymName());
-    results.push_back(grad ? grad : zerosLike(b, loc, param.getType()));
+    results.push_back(grad ? grad : zerosLike(b, loc, param.getLocalTensorType()));
   }
   ret->setOperands(results);
   func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
@@ -119,8 +119,8 @@ struct AutodiffPass : impl::AutodiffBase<AutodiffPass> {
     SmallVector<Type> results;
     for (int copy = 0; copy < 3; ++copy)
       for (ParamOp param : params) {
-        inputs.push_back(param.getType());
-        results.push_back(param.getType());
+        inputs.push_back(param.getLocalTensorType());
+        results.push_back(param.getLocalTensorType());
       }
     b.setInsertionPointAfter(grad);
     auto update = func::FuncOp::create(b, loc, "update",
@@ -130,7 +130,8 @@ struct AutodiffPass : impl::AutodiffBase<AutodiffPass> {
     size_t n = params.size();
     SmallVector<Value> newParams, newM, newV;
     for (auto [i, param] : llvm::enumerate(params)) {
-      Value value = GetParamOp::create(b, loc, param.getType(), param.getSymName());
+      Value value = GetParamOp::create(b, loc, param.getLocalTensorType(),
+                                         param.getSymName());
       // Decay matrices, not biases and norm scales.
       double decay = param.getTensorType().getRank() >= 2 ? weightDecay : 0.0;
       auto step = AdamWOp::create(

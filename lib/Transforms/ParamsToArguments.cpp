@@ -23,7 +23,7 @@ struct ParamsToArgumentsPass
       for (ParamOp param : params) {
         unsigned index = func.getNumArguments();
         // insertArgument keeps the argument attributes in step.
-        if (failed(func.insertArgument(index, param.getType(), {}, param.getLoc())))
+        if (failed(func.insertArgument(index, param.getLocalTensorType(), {}, param.getLoc())))
           return signalPassFailure();
         setArgRole(func, index, "param", param.getSymName());
         args[param.getSymName()] = func.getArgument(index);

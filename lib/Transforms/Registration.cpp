@@ -17,6 +17,8 @@ void mlir::tetra::registerDialects(DialectRegistry &registry) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registerGradientModels(registry);
+  registerShardingModels(registry);
+  registerCollectiveBufferization(registry);
 }
 
 void mlir::tetra::registerPasses() {

@@ -13,8 +13,8 @@ namespace json = llvm::json;
 namespace {
 
 std::vector<int64_t> readShape(const json::Object &o, const std::string &file,
-                               const std::string &what) {
-  const json::Array *shape = o.getArray("shape");
+                               const std::string &what, llvm::StringRef key = "shape") {
+  const json::Array *shape = o.getArray(key);
   if (!shape)
     throw Error(file + ": " + what + " has no shape");
   std::vector<int64_t> dims;
@@ -25,6 +25,27 @@ std::vector<int64_t> readShape(const json::Object &o, const std::string &file,
     dims.push_back(*n);
   }
   return dims;
+}
+
+std::vector<Axis> readAxes(const json::Array *list, const std::string &file,
+                           const std::string &what) {
+  std::vector<Axis> axes;
+  if (!list)
+    return axes;
+  for (const json::Value &v : *list) {
+    std::optional<llvm::StringRef> name = v.getAsString();
+    if (name == "x")
+      axes.push_back(Axis::X);
+    else if (name == "y")
+      axes.push_back(Axis::Y);
+    else if (name == "z")
+      axes.push_back(Axis::Z);
+    else if (name == "data")
+      axes.push_back(Axis::Data);
+    else
+      throw Error(file + ": " + what + " names an unknown grid axis");
+  }
+  return axes;
 }
 
 DType readDType(const json::Object &o, const std::string &file, const std::string &what) {
@@ -68,6 +89,14 @@ Manifest readManifest(const std::string &dir) {
     m.family = model->getString("family").value_or("").str();
     m.vocab = model->getInteger("vocab").value_or(0);
   }
+  if (const json::Object *grid = root->getObject("grid")) {
+    int i = 0;
+    for (const char *axis : {"x", "y", "z", "data"}) {
+      m.grid.sizes[i++] = grid->getInteger(axis).value_or(1);
+      if (m.grid.sizes[i - 1] < 1)
+        throw Error(file + ": grid size of " + axis + " must be positive");
+    }
+  }
   if (m.microBatch < 1 || m.seqLen < 1 || m.vocab < 1 || m.kernels.empty())
     throw Error(file + ": missing micro_batch, seq_len, model.vocab or kernels");
   if (const json::Array *params = root->getArray("params"))
@@ -78,6 +107,17 @@ Manifest readManifest(const std::string &dir) {
       ParamSpec spec;
       spec.name = p->getString("name").value_or("").str();
       spec.shape = readShape(*p, file, "parameter " + spec.name);
+      spec.localShape = spec.shape;
+      if (p->getArray("local_shape"))
+        spec.localShape = readShape(*p, file, "parameter " + spec.name, "local_shape");
+      if (const json::Object *layout = p->getObject("layout")) {
+        if (const json::Array *dims = layout->getArray("dims"))
+          for (const json::Value &d : *dims)
+            spec.dims.push_back(readAxes(d.getAsArray(), file, "parameter " + spec.name));
+        spec.flat = readAxes(layout->getArray("flat"), file, "parameter " + spec.name);
+        if (spec.dims.size() != spec.shape.size())
+          throw Error(file + ": parameter " + spec.name + " has a layout of another rank");
+      }
       if (const json::Object *init = p->getObject("init")) {
         spec.init = init->getString("kind").value_or("").str();
         spec.std = init->getNumber("std").value_or(0);

@@ -49,7 +49,7 @@ MPI_Comm GridCommunicator::group(const std::vector<Axis> &axes) {
   if (it != groups_.end())
     return it->second;
   // Colour: the coordinates outside the group; key: the position in it.
-  std::vector<int64_t> members = groupOf(shape_, rank_, axes);
+  std::vector<int64_t> members = groupOf(shape_, rank_, axesOfMask(mask));
   int64_t color = members.front(); // the group's first rank names it
   int key = 0;
   for (size_t i = 0; i < members.size(); ++i)
@@ -63,6 +63,18 @@ MPI_Comm GridCommunicator::group(const std::vector<Axis> &axes) {
 
 void GridCommunicator::allReduceSum(float *data, int64_t count, const std::vector<Axis> &axes) {
   check(MPI_Allreduce(MPI_IN_PLACE, data, checkedCount(count), MPI_FLOAT, MPI_SUM, group(axes)),
+        "Allreduce");
+}
+
+void GridCommunicator::allReduceSum(double *data, int64_t count,
+                                    const std::vector<Axis> &axes) {
+  check(MPI_Allreduce(MPI_IN_PLACE, data, checkedCount(count), MPI_DOUBLE, MPI_SUM,
+                      group(axes)),
+        "Allreduce");
+}
+
+void GridCommunicator::allReduceMax(float *data, int64_t count, const std::vector<Axis> &axes) {
+  check(MPI_Allreduce(MPI_IN_PLACE, data, checkedCount(count), MPI_FLOAT, MPI_MAX, group(axes)),
         "Allreduce");
 }
 

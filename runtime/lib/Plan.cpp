@@ -13,7 +13,8 @@ namespace json = llvm::json;
 namespace {
 std::vector<PlanStep> readSteps(const json::Array &list, const std::string &path) {
   static const char *known[] = {"zero", "repeat", "load_batch", "launch",
-                                "accumulate", "scale", "clip_norm"};
+                                "accumulate", "scale", "reduce_gradients",
+                                "clip_norm"};
   std::vector<PlanStep> steps;
   for (const json::Value &v : list) {
     const json::Object *o = v.getAsObject();

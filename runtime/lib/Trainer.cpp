@@ -3,6 +3,7 @@
 #include "tetra/runtime/Error.h"
 #include "tetra/runtime/Parameters.h"
 #include "tetra/runtime/Safetensors.h"
+#include "tetra/runtime/Sharding.h"
 
 #include <cmath>
 #include <cstring>
@@ -51,16 +52,30 @@ struct Trainer::Context {
   bool stopped = false;
 };
 
-Trainer::Trainer(const Artifact &artifact, std::map<std::string, Tensor> params)
-    : artifact_(artifact) {
+Trainer::Trainer(const Artifact &artifact, std::map<std::string, Tensor> params,
+                 Collectives *comm)
+    : artifact_(artifact), comm_(comm) {
+  const Manifest &m = artifact.manifest();
+  for (const ParamSpec &spec : m.params)
+    specs_[spec.name] = &spec;
+  if (m.grid.ranks() > 1) {
+    if (!comm || comm->shape().sizes != m.grid.sizes)
+      throw Error("the artifact is compiled for grid " + m.grid.str() + "; run it with " +
+                  std::to_string(m.grid.ranks()) + " MPI ranks (mpirun -np " +
+                  std::to_string(m.grid.ranks()) + ")");
+    for (auto &[name, t] : params)
+      t = shardOf(*specs_.at(name), t, m.grid, comm->coord());
+  }
   sets_["m"] = zerosLike(params);
   sets_["v"] = zerosLike(params);
   sets_["param"] = std::move(params);
   sets_["loss"].emplace("", Tensor(DType::F32, {}));
 }
 
-Trainer Trainer::fromCheckpoint(const Artifact &artifact, const std::string &path) {
-  Trainer trainer(artifact, loadParameters(artifact.manifest(), path));
+Trainer Trainer::fromCheckpoint(const Artifact &artifact, const std::string &path,
+                                Collectives *comm) {
+  Trainer trainer(artifact, loadParameters(artifact.manifest(), path), comm);
+  const GridShape &grid = artifact.manifest().grid;
   std::map<std::string, Tensor> file = readSafetensors(path);
   auto stepIt = file.find("optimizer.step");
   if (stepIt == file.end())
@@ -70,12 +85,15 @@ Trainer Trainer::fromCheckpoint(const Artifact &artifact, const std::string &pat
   trainer.step_ = stepIt->second.as<int64_t>()[0];
   for (int which = 0; which < 2; ++which)
     for (auto &[name, param] : trainer.parameters()) {
+      const ParamSpec &spec = *trainer.specs_.at(name);
       auto it = file.find(kMomentPrefix[which] + name);
-      if (it == file.end() || it->second.shape() != param.shape())
+      if (it == file.end() || it->second.shape() != spec.shape)
         throw Error(path + ": checkpoint at step " + std::to_string(trainer.step_) +
                     " lacks optimizer state " + kMomentPrefix[which] + name +
-                    " of shape " + param.shapeString());
-      trainer.sets_[which ? "v" : "m"][name] = std::move(it->second);
+                    " of the parameter's shape");
+      trainer.sets_[which ? "v" : "m"][name] =
+          grid.ranks() > 1 ? shardOf(spec, it->second, grid, comm->coord())
+                           : std::move(it->second);
     }
   return trainer;
 }
@@ -109,7 +127,7 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
         run(s.body, ctx);
     } else if (s.op == "load_batch") {
       int64_t first = step_ * m.globalBatch + ctx.batchesLoaded++ * m.microBatch;
-      ctx.batch.emplace(makeBatch(ctx.data, first, m.microBatch, m.seqLen, m.vocab));
+      ctx.batch.emplace(localBatch(ctx.data, first));
       if (ctx.dropped >= 0) {
         Tensor mask = goldfishMask(*ctx.batch);
         for (int64_t k = 0; k < mask.numElements(); ++k)
@@ -137,13 +155,25 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
         for (int64_t k = 0; k < t.numElements(); ++k)
           out[k] += in[k];
       }
+    } else if (s.op == "reduce_gradients") {
+      if (comm_)
+        for (auto &[name, t] : set(s.buffers)) {
+          std::vector<Axis> axes = gradientReduceAxes(*specs_.at(name), m.grid);
+          if (!axes.empty())
+            comm_->allReduceSum(t.as<float>(), t.numElements(), axes);
+        }
     } else if (s.op == "clip_norm") {
       double sumSquares = 0;
       for (auto &[name, t] : set(s.buffers)) {
         const float *g = t.as<float>();
+        double local = 0;
         for (int64_t k = 0; k < t.numElements(); ++k)
-          sumSquares += static_cast<double>(g[k]) * g[k];
+          local += static_cast<double>(g[k]) * g[k];
+        // A shard several tensor-parallel ranks hold counts once.
+        sumSquares += comm_ ? local / tensorReplicas(*specs_.at(name), m.grid) : local;
       }
+      if (comm_)
+        comm_->allReduceSum(&sumSquares, 1, {Axis::X, Axis::Y, Axis::Z});
       ctx.gradNorm = std::sqrt(sumSquares);
       // torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when < 1.
       double scale = ctx.clip > 0 ? std::min(1.0, ctx.clip / (ctx.gradNorm + 1e-6)) : 1.0;
@@ -187,15 +217,25 @@ Tensor Trainer::goldfishMask(Batch &batch) {
   return std::move(artifact_.call("goldfish_mask", batchBinder(batch))[0]);
 }
 
-Tensor Trainer::goldfishMask(const TokenData &data, int64_t first) {
+Batch Trainer::localBatch(const TokenData &data, int64_t first) const {
   const Manifest &m = artifact_.manifest();
-  Batch batch = makeBatch(data, first, m.microBatch, m.seqLen, m.vocab);
+  // Samples are split over data*z: this rank's rows, data outermost.
+  int64_t shards = m.grid.size(Axis::Data) * m.grid.size(Axis::Z);
+  int64_t rows = m.microBatch / shards, index = 0;
+  if (comm_ && shards > 1) {
+    GridCoord c = comm_->coord();
+    index = c.of(Axis::Data) * m.grid.size(Axis::Z) + c.of(Axis::Z);
+  }
+  return makeBatch(data, first + index * rows, rows, m.seqLen, m.vocab);
+}
+
+Tensor Trainer::goldfishMask(const TokenData &data, int64_t first) {
+  Batch batch = localBatch(data, first);
   return goldfishMask(batch);
 }
 
 double Trainer::evaluate(const TokenData &data, int64_t first) {
-  const Manifest &m = artifact_.manifest();
-  Batch batch = makeBatch(data, first, m.microBatch, m.seqLen, m.vocab);
+  Batch batch = localBatch(data, first);
   std::vector<Tensor> out = artifact_.call("loss", batchBinder(batch));
   return out[0].as<float>()[0];
 }
@@ -225,11 +265,31 @@ StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double
   return result;
 }
 
+std::map<std::string, Tensor>
+Trainer::globalTensors(const std::map<std::string, Tensor> &shards) const {
+  if (!comm_ || artifact_.manifest().grid.ranks() == 1)
+    return copyOf(shards);
+  std::map<std::string, Tensor> global;
+  for (const auto &[name, t] : shards)
+    global.emplace(name, gatherGlobal(*specs_.at(name), t, *comm_));
+  return global;
+}
+
+int64_t Trainer::stateBytes() const {
+  int64_t bytes = 0;
+  for (const auto &[set, tensors] : sets_)
+    for (const auto &[name, t] : tensors)
+      bytes += t.numBytes();
+  return bytes;
+}
+
 void Trainer::save(const std::string &path) const {
-  std::map<std::string, Tensor> all = copyOf(sets_.at("param"));
+  std::map<std::string, Tensor> all = globalTensors(sets_.at("param"));
   for (int which = 0; which < 2; ++which)
-    for (auto &[name, t] : copyOf(sets_.at(which ? "v" : "m")))
+    for (auto &[name, t] : globalTensors(sets_.at(which ? "v" : "m")))
       all.emplace(kMomentPrefix[which] + name, std::move(t));
+  if (comm_ && comm_->rank() != 0)
+    return;
   Tensor step(DType::I64, {});
   step.as<int64_t>()[0] = step_;
   all.emplace("optimizer.step", std::move(step));

@@ -22,6 +22,11 @@ static cl::opt<int64_t> microBatch("micro-batch", cl::desc("Samples per micro-ba
 static cl::opt<int64_t> globalBatch(
     "global-batch", cl::desc("Samples per optimizer step (default: the micro-batch)"),
     cl::init(0));
+static cl::opt<std::string> grid(
+    "grid",
+    cl::desc("4D grid XxYxZxD: x, y, z tensor-parallel and data-parallel sizes; "
+             "tetra-run then needs X*Y*Z*D MPI ranks"),
+    cl::init("1x1x1x1"));
 static cl::opt<double> beta1("beta1", cl::desc("AdamW beta1"), cl::init(0.9));
 static cl::opt<double> beta2("beta2", cl::desc("AdamW beta2"), cl::init(0.95));
 static cl::opt<double> adamEps("adam-eps", cl::desc("AdamW epsilon"), cl::init(1e-8));
@@ -65,6 +70,7 @@ int main(int argc, char **argv) {
                       " eps=" + numberToString(adamEps) +
                       " weight-decay=" + numberToString(weightDecay);
   options.goldfish = goldfish;
+  options.grid = grid;
   options.emit = emit;
   options.clang = clang;
   return mlir::failed(mlir::tetra::compileArtifact(options, context)) ? 1 : 0;

@@ -1,5 +1,6 @@
 //===- tetra-run.cpp - train or evaluate a compiled artifact ---------------===//
 #include "tetra/runtime/Artifact.h"
+#include "tetra/runtime/Communicator.h"
 #include "tetra/runtime/Data.h"
 #include "tetra/runtime/Error.h"
 #include "tetra/runtime/Parameters.h"
@@ -96,21 +97,42 @@ static std::optional<TokenData> readData() {
   return data;
 }
 
+/// The grid's communicators when the artifact has one or mpirun started us.
+static std::unique_ptr<GridCommunicator> comm;
+
+/// Whether this process prints: rank 0, or the only process.
+static bool leader() { return !comm || comm->rank() == 0; }
+
+static bool startedByMpi() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE");
+}
+
 static int run() {
   Artifact artifact(artifactDir);
   const Manifest &m = artifact.manifest();
+  if (m.grid.ranks() > 1 || startedByMpi()) {
+    MPI_Init(nullptr, nullptr);
+    comm = std::make_unique<GridCommunicator>(MPI_COMM_WORLD, m.grid);
+    setKernelCollectives(comm.get());
+  }
   Trainer trainer = initFrom.empty()
-                        ? Trainer(artifact, initParameters(m, seed))
-                        : Trainer::fromCheckpoint(artifact, initFrom);
+                        ? Trainer(artifact, initParameters(m, seed), comm.get())
+                        : Trainer::fromCheckpoint(artifact, initFrom, comm.get());
   int64_t count = 0;
-  for (const auto &[name, t] : trainer.parameters())
-    count += t.numElements();
-  llvm::errs() << "tetra-run: " << m.family << " model, " << count << " parameters ("
+  for (const ParamSpec &spec : m.params) {
+    int64_t n = 1;
+    for (int64_t d : spec.shape)
+      n *= d;
+    count += n;
+  }
+  llvm::raw_ostream &info = leader() ? llvm::errs() : llvm::nulls();
+  info << "tetra-run: " << m.family << " model, " << count << " parameters ("
                << (initFrom.empty() ? "initialised, seed " + std::to_string(seed)
                                     : "from " + initFrom)
                << (trainer.stepCount() ? ", step " + std::to_string(trainer.stepCount()) : "")
                << "), micro-batch " << m.microBatch << " x " << m.seqLen
-               << ", global batch " << m.globalBatch << "\n";
+               << ", global batch " << m.globalBatch
+               << (m.grid.ranks() > 1 ? ", grid " + m.grid.str() : std::string()) << "\n";
   std::optional<TokenData> data = readData();
   if ((steps > 0 || evaluate || goldfishMask || !dumpLogits.empty() || !dumpGradients.empty()) &&
       !data)
@@ -121,10 +143,13 @@ static int run() {
     double loss = trainer.evaluate(*data, 0);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    llvm::outs() << "loss: " << llvm::format("%.6f", loss) << "\n";
-    llvm::errs() << "tetra-run: loss of " << m.microBatch * m.seqLen << " tokens in "
+    llvm::raw_ostream &out = leader() ? llvm::outs() : llvm::nulls();
+    out << "loss: " << llvm::format("%.6f", loss) << "\n";
+    info << "tetra-run: loss of " << m.microBatch * m.seqLen << " tokens in "
                  << llvm::format("%.3f", seconds) << " s\n";
     if (!dumpLogits.empty()) {
+      if (comm)
+        throw Error("--dump-logits runs on one process (logits are split over the grid)");
       Batch batch = makeBatch(*data, 0, m.microBatch, m.seqLen, m.vocab);
       std::vector<Tensor> logits = artifact.call("forward", trainer.batchBinder(batch));
       writeRaw(dumpLogits, logits[0]);
@@ -132,6 +157,8 @@ static int run() {
   }
 
   if (goldfishMask) {
+    if (comm)
+      throw Error("--goldfish-mask runs on one process");
     if (!data)
       throw Error("give the data with --data FILE or --data-text FILE");
     for (int64_t first = 0; first < rows; first += m.microBatch) {
@@ -146,8 +173,11 @@ static int run() {
 
   if (!dumpGradients.empty()) {
     double loss = 0;
-    writeSafetensors(dumpGradients, trainer.gradients(*data, loss), {{"format", "pt"}});
-    llvm::outs() << "gradient-loss: " << llvm::format("%.6f", loss) << "\n";
+    std::map<std::string, Tensor> grads = trainer.globalTensors(trainer.gradients(*data, loss));
+    if (leader()) {
+      writeSafetensors(dumpGradients, grads, {{"format", "pt"}});
+      llvm::outs() << "gradient-loss: " << llvm::format("%.6f", loss) << "\n";
+    }
   }
 
   if (steps > 0) {
@@ -156,7 +186,7 @@ static int run() {
     Schedule sched{lr, warmup, steps, minLrRatio, schedule == "cosine"};
     int64_t last = stopAt > 0 ? std::min<int64_t>(stopAt, steps) : steps;
     std::unique_ptr<llvm::raw_fd_ostream> log;
-    if (!logFile.empty()) {
+    if (!logFile.empty() && leader()) {
       std::error_code ec;
       log = std::make_unique<llvm::raw_fd_ostream>(
           logFile, ec, trainer.stepCount() ? llvm::sys::fs::OF_Append : llvm::sys::fs::OF_None);
@@ -172,14 +202,14 @@ static int run() {
       double stepSeconds = std::chrono::duration<double>(t1 - t0).count();
       double elapsed = std::chrono::duration<double>(t1 - start).count();
       double tokensPerSecond = tokensPerStep / stepSeconds;
-      llvm::errs() << llvm::format("step %lld/%lld  loss %.4f  lr %.2e  grad-norm %.3f  "
+      info << llvm::format("step %lld/%lld  loss %.4f  lr %.2e  grad-norm %.3f  "
                                    "%.0f tok/s",
                                    static_cast<long long>(trainer.stepCount()),
                                    static_cast<long long>(steps), r.loss, r.lr, r.gradNorm,
                                    tokensPerSecond);
       if (r.droppedTokens >= 0)
-        llvm::errs() << "  dropped " << r.droppedTokens;
-      llvm::errs() << "\n";
+        info << "  dropped " << r.droppedTokens;
+      info << "\n";
       if (log) {
         llvm::json::Object line{{"step", trainer.stepCount()},  {"loss", r.loss},
                                 {"lr", r.lr},                   {"grad_norm", r.gradNorm},
@@ -193,6 +223,10 @@ static int run() {
   }
   if (!saveCheckpoint.empty())
     trainer.save(saveCheckpoint);
+  if (comm) {
+    comm.reset();
+    MPI_Finalize();
+  }
   return 0;
 }
 
@@ -206,6 +240,13 @@ int main(int argc, char **argv) {
   try {
     return run();
   } catch (const Error &e) {
+    if (comm && comm->shape().ranks() > 1) {
+      // One rank's failure ends the run: the others would wait forever in
+      // their next collective.
+      llvm::errs() << "tetra-run: error on rank " << comm->rank() << ": " << e.what() << "\n";
+      llvm::errs().flush();
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     llvm::errs() << "tetra-run: error: " << e.what() << "\n";
     return 1;
   }

@@ -23,6 +23,9 @@ struct CompileOptions {
   int64_t microBatch = 0;
   /// Samples per optimizer step: micro-batches are accumulated up to it.
   int64_t globalBatch = 0;
+  /// The 4D grid "XxYxZxD" the program is partitioned for (1x1x1x1: one
+  /// process).
+  std::string grid = "1x1x1x1";
   /// Goldfish loss: `hash:k=4:h=13`, `static:k=4[:start=N]`, or empty.
   std::string goldfish;
   /// Options of tetra-autodiff's optimizer (`beta1=0.9 weight-decay=0.1`).
@@ -44,8 +47,11 @@ LogicalResult compileArtifact(const CompileOptions &options, MLIRContext &contex
 LogicalResult addPackedWrappers(ModuleOp module);
 
 /// The plan of one training step with `microBatches` micro-batches:
-/// accumulate `grad` over them, average, clip, launch `update`.
-sched::PlanOp buildTrainPlan(OpBuilder &b, Location loc, int64_t microBatches);
+/// accumulate `grad` over them, average, (on a grid with data or z ranks)
+/// sum the gradients over the ranks that saw other samples, clip, launch
+/// `update`.
+sched::PlanOp buildTrainPlan(OpBuilder &b, Location loc, int64_t microBatches,
+                             bool reduceGradients);
 
 } // namespace mlir::tetra
 

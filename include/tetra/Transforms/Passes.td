@@ -77,4 +77,49 @@ def Autodiff : Pass<"tetra-autodiff", "::mlir::ModuleOp"> {
   ];
 }
 
+def Shard : Pass<"tetra-shard", "::mlir::ModuleOp"> {
+  let summary = "Lay out every parameter and activation on a 4D grid (AxoNN)";
+  let description = [{
+    Puts `tetra.grid` on the module and gives every value a `#tetra.layout`
+    by asking each op's ShardableOpInterface, from the token arguments
+    (samples over data*z) forward:
+
+    - linear layers alternate as in AxoNN: a normal layer reads features
+      over x and writes them over y, a `transposed` one the reverse; weights
+      are split [out, in] over (y, x) (transposed: (x, y)) and their block
+      again over z after flattening (`flat = [z]`); biases over the output
+      axis;
+    - attention heads over y (so the key/value heads must divide by y);
+    - the embedding and the LM head are vocabulary-parallel (vocabulary over
+      y, features over x); the vocabulary is padded to a multiple of y;
+    - norms keep the features over x and are made exact in tetra-partition;
+    - the loss is vocabulary-parallel over y and row-parallel over data*z.
+
+    Results are recorded as `tetra.layouts` on each op and `tetra.layout` on
+    the function arguments; parameters get their `layout`. Any split that
+    does not divide (other than the vocabulary) is an error naming the op,
+    the dimension, its size and the axis; an op without a rule is an error.
+  }];
+  let options = [
+    Option<"grid", "grid", "std::string", /*default=*/"\"1x1x1x1\"",
+           "Grid sizes XxYxZxD (x, y, z tensor-parallel, D data-parallel)">
+  ];
+}
+
+def Partition : Pass<"tetra-partition", "::mlir::ModuleOp"> {
+  let summary = "Rewrite a sharded model on local shapes with explicit collectives";
+  let description = [{
+    Consumes tetra-shard's layouts: every tensor takes the shape one rank
+    holds, parameters get their `local` type, and each op's rule inserts the
+    collectives of AxoNN's algorithm on named grid axes: the weight
+    all_gather over z (reshaped to the rank's block), the all_reduce over x
+    (normal layers) or y (transposed) of the partial products, `fan_out` on
+    the replicated input (whose gradient tetra-autodiff turns into the
+    backward all_reduce over y or x), and the vocabulary all_reduce of the
+    embedding. Norms and the loss get the axes their statistics are reduced
+    over (`stat_axes`, `vocab_axes`, `row_axes`). Collectives over a single
+    rank are not emitted, so a 1x1x1x1 grid leaves the model unchanged.
+  }];
+}
+
 #endif // TETRA_TRANSFORMS_PASSES_TD

@@ -2,6 +2,7 @@
 #ifndef TETRA_RUNTIME_ARTIFACT_H
 #define TETRA_RUNTIME_ARTIFACT_H
 
+#include "tetra/runtime/Grid.h"
 #include "tetra/runtime/Plan.h"
 #include "tetra/runtime/Tensor.h"
 
@@ -19,7 +20,12 @@ inline constexpr int64_t kArtifactVersion = 1;
 
 struct ParamSpec {
   std::string name;
-  std::vector<int64_t> shape;
+  std::vector<int64_t> shape;      // global
+  std::vector<int64_t> localShape; // the shard one rank holds
+  /// Axes splitting each dimension (outermost first), and those splitting the
+  /// rank's block once more after flattening (none: the parameter is whole).
+  std::vector<std::vector<Axis>> dims;
+  std::vector<Axis> flat;
   std::string init; // normal, trunc_normal, zeros, ones
   double std = 0;
 };
@@ -45,6 +51,7 @@ struct Manifest {
   int64_t microBatch = 0, seqLen = 0, globalBatch = 0;
   std::string family;
   int64_t vocab = 0;
+  GridShape grid; // 1x1x1x1 unless compiled with --grid
   std::vector<ParamSpec> params;
   std::map<std::string, EntrySpec> entries;
   std::string kernels; // file name inside the artifact

@@ -3,6 +3,7 @@
 #define TETRA_RUNTIME_TRAINER_H
 
 #include "tetra/runtime/Artifact.h"
+#include "tetra/runtime/Collectives.h"
 #include "tetra/runtime/Data.h"
 #include "tetra/runtime/Plan.h"
 #include "tetra/runtime/Schedule.h"
@@ -24,11 +25,16 @@ struct StepResult {
 /// counter of one training run; a step runs the artifact's plan.
 class Trainer {
 public:
-  Trainer(const Artifact &artifact, std::map<std::string, Tensor> params);
+  /// `params` are global tensors; on a grid (`comm`, for artifacts compiled
+  /// with --grid) each rank keeps its shard of them.
+  Trainer(const Artifact &artifact, std::map<std::string, Tensor> params,
+          Collectives *comm = nullptr);
 
-  /// Resumes from a checkpoint written by save() (parameters, moments, step);
-  /// a checkpoint without moments (e.g. from PyTorch) starts at step 0.
-  static Trainer fromCheckpoint(const Artifact &artifact, const std::string &path);
+  /// Resumes from a checkpoint written by save() (parameters, moments, step),
+  /// on any grid; a checkpoint without moments (e.g. from PyTorch) starts at
+  /// step 0.
+  static Trainer fromCheckpoint(const Artifact &artifact, const std::string &path,
+                                Collectives *comm = nullptr);
 
   /// One optimizer step: runs the plan on the global batch of step
   /// `stepCount() + 1`, at the schedule's learning rate, clipping at `clip`
@@ -47,8 +53,18 @@ public:
   /// Mean loss of the micro-batch starting at sample `first`, no update.
   double evaluate(const TokenData &data, int64_t first);
 
-  /// Parameters, moments and step, atomically (temporary file + rename).
+  /// Parameters, moments and step as global tensors, atomically (temporary
+  /// file + rename). On a grid every rank must call it (the shards are
+  /// gathered); rank 0 writes.
   void save(const std::string &path) const;
+  /// A set of this rank's shards (param, grad_sum, ...) as global tensors
+  /// (collective on a grid).
+  std::map<std::string, Tensor> globalTensors(const std::map<std::string, Tensor> &shards) const;
+  /// Bytes of the buffer sets this rank holds now (parameters, moments,
+  /// gradients, sums).
+  int64_t stateBytes() const;
+  /// The rank's micro-batch: its rows of the samples from `first` on.
+  Batch localBatch(const TokenData &data, int64_t first) const;
 
   int64_t stepCount() const { return step_; }
   std::map<std::string, Tensor> &parameters() { return sets_.at("param"); }
@@ -62,6 +78,8 @@ private:
   std::map<std::string, Tensor> &set(const std::string &name);
 
   const Artifact &artifact_;
+  Collectives *comm_;
+  std::map<std::string, const ParamSpec *> specs_;
   std::map<std::string, std::map<std::string, Tensor>> sets_;
   int64_t step_ = 0;
 };
