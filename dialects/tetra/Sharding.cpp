@@ -162,7 +162,10 @@ Value ShardingState::fanOut(OpBuilder &b, Location loc, Value value,
                             ArrayRef<GridAxis> axes) const {
   if (groupSize(axes) == 1)
     return value;
-  return FanOutOp::create(b, loc, value.getType(), value, axesAttr(axes));
+  Value &shared = fanOuts[{value, axesAttr(axes)}];
+  if (!shared)
+    shared = FanOutOp::create(b, loc, value.getType(), value, axesAttr(axes));
+  return shared;
 }
 
 Value ShardingState::allReduce(OpBuilder &b, Location loc, Value value,

@@ -73,7 +73,9 @@ public:
   DenseI32ArrayAttr axesAttrOrNull(ArrayRef<GridAxis> axes) const {
     return groupSize(axes) > 1 ? axesAttr(axes) : DenseI32ArrayAttr();
   }
-  /// tetra.fan_out over `axes` (the value itself on a single rank).
+  /// tetra.fan_out over `axes` (the value itself on a single rank); one per
+  /// value and axes, so layers reading the same input (q, k, v) share it and
+  /// its gradient is all-reduced once.
   Value fanOut(OpBuilder &b, Location loc, Value value, ArrayRef<GridAxis> axes) const;
   /// tetra.all_reduce (sum) over `axes` (the value itself on a single rank).
   Value allReduce(OpBuilder &b, Location loc, Value value, ArrayRef<GridAxis> axes) const;
@@ -88,6 +90,7 @@ private:
   GridAttr grid;
   llvm::DenseMap<Value, LayoutAttr> layouts;
   llvm::StringSet<> vocab;
+  mutable llvm::DenseMap<std::pair<Value, Attribute>, Value> fanOuts;
 };
 
 /// The axes of a layout's last dimension (empty for rank 0).

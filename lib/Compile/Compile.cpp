@@ -171,6 +171,10 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   if (options.machine != "cpu")
     return emitError(fileLoc) << "--machine " << options.machine
                               << " is not supported yet (supported: cpu)";
+  if (options.kernelOpt != "O0" && options.kernelOpt != "O1" && options.kernelOpt != "O2" &&
+      options.kernelOpt != "O3")
+    return emitError(fileLoc) << "--kernel-opt must be O0, O1, O2 or O3, not '"
+                              << options.kernelOpt << "'";
   if (options.seqLen < 1 || options.microBatch < 1)
     return emitError(fileLoc) << "--seq-len and --micro-batch must be positive";
   if (options.globalBatch < options.microBatch ||
@@ -291,7 +295,8 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   // memrefCopy and friends come from MLIR's C runner utilities.
   std::string libDir = TETRA_MLIR_LIB_DIR;
   std::string libFlag = "-L" + libDir, rpathFlag = "-Wl,-rpath," + libDir;
-  SmallVector<StringRef> argv{options.clang, "-O3", "-march=native", "-shared",
+  std::string optFlag = "-" + options.kernelOpt;
+  SmallVector<StringRef> argv{options.clang, optFlag, "-march=native", "-shared",
                               "-fPIC", "-Wno-override-module", irPath,
                               "-o", soPath, libFlag, rpathFlag,
                               "-lmlir_c_runner_utils", "-lm"};

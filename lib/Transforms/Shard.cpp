@@ -38,9 +38,12 @@ struct ShardPass : impl::ShardBase<ShardPass> {
                << arg.getArgNumber() << " of type " << arg.getType()
                << " has no sharding rule (entry arguments are token ids)";
       LayoutAttr layout = state.activation(type.getRank());
-      std::string what = ("argument " + Twine(arg.getArgNumber())).str();
-      if (failed(state.checkDivides(func, what, type, layout)))
-        return failure();
+      int64_t shards = state.groupSize({GridAxis::data, GridAxis::z});
+      if (type.getDimSize(0) % shards != 0)
+        return func.emitOpError("cannot split the micro-batch of ")
+               << type.getDimSize(0) << " samples (argument " << arg.getArgNumber()
+               << ") over data*z (" << shards << " ranks): use a micro-batch that is a "
+               << "multiple of " << shards;
       state.setLayout(arg, layout);
       func.setArgAttr(arg.getArgNumber(), kLayoutAttr, layout);
     }

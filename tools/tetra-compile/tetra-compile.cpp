@@ -27,6 +27,9 @@ static cl::opt<std::string> grid(
     cl::desc("4D grid XxYxZxD: x, y, z tensor-parallel and data-parallel sizes; "
              "tetra-run then needs X*Y*Z*D MPI ranks"),
     cl::init("1x1x1x1"));
+static cl::opt<std::string> kernelOpt(
+    "kernel-opt", cl::desc("Optimisation level of the kernels' C compile: O0..O3 (default O3)"),
+    cl::init("O3"));
 static cl::opt<double> beta1("beta1", cl::desc("AdamW beta1"), cl::init(0.9));
 static cl::opt<double> beta2("beta2", cl::desc("AdamW beta2"), cl::init(0.95));
 static cl::opt<double> adamEps("adam-eps", cl::desc("AdamW epsilon"), cl::init(1e-8));
@@ -71,6 +74,7 @@ int main(int argc, char **argv) {
                       " weight-decay=" + numberToString(weightDecay);
   options.goldfish = goldfish;
   options.grid = grid;
+  options.kernelOpt = kernelOpt;
   options.emit = emit;
   options.clang = clang;
   return mlir::failed(mlir::tetra::compileArtifact(options, context)) ? 1 : 0;

@@ -33,8 +33,10 @@ struct CompileOptions {
   /// Stop after this stage and print it: "tetra", "linalg", "llvm", or "" for
   /// the whole artifact.
   std::string emit;
-  /// The C compiler that turns the LLVM IR into the kernels' shared object.
+  /// The C compiler that turns the LLVM IR into the kernels' shared object,
+  /// and its optimisation level (O3; tests use O1 to compile faster).
   std::string clang;
+  std::string kernelOpt = "O3";
 };
 
 /// Imports, lowers and compiles; writes `outputDir/{manifest.json,kernels.ll,
