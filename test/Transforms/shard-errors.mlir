@@ -44,7 +44,7 @@ func.func @f(%x: tensor<2x8xi32>) -> tensor<2x8x32xf32> {
   %e = tetra.embedding %t[%x] : tensor<64x32xf32>, tensor<2x8xi32>
   %w = tetra.get_param @a : tensor<32x32xf32>
   %h = tetra.linear %e, %w : tensor<2x8x32xf32>, tensor<32x32xf32>
-  // expected-error @+1 {{'tetra.linear' op needs its input (a normal layer reads features over x) laid out as #tetra.layout<[_, _, x]>, got #tetra.layout<[_, _, y]>}}
+  // expected-error @+1 {{'tetra.linear' op needs its input (a normal layer reads features over x) laid out as #tetra.layout<[data, _, x]>, got #tetra.layout<[data, _, y]>}}
   %o = tetra.linear %h, %w : tensor<2x8x32xf32>, tensor<32x32xf32>
   return %o : tensor<2x8x32xf32>
 }
