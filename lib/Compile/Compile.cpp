@@ -40,20 +40,24 @@ namespace json = llvm::json;
 
 namespace {
 
-/// Lowering after bufferization: loops, then the LLVM dialect.
-constexpr const char *kLowerToLLVM =
+/// Bufferization: every temporary a static allocation with its deallocation.
+constexpr const char *kBufferize =
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-results-to-out-params{modify-public-functions},"
     "buffer-deallocation-pipeline,"
-    "canonicalize,"
+    "canonicalize";
+
+/// Lowering after bufferization: loops, then the LLVM dialect. Allocations
+/// go through the runtime's _mlir_memref_to_llvm_alloc, which counts them.
+constexpr const char *kLowerToLLVM =
     "convert-contractions-to-blas,"
     "convert-linalg-to-loops,"
     "lower-affine,"
     "convert-scf-to-cf,"
     "expand-strided-metadata,"
     "lower-affine,"
-    "finalize-memref-to-llvm,"
+    "finalize-memref-to-llvm{use-generic-functions=true},"
     // LLVM intrinsics where they exist (rsqrt, exp, sin, ...), libm for the
     // rest (erf, tanh).
     "convert-math-to-llvm,"
@@ -262,6 +266,17 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   for (ParamOp param : params) {
     paramJson.push_back(describeParam(param));
     param.erase();
+  }
+  if (failed(runPipeline(*module, kBufferize)))
+    return failure();
+  // What each entry's temporaries need at most: the runtime's memory report.
+  for (auto func : module->getOps<func::FuncOp>()) {
+    json::Object *entry = entries.getObject(func.getName());
+    if (!entry)
+      continue;
+    FailureOr<int64_t> peak = peakTemporaryBytes(func);
+    if (succeeded(peak))
+      (*entry)["peak_temporary_bytes"] = *peak;
   }
   if (failed(runPipeline(*module, kLowerToLLVM)) || failed(addPackedWrappers(*module)))
     return failure();

@@ -134,6 +134,7 @@ Manifest readManifest(const std::string &dir) {
       throw Error(file + ": malformed entry " + name.str());
     EntrySpec entry;
     entry.symbol = e->getString("symbol").value_or("").str();
+    entry.peakTemporaryBytes = e->getInteger("peak_temporary_bytes").value_or(0);
     auto readList = [&](const json::Array *list, std::vector<ArgSpec> &out) {
       if (!list)
         return;
@@ -194,11 +195,23 @@ const EntrySpec &Artifact::entry(const std::string &name) const {
   return it->second;
 }
 
-std::vector<Tensor> Artifact::call(const std::string &name, const Binder &bind) const {
+int64_t Artifact::peakTemporaryBytes(const std::string &name) const {
+  return hasEntry(name) ? entry(name).peakTemporaryBytes : 0;
+}
+
+std::vector<Tensor> Artifact::call(const std::string &name, const Binder &bind,
+                                   const Binder &outputs) const {
   const EntrySpec &spec = entry(name);
-  std::vector<Tensor> results;
-  for (const ArgSpec &r : spec.results)
-    results.emplace_back(r.dtype, r.shape);
+  std::vector<Tensor> results(spec.results.size());
+  std::vector<Tensor *> out;
+  for (size_t i = 0; i < spec.results.size(); ++i) {
+    Tensor *bound = outputs ? outputs(spec.results[i]) : nullptr;
+    if (!bound) {
+      results[i] = Tensor(spec.results[i].dtype, spec.results[i].shape);
+      bound = &results[i];
+    }
+    out.push_back(bound);
+  }
   std::vector<void *> argv;
   auto push = [&](const ArgSpec &arg, Tensor *tensor) {
     std::string what = arg.role + (arg.name.empty() ? "" : " " + arg.name);
@@ -213,7 +226,7 @@ std::vector<Tensor> Artifact::call(const std::string &name, const Binder &bind) 
   for (const ArgSpec &arg : spec.args)
     push(arg, bind(arg));
   for (size_t i = 0; i < spec.results.size(); ++i)
-    push(spec.results[i], &results[i]);
+    push(spec.results[i], out[i]);
   kernels_->lookup(spec.symbol)(argv.data());
   return results;
 }

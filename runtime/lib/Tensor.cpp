@@ -22,7 +22,7 @@ size_t dtypeSize(DType dtype) { return dtype == DType::I64 ? 8 : 4; }
 Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
     : dtype_(dtype), shape_(std::move(shape)) {
   constexpr size_t kAlign = 64;
-  storage_.assign(numBytes() + kAlign, 0);
+  storage_ = CountedBytes(numBytes() + kAlign);
   auto address = reinterpret_cast<uintptr_t>(storage_.data());
   data_ = storage_.data() + (kAlign - address % kAlign) % kAlign;
 }

@@ -187,6 +187,21 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
         auto renamed = s.bind.find(role);
         return renamed == s.bind.end() ? role : renamed->second;
       };
+      const EntrySpec &entry = artifact_.entry(s.entry);
+      // Results replace last launch's: free those first.
+      for (const ArgSpec &r : entry.results)
+        if (sets_.count(r.role) && !s.bind.count(r.role))
+          if (r.role != "param" && r.role != "m" && r.role != "v")
+            sets_[r.role].erase(r.name);
+      // AdamW is elementwise: the update writes parameters and moments in place.
+      Artifact::Binder inPlace = nullptr;
+      if (s.entry == "update")
+        inPlace = [&](const ArgSpec &r) -> Tensor * {
+          auto it = sets_.find(r.role);
+          if (it == sets_.end() || !it->second.count(r.name))
+            return nullptr;
+          return &it->second.at(r.name);
+        };
       std::vector<Tensor> results = artifact_.call(s.entry, [&](const ArgSpec &a) -> Tensor * {
         if ((a.role == "tokens" || a.role == "targets") && !ctx.batch)
           throw Error("the plan launches " + s.entry + " before loading a batch");
@@ -203,10 +218,10 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
         auto &buffers = set(setOf(a.role));
         auto it = buffers.find(a.name);
         return it == buffers.end() ? nullptr : &it->second;
-      });
-      const EntrySpec &entry = artifact_.entry(s.entry);
+      }, inPlace);
       for (size_t i = 0; i < results.size(); ++i)
-        sets_[entry.results[i].role][entry.results[i].name] = std::move(results[i]);
+        if (results[i].data())
+          sets_[entry.results[i].role][entry.results[i].name] = std::move(results[i]);
     }
   }
 }

@@ -5,6 +5,8 @@ equivalence: for every grid given, three AdamW steps of the model compiled
   moments of the single-process run, within the tolerances below.
 resume: a checkpoint saved on one grid continues on others (and on one
   process) exactly as the uninterrupted run does.
+memory: on each grid given, the per-rank memory tetra-run predicts at start
+  is within 5% of the peak tensor memory it measures over the steps.
 
 Tolerances (float32 sums in other orders; AdamW divides by sqrt(v), which
 amplifies differences of tiny gradients):
@@ -87,7 +89,7 @@ class Runner:
                "--log", log, "--save-checkpoint", ckpt, *extra]
         if ranks > 1:
             cmd = ["mpirun", "--oversubscribe", "-np", str(ranks)] + cmd
-        self.run(cmd, f"train {tag} on {name(grid)}")
+        self.last = self.run(cmd, f"train {tag} on {name(grid)}")
         with open(log) as f:
             metrics = [json.loads(line) for line in f]
         return metrics, safetensors_io.load(ckpt)
@@ -161,9 +163,25 @@ def resume(args, runner):
               f"{100 * t:.1f}%", flush=True)
 
 
+def memory(args, runner):
+    import re
+    for grid in parse_grids(args.grids):
+        runner.train(grid, runner.compile(grid), "memory-" + name(grid), STEPS)
+        found = re.search(r"measured peak ([0-9.]+) MiB of tensors \(predicted ([0-9.]+) MiB",
+                          runner.last.stderr)
+        if not found:
+            sys.exit(f"FAIL memory on {name(grid)}: no memory report in\n{runner.last.stderr}")
+        measured, predicted = float(found.group(1)), float(found.group(2))
+        error = abs(predicted - measured) / measured
+        print(f"grid {name(grid)}: predicted {predicted:.2f} MiB per rank, measured "
+              f"{measured:.2f} MiB ({100 * error:.1f}% apart)", flush=True)
+        if error > 0.05:
+            sys.exit(f"FAIL memory on {name(grid)}: prediction {100 * error:.1f}% off")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("mode", choices=["equivalence", "resume"])
+    p.add_argument("mode", choices=["equivalence", "resume", "memory"])
     p.add_argument("--config", required=True)
     p.add_argument("--bin", required=True)
     p.add_argument("--work", required=True)
@@ -173,7 +191,7 @@ def main():
     p.add_argument("--micro-batch", type=int, default=8)
     args = p.parse_args()
     runner = Runner(args)
-    (equivalence if args.mode == "equivalence" else resume)(args, runner)
+    {"equivalence": equivalence, "resume": resume, "memory": memory}[args.mode](args, runner)
     print("OK")
 
 

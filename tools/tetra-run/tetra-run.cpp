@@ -103,6 +103,38 @@ static std::unique_ptr<GridCommunicator> comm;
 /// Whether this process prints: rank 0, or the only process.
 static bool leader() { return !comm || comm->rank() == 0; }
 
+static double mib(int64_t bytes) { return bytes / (1024.0 * 1024.0); }
+
+/// Tensor bytes one rank holds at the peak of a training step: the buffer
+/// sets (parameters, AdamW moments, accumulated gradients, and during the
+/// backward pass the micro-batch's gradients), plus the kernels' temporaries
+/// (activations among them) as the compiler counted them, plus the batch.
+struct MemoryPrediction {
+  int64_t params = 0, temporariesGrad = 0, temporariesUpdate = 0, batch = 0;
+  int64_t total() const {
+    return 4 * params + batch + std::max(params + temporariesGrad, temporariesUpdate);
+  }
+};
+
+static MemoryPrediction predictMemory(const Artifact &artifact) {
+  const Manifest &m = artifact.manifest();
+  constexpr int64_t kAlign = 64; // each runtime tensor's alignment slack
+  MemoryPrediction p;
+  for (const ParamSpec &spec : m.params) {
+    int64_t n = 1;
+    for (int64_t d : spec.localShape)
+      n *= d;
+    p.params += 4 * n + kAlign;
+  }
+  p.temporariesGrad = artifact.peakTemporaryBytes("grad");
+  p.temporariesUpdate = artifact.peakTemporaryBytes("update");
+  int64_t rows = m.microBatch / (m.grid.size(Axis::Data) * m.grid.size(Axis::Z));
+  // Tokens and targets (two batches while the next one is cut), and the
+  // scalars: loss, its sum, learning rate, step, gradient scale.
+  p.batch = 2 * 2 * (4 * rows * m.seqLen + kAlign) + 5 * (8 + kAlign);
+  return p;
+}
+
 static bool startedByMpi() {
   return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE");
 }
@@ -133,6 +165,18 @@ static int run() {
                << "), micro-batch " << m.microBatch << " x " << m.seqLen
                << ", global batch " << m.globalBatch
                << (m.grid.ranks() > 1 ? ", grid " + m.grid.str() : std::string()) << "\n";
+  MemoryPrediction memory = predictMemory(artifact);
+  info << llvm::format("tetra-run: memory per rank: parameters %.2f MiB + gradients %.2f MiB "
+                       "(micro-batch and sum) + AdamW state %.2f MiB + kernel temporaries "
+                       "%.2f MiB (activations) + batch %.2f MiB = %.2f MiB at the peak of a "
+                       "step\n",
+                       mib(memory.params), mib(2 * memory.params), mib(2 * memory.params),
+                       mib(std::max(memory.temporariesGrad,
+                                    memory.temporariesUpdate - memory.params)),
+                       mib(memory.batch), mib(memory.total()));
+  // What initialisation needed (whole tensors before sharding) is not a
+  // step's: measure from here.
+  resetMemoryPeak();
   std::optional<TokenData> data = readData();
   if ((steps > 0 || evaluate || goldfishMask || !dumpLogits.empty() || !dumpGradients.empty()) &&
       !data)
@@ -221,6 +265,12 @@ static int run() {
       }
     }
   }
+  if (steps > 0)
+    info << llvm::format("tetra-run: memory per rank: measured peak %.3f MiB of tensors "
+                         "(predicted %.3f MiB, %+.1f%%)\n",
+                         mib(memoryUse().peak), mib(memory.total()),
+                         100.0 * (memory.total() - memoryUse().peak) /
+                             std::max<int64_t>(1, memoryUse().peak));
   if (!saveCheckpoint.empty())
     trainer.save(saveCheckpoint);
   if (comm) {

@@ -4,6 +4,7 @@
 
 #include "sched/SchedOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
@@ -42,6 +43,10 @@ struct CompileOptions {
 /// Imports, lowers and compiles; writes `outputDir/{manifest.json,kernels.ll,
 /// kernels.so}`. Reports errors through `context`'s diagnostics.
 LogicalResult compileArtifact(const CompileOptions &options, MLIRContext &context);
+
+/// The most bytes the temporaries of a bufferized entry point hold at once
+/// (static allocations only; failure for a dynamic one).
+FailureOr<int64_t> peakTemporaryBytes(func::FuncOp func);
 
 /// Adds to `module` one `void tetra_NAME(void **argv)` per function carrying
 /// `llvm.emit_c_interface`: argv[i] points at argument i (a memref descriptor,

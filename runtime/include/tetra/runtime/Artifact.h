@@ -43,6 +43,7 @@ struct EntrySpec {
   std::string symbol;
   std::vector<ArgSpec> args;
   std::vector<ArgSpec> results; // passed as out-params after the arguments
+  int64_t peakTemporaryBytes = 0;
 };
 
 struct Manifest {
@@ -92,7 +93,13 @@ public:
   /// Runs entry `name` with the tensors `bind` gives for its arguments;
   /// returns its results in the manifest's order. Shapes and dtypes are
   /// checked against the manifest.
-  std::vector<Tensor> call(const std::string &name, const Binder &bind) const;
+  /// `outputs`, when given, may bind a result to an existing tensor (written
+  /// in place; its slot in the returned vector stays empty).
+  std::vector<Tensor> call(const std::string &name, const Binder &bind,
+                           const Binder &outputs = nullptr) const;
+  /// Entry `name`'s peak temporary bytes, as the compiler predicted them
+  /// (0 when the manifest does not say).
+  int64_t peakTemporaryBytes(const std::string &name) const;
   const EntrySpec &entry(const std::string &name) const;
   /// The training step's plan (plan.json); throws Error when there is none.
   const Plan &plan() const;

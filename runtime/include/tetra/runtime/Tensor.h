@@ -2,6 +2,7 @@
 #ifndef TETRA_RUNTIME_TENSOR_H
 #define TETRA_RUNTIME_TENSOR_H
 
+#include "tetra/runtime/MemoryUse.h"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,7 +42,7 @@ public:
 private:
   DType dtype_ = DType::F32;
   std::vector<int64_t> shape_;
-  std::vector<unsigned char> storage_;
+  CountedBytes storage_;
   void *data_ = nullptr;
   std::vector<int64_t> descriptor_;
 };
