@@ -276,6 +276,12 @@ StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double
   result.loss = set(sets_.count("loss_sum") ? "loss_sum" : "loss").at("").as<float>()[0];
   result.gradNorm = ctx.gradNorm;
   result.droppedTokens = ctx.dropped;
+  if (comm_ && ctx.dropped >= 0) {
+    // Each rank counted its own rows: the step's count is their sum.
+    double dropped = static_cast<double>(ctx.dropped);
+    comm_->allReduceSum(&dropped, 1, {Axis::Z, Axis::Data});
+    result.droppedTokens = static_cast<int64_t>(dropped);
+  }
   ++step_;
   return result;
 }

@@ -74,7 +74,8 @@ class Runner:
                   "--machine", "cpu", "--seq-len", str(self.args.seq_len),
                   "--micro-batch", str(self.args.micro_batch),
                   "--global-batch", str(2 * self.args.micro_batch),
-                  "--grid", name(grid), "--kernel-opt", "O1", "-o", out],
+                  "--grid", name(grid), "--kernel-opt", "O1", "-o", out,
+                  *(["--goldfish", self.args.goldfish] if self.args.goldfish else [])],
                  "compile " + name(grid))
         return out
 
@@ -134,9 +135,15 @@ def compare_tensors(ref, got, what):
 def equivalence(args, runner):
     ref_metrics, ref_ckpt = runner.train((1, 1, 1, 1), runner.compile((1, 1, 1, 1)), "ref",
                                          STEPS)
-    print(f"reference (1 process): losses {[round(m['loss'], 6) for m in ref_metrics]}")
+    print(f"reference (1 process): losses {[round(m['loss'], 6) for m in ref_metrics]}"
+          + (f", dropped targets {[m['dropped_tokens'] for m in ref_metrics]}"
+             if "dropped_tokens" in ref_metrics[0] else ""))
     for grid in parse_grids(args.grids):
         metrics, ckpt = runner.train(grid, runner.compile(grid), "grid-" + name(grid), STEPS)
+        dropped = [m.get("dropped_tokens") for m in metrics]
+        if dropped != [m.get("dropped_tokens") for m in ref_metrics]:
+            sys.exit(f"FAIL {name(grid)}: dropped tokens {dropped}, expected "
+                     f"{[m.get('dropped_tokens') for m in ref_metrics]}")
         m = compare_metrics(ref_metrics, metrics, name(grid))
         t = compare_tensors(ref_ckpt, ckpt, name(grid))
         print(f"grid {name(grid)} ({int(np.prod(grid))} ranks): losses and grad norms at "
@@ -189,6 +196,7 @@ def main():
                    help="XxYxZxD,... or product=N (every power-of-two grid of N ranks)")
     p.add_argument("--seq-len", type=int, default=8)
     p.add_argument("--micro-batch", type=int, default=8)
+    p.add_argument("--goldfish", help="compile with this goldfish loss (tetra-compile's syntax)")
     args = p.parse_args()
     runner = Runner(args)
     {"equivalence": equivalence, "resume": resume, "memory": memory}[args.mode](args, runner)
