@@ -36,6 +36,11 @@ GridCommunicator::GridCommunicator(MPI_Comm world, GridShape shape)
     throw Error("grid " + shape.str() + " needs " + std::to_string(shape.ranks()) +
                 " ranks, but " + std::to_string(size) + " were started");
   rank_ = rank;
+  // Every group's communicator now, while all ranks are here: splitting is
+  // collective over the world, and later only some ranks may need a group
+  // (e.g. the writers of a checkpoint).
+  for (int mask = 1; mask < 16; ++mask)
+    group(axesOfMask(mask));
 }
 
 GridCommunicator::~GridCommunicator() {
@@ -60,6 +65,8 @@ MPI_Comm GridCommunicator::group(const std::vector<Axis> &axes) {
   groups_[mask] = comm;
   return comm;
 }
+
+void GridCommunicator::barrier() { check(MPI_Barrier(world_), "Barrier"); }
 
 void GridCommunicator::allReduceSum(float *data, int64_t count, const std::vector<Axis> &axes) {
   check(MPI_Allreduce(MPI_IN_PLACE, data, checkedCount(count), MPI_FLOAT, MPI_SUM, group(axes)),

@@ -127,21 +127,26 @@ std::map<std::string, Tensor> readSafetensors(const std::string &path) {
   return tensors;
 }
 
-void writeSafetensors(const std::string &path, const std::map<std::string, Tensor> &tensors,
-                      const std::map<std::string, std::string> &metadata) {
+SafetensorsLayout planSafetensors(const std::map<std::string, TensorInfo> &tensors,
+                                  const std::map<std::string, std::string> &metadata) {
   json::Object header;
   uint64_t offset = 0;
-  for (const auto &[name, tensor] : tensors) {
+  std::map<std::string, uint64_t> relative;
+  for (const auto &[name, info] : tensors) {
     json::Array shape;
-    for (int64_t d : tensor.shape())
+    uint64_t bytes = dtypeSize(info.dtype);
+    for (int64_t d : info.shape) {
       shape.push_back(d);
-    const char *dtype = tensor.dtype() == DType::F32   ? "F32"
-                        : tensor.dtype() == DType::I32 ? "I32"
-                                                       : "I64";
+      bytes *= d;
+    }
+    const char *dtype = info.dtype == DType::F32   ? "F32"
+                        : info.dtype == DType::I32 ? "I32"
+                                                   : "I64";
     header[name] = json::Object{{"dtype", dtype},
                                 {"shape", std::move(shape)},
-                                {"data_offsets", json::Array{offset, offset + tensor.numBytes()}}};
-    offset += tensor.numBytes();
+                                {"data_offsets", json::Array{offset, offset + bytes}}};
+    relative[name] = offset;
+    offset += bytes;
   }
   if (!metadata.empty()) {
     json::Object meta;
@@ -153,12 +158,25 @@ void writeSafetensors(const std::string &path, const std::map<std::string, Tenso
   llvm::raw_string_ostream(text) << json::Value(std::move(header));
   // Pad the header with spaces to 8 bytes, as the reference writer does.
   text.append((8 - text.size() % 8) % 8, ' ');
+  SafetensorsLayout layout;
+  uint64_t size = text.size();
+  layout.head.assign(reinterpret_cast<const char *>(&size), 8);
+  layout.head += text;
+  for (const auto &[name, at] : relative)
+    layout.offset[name] = layout.head.size() + at;
+  layout.size = layout.head.size() + offset;
+  return layout;
+}
 
+void writeSafetensors(const std::string &path, const std::map<std::string, Tensor> &tensors,
+                      const std::map<std::string, std::string> &metadata) {
+  std::map<std::string, TensorInfo> infos;
+  for (const auto &[name, tensor] : tensors)
+    infos[name] = {tensor.dtype(), tensor.shape()};
+  SafetensorsLayout layout = planSafetensors(infos, metadata);
   // writeToOutput writes a temporary file and renames it over `path`.
   if (llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-        uint64_t size = text.size();
-        os.write(reinterpret_cast<const char *>(&size), 8);
-        os << text;
+        os << layout.head;
         for (const auto &[name, tensor] : tensors)
           os.write(static_cast<const char *>(tensor.data()), tensor.numBytes());
         return llvm::Error::success();

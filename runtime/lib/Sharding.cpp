@@ -1,6 +1,12 @@
 //===- Sharding.cpp - a parameter's shards on the grid --------------------===//
 #include "tetra/runtime/Sharding.h"
 #include "tetra/runtime/Error.h"
+#include "tetra/runtime/Safetensors.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -122,6 +128,86 @@ Tensor gatherGlobal(const ParamSpec &spec, const Tensor &local, Collectives &com
                         [&](int64_t l, int64_t g) { out[g] = shard[l]; });
   }
   return global;
+}
+
+namespace {
+std::string systemError(const std::string &path, const char *what) {
+  return path + ": cannot " + what + " (" + std::strerror(errno) + ")";
+}
+
+/// Writes all of `bytes` at `offset` of the open file.
+void writeAt(int fd, const std::string &path, const void *bytes, uint64_t size,
+             uint64_t offset) {
+  auto *p = static_cast<const char *>(bytes);
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      throw Error(systemError(path, "write the checkpoint"));
+    p += n;
+    size -= static_cast<uint64_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+}
+} // namespace
+
+void writeShardedCheckpoint(const std::string &path,
+                            const std::vector<CheckpointTensor> &tensors,
+                            const std::map<std::string, std::string> &metadata,
+                            Collectives &comm) {
+  std::map<std::string, TensorInfo> infos;
+  for (const CheckpointTensor &t : tensors)
+    infos[t.name] = {t.local->dtype(), t.spec ? t.spec->shape : t.local->shape()};
+  SafetensorsLayout layout = planSafetensors(infos, metadata);
+  std::string temporary = path + ".tetra-partial";
+  const GridShape &grid = comm.shape();
+  GridCoord me = comm.coord();
+  if (comm.rank() == 0) {
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+      throw Error(systemError(temporary, "create"));
+    writeAt(fd, temporary, layout.head.data(), layout.head.size(), 0);
+    if (::ftruncate(fd, static_cast<off_t>(layout.size)) != 0 || ::close(fd) != 0)
+      throw Error(systemError(temporary, "size"));
+  }
+  comm.barrier();
+  int fd = ::open(temporary.c_str(), O_WRONLY);
+  if (fd < 0)
+    throw Error(systemError(temporary, "open"));
+  int64_t index = 0;
+  for (const CheckpointTensor &t : tensors) {
+    ++index;
+    if (!t.spec) { // the same everywhere: rank 0 writes it
+      if (comm.rank() == 0)
+        writeAt(fd, temporary, t.local->data(), t.local->numBytes(), layout.offset.at(t.name));
+      continue;
+    }
+    std::vector<Axis> split = splitAxes(*t.spec);
+    // Ranks outside the split hold copies: only the copy at coordinate 0
+    // of every other axis takes part, and within it one rank per tensor,
+    // taking turns.
+    bool copyZero = true;
+    for (Axis a : {Axis::X, Axis::Y, Axis::Z, Axis::Data})
+      if (std::find(split.begin(), split.end(), a) == split.end())
+        copyZero &= me.of(a) == 0;
+    if (!copyZero)
+      continue;
+    Tensor global = gatherGlobal(*t.spec, *t.local, comm);
+    std::vector<Axis> axes;
+    for (Axis a : split)
+      if (grid.size(a) > 1)
+        axes.push_back(a);
+    std::sort(axes.begin(), axes.end());
+    std::vector<int64_t> members = groupOf(grid, comm.rank(), axes);
+    if (members[index % members.size()] == comm.rank())
+      writeAt(fd, temporary, global.data(), global.numBytes(), layout.offset.at(t.name));
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0)
+    throw Error(systemError(temporary, "sync"));
+  comm.barrier();
+  if (comm.rank() == 0 && std::rename(temporary.c_str(), path.c_str()) != 0)
+    throw Error(systemError(path, "rename the finished checkpoint to"));
 }
 
 } // namespace tetra::rt

@@ -305,16 +305,29 @@ int64_t Trainer::stateBytes() const {
 }
 
 void Trainer::save(const std::string &path) const {
+  Tensor step(DType::I64, {});
+  step.as<int64_t>()[0] = step_;
+  std::map<std::string, std::string> metadata{{"format", "pt"},
+                                              {"tetra.step", std::to_string(step_)}};
+  if (comm_ && artifact_.manifest().grid.ranks() > 1) {
+    std::vector<CheckpointTensor> tensors;
+    for (const char *set : {"param", "m", "v"})
+      for (const auto &[name, t] : sets_.at(set)) {
+        std::string prefix = std::string(set) == "param" ? ""
+                             : std::string(set) == "m"   ? kMomentPrefix[0]
+                                                         : kMomentPrefix[1];
+        tensors.push_back({prefix + name, specs_.at(name), &t});
+      }
+    tensors.push_back({"optimizer.step", nullptr, &step});
+    writeShardedCheckpoint(path, tensors, metadata, *comm_);
+    return;
+  }
   std::map<std::string, Tensor> all = globalTensors(sets_.at("param"));
   for (int which = 0; which < 2; ++which)
     for (auto &[name, t] : globalTensors(sets_.at(which ? "v" : "m")))
       all.emplace(kMomentPrefix[which] + name, std::move(t));
-  if (comm_ && comm_->rank() != 0)
-    return;
-  Tensor step(DType::I64, {});
-  step.as<int64_t>()[0] = step_;
   all.emplace("optimizer.step", std::move(step));
-  writeSafetensors(path, all, {{"format", "pt"}, {"tetra.step", std::to_string(step_)}});
+  writeSafetensors(path, all, metadata);
 }
 
 } // namespace tetra::rt

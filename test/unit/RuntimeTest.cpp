@@ -4,6 +4,7 @@
 #include "tetra/runtime/Grid.h"
 #include "tetra/runtime/Safetensors.h"
 #include "tetra/runtime/Schedule.h"
+#include "tetra/runtime/Sharding.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
@@ -149,3 +150,68 @@ TEST(Grid, RankOrderIsXFastestThenYZData) {
 }
 
 } // namespace
+
+namespace {
+
+/// A parameter's manifest entry: global shape, layout, local shape.
+ParamSpec spec(std::vector<int64_t> shape, std::vector<std::vector<Axis>> dims,
+               std::vector<Axis> flat, std::vector<int64_t> local) {
+  ParamSpec s;
+  s.name = "w";
+  s.shape = std::move(shape);
+  s.dims = std::move(dims);
+  s.flat = std::move(flat);
+  s.localShape = std::move(local);
+  return s;
+}
+
+} // namespace
+
+TEST(Sharding, ShardsCoverEveryElementOnceAndPadTheRest) {
+  // Rows (5, a vocabulary: padded to 6) over y, columns (4) over x, the
+  // 3x2 block flattened and split over z: 3 elements per rank.
+  GridShape grid{{2, 2, 2, 1}};
+  ParamSpec s = spec({5, 4}, {{Axis::Y}, {Axis::X}}, {Axis::Z}, {3});
+  std::vector<int> seen(20, 0);
+  int64_t padding = 0;
+  for (int64_t rank = 0; rank < grid.ranks(); ++rank) {
+    int64_t count = 0;
+    forEachShardElement(s, grid, coordOf(grid, rank), [&](int64_t local, int64_t global) {
+      ASSERT_LT(local, 3);
+      ++seen[global];
+      ++count;
+    });
+    padding += 3 - count;
+  }
+  // Replicated over nothing: every real element exactly once.
+  for (int n : seen)
+    EXPECT_EQ(n, 1);
+  EXPECT_EQ(padding, 4); // the padded sixth row: 4 elements
+}
+
+TEST(Sharding, ShardOfThenGatherOrderIsTheGlobalTensor) {
+  // Rank (x=1, y=0, z=1) of a 2x2x2 grid: rows 0-2 of the padded 6, columns
+  // 2-3, second half of the flattened 3x2 block: elements (1,3), (2,2), (2,3).
+  GridShape grid{{2, 2, 2, 1}};
+  ParamSpec s = spec({5, 4}, {{Axis::Y}, {Axis::X}}, {Axis::Z}, {3});
+  Tensor global(DType::F32, {5, 4});
+  for (int i = 0; i < 20; ++i)
+    global.as<float>()[i] = static_cast<float>(i);
+  GridCoord c;
+  c.at = {1, 0, 1, 0};
+  Tensor local = shardOf(s, global, grid, c);
+  ASSERT_EQ(local.shape(), std::vector<int64_t>{3});
+  EXPECT_EQ(local.as<float>()[0], 7.0f);
+  EXPECT_EQ(local.as<float>()[1], 10.0f);
+  EXPECT_EQ(local.as<float>()[2], 11.0f);
+}
+
+TEST(Sharding, GradientsAreSummedOverTheAxesThatSawOtherRows) {
+  GridShape grid{{2, 2, 2, 2}};
+  ParamSpec weight = spec({4, 4}, {{Axis::Y}, {Axis::X}}, {Axis::Z}, {2});
+  ParamSpec norm = spec({4}, {{Axis::X}}, {}, {2});
+  EXPECT_EQ(gradientReduceAxes(weight, grid), std::vector<Axis>{Axis::Data});
+  EXPECT_EQ(gradientReduceAxes(norm, grid), (std::vector<Axis>{Axis::Z, Axis::Data}));
+  EXPECT_EQ(tensorReplicas(weight, grid), 1);
+  EXPECT_EQ(tensorReplicas(norm, grid), 4); // y and z hold copies
+}

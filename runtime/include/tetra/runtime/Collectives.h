@@ -22,6 +22,8 @@ public:
   virtual int64_t rank() const = 0;
   GridCoord coord() const { return coordOf(shape(), rank()); }
 
+  /// Waits until every rank of the grid gets here.
+  virtual void barrier() = 0;
   /// Sum (or max) over the group, in place.
   virtual void allReduceSum(float *data, int64_t count, const std::vector<Axis> &axes) = 0;
   virtual void allReduceSum(double *data, int64_t count, const std::vector<Axis> &axes) = 0;

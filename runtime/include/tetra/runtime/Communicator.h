@@ -28,6 +28,7 @@ public:
   /// Created on first use, then kept.
   MPI_Comm group(const std::vector<Axis> &axes);
 
+  void barrier() override;
   void allReduceSum(float *data, int64_t count, const std::vector<Axis> &axes) override;
   void allReduceSum(double *data, int64_t count, const std::vector<Axis> &axes) override;
   void allReduceMax(float *data, int64_t count, const std::vector<Axis> &axes) override;

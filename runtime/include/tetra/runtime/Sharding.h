@@ -32,6 +32,25 @@ Tensor shardOf(const ParamSpec &spec, const Tensor &global, const GridShape &gri
 /// the axes that split the parameter (every rank gets it).
 Tensor gatherGlobal(const ParamSpec &spec, const Tensor &local, Collectives &comm);
 
+/// One tensor of a checkpoint as this rank holds it: a shard of a parameter
+/// laid out by `spec` (its moments too), or, with no spec, a whole tensor
+/// every rank has.
+struct CheckpointTensor {
+  std::string name;
+  const ParamSpec *spec = nullptr;
+  const Tensor *local = nullptr;
+};
+
+/// Writes one safetensors file (global tensors, loadable on any grid) from
+/// every rank's shards; collective. Each tensor is gathered over the ranks
+/// that split it and written at its offset by one of them, so the writing is
+/// spread over the grid; the file is built under a temporary name that rank
+/// 0 renames over `path` once every rank has written and synced its part.
+void writeShardedCheckpoint(const std::string &path,
+                            const std::vector<CheckpointTensor> &tensors,
+                            const std::map<std::string, std::string> &metadata,
+                            Collectives &comm);
+
 /// The axes splitting the parameter (its dimensions' and the flat ones).
 std::vector<Axis> splitAxes(const ParamSpec &spec);
 
