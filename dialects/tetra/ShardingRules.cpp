@@ -18,20 +18,6 @@ using namespace mlir::tetra;
 
 namespace {
 
-/// Result 0 takes the layout of operand 0 (elementwise ops).
-LogicalResult sameAsFirst(Operation *op, ShardingState &state) {
-  LayoutAttr layout = state.getLayout(op->getOperand(0));
-  if (!layout)
-    return op->emitOpError("has no layout for its first operand");
-  state.setLayout(op->getResult(0), layout);
-  return success();
-}
-
-LogicalResult localOnly(Operation *op, ShardingState &state) {
-  state.localizeResults(op);
-  return success();
-}
-
 /// Checks that dimension `dim` of `value` is not split.
 LogicalResult expectUnsplit(Operation *op, ShardingState &state, Value value,
                             unsigned dim, StringRef what) {
@@ -49,6 +35,20 @@ AxisList axis(ShardingState &state, GridAxis a) {
 }
 
 } // namespace
+
+LogicalResult tetra::inferLayoutsLikeFirstOperand(Operation *op, ShardingState &state) {
+  LayoutAttr layout = state.getLayout(op->getOperand(0));
+  if (!layout)
+    return op->emitOpError("has no layout for its first operand");
+  for (Value result : op->getResults())
+    state.setLayout(result, layout);
+  return success();
+}
+
+LogicalResult tetra::partitionInPlace(Operation *op, ShardingState &state) {
+  state.localizeResults(op);
+  return success();
+}
 
 //===--- parameters and lookups -------------------------------------------===//
 
@@ -90,22 +90,13 @@ LogicalResult EmbeddingOp::partition(ShardingState &state, OpBuilder &b) {
   return success();
 }
 
-LogicalResult PositionsOp::inferLayouts(ShardingState &state) {
-  return sameAsFirst(*this, state);
-}
-LogicalResult PositionsOp::partition(ShardingState &state, OpBuilder &) {
-  return localOnly(*this, state);
-}
 
 LogicalResult GoldfishMaskOp::inferLayouts(ShardingState &state) {
   // The rule runs along each sample's sequence, which is never split.
   if (failed(expectUnsplit(*this, state, getTargets(),
                            getTargets().getType().getRank() - 1, "targets")))
     return failure();
-  return sameAsFirst(*this, state);
-}
-LogicalResult GoldfishMaskOp::partition(ShardingState &state, OpBuilder &) {
-  return localOnly(*this, state);
+  return inferLayoutsLikeFirstOperand(*this, state);
 }
 
 //===--- linear layers ------------------------------------------------------===//
@@ -198,39 +189,20 @@ LogicalResult LayerNormOp::partition(ShardingState &state, OpBuilder &) {
   return normPartition(*this, state);
 }
 
-//===--- elementwise -----------------------------------------------------===//
-
-LogicalResult GeluOp::inferLayouts(ShardingState &state) { return sameAsFirst(*this, state); }
-LogicalResult GeluOp::partition(ShardingState &state, OpBuilder &) {
-  return localOnly(*this, state);
-}
-LogicalResult SiluOp::inferLayouts(ShardingState &state) { return sameAsFirst(*this, state); }
-LogicalResult SiluOp::partition(ShardingState &state, OpBuilder &) {
-  return localOnly(*this, state);
-}
-LogicalResult ScaleOp::inferLayouts(ShardingState &state) { return sameAsFirst(*this, state); }
-LogicalResult ScaleOp::partition(ShardingState &state, OpBuilder &) {
-  return localOnly(*this, state);
-}
+//===--- elementwise (gelu, silu, scale, positions use the defaults) ------===//
 
 LogicalResult GluOp::inferLayouts(ShardingState &state) {
   if (failed(state.expectLayout(*this, getUp(), state.getLayout(getGate()),
                                 "up projection (as the gate)")))
     return failure();
-  return sameAsFirst(*this, state);
-}
-LogicalResult GluOp::partition(ShardingState &state, OpBuilder &) {
-  return localOnly(*this, state);
+  return inferLayoutsLikeFirstOperand(*this, state);
 }
 
 LogicalResult RotaryOp::inferLayouts(ShardingState &state) {
   if (failed(expectUnsplit(*this, state, getInput(), 3, "channels")) ||
       failed(expectUnsplit(*this, state, getInput(), 1, "the sequence")))
     return failure();
-  return sameAsFirst(*this, state);
-}
-LogicalResult RotaryOp::partition(ShardingState &state, OpBuilder &) {
-  return localOnly(*this, state);
+  return inferLayoutsLikeFirstOperand(*this, state);
 }
 
 LogicalResult AddOp::inferLayouts(ShardingState &state) {
@@ -254,9 +226,6 @@ LogicalResult AddOp::inferLayouts(ShardingState &state) {
   state.setLayout(getResult(), lhs);
   return success();
 }
-LogicalResult AddOp::partition(ShardingState &state, OpBuilder &) {
-  return localOnly(*this, state);
-}
 
 //===--- attention and loss ----------------------------------------------===//
 
@@ -273,9 +242,6 @@ LogicalResult AttentionOp::inferLayouts(ShardingState &state) {
     return failure();
   state.setLayout(getResult(), query);
   return success();
-}
-LogicalResult AttentionOp::partition(ShardingState &state, OpBuilder &) {
-  return localOnly(*this, state);
 }
 
 LogicalResult CrossEntropyOp::inferLayouts(ShardingState &state) {

@@ -46,7 +46,8 @@ def Tetra_ShardableOpInterface : OpInterface<"ShardableOpInterface"> {
     of the parameters it reads); tetra-partition then asks it to rewrite
     itself in local shapes, with the collectives its rule needs. An op
     without this interface cannot be sharded, which is an error, never a
-    silent replication.
+    silent replication. The defaults are the elementwise rule: every result
+    laid out as the first operand, and partitioned by taking local shapes.
   }];
   let methods = [
     InterfaceMethod<[{
@@ -55,13 +56,19 @@ def Tetra_ShardableOpInterface : OpInterface<"ShardableOpInterface"> {
         naming the dimension, its size and the axis when a split does not
         divide.
       }],
-      "::llvm::LogicalResult", "inferLayouts", (ins "ShardingState &":$state)>,
+      "::llvm::LogicalResult", "inferLayouts", (ins "ShardingState &":$state),
+      /*methodBody=*/"", /*defaultImplementation=*/[{
+        return ::mlir::tetra::inferLayoutsLikeFirstOperand($_op, state);
+      }]>,
     InterfaceMethod<[{
         Rewrites the op on local shapes (its operands are local already),
         inserting collectives on grid axes; may replace and erase the op.
       }],
       "::llvm::LogicalResult", "partition",
-      (ins "ShardingState &":$state, "::mlir::OpBuilder &":$builder)>
+      (ins "ShardingState &":$state, "::mlir::OpBuilder &":$builder),
+      /*methodBody=*/"", /*defaultImplementation=*/[{
+        return ::mlir::tetra::partitionInPlace($_op, state);
+      }]>
   ];
 }
 

@@ -12,6 +12,10 @@
 
 namespace mlir::tetra {
 class ShardingState;
+/// ShardableOpInterface's defaults (elementwise ops): every result laid out
+/// as the first operand; partitioned by giving the results local shapes.
+LogicalResult inferLayoutsLikeFirstOperand(Operation *op, ShardingState &state);
+LogicalResult partitionInPlace(Operation *op, ShardingState &state);
 } // namespace mlir::tetra
 
 #include "tetra/TetraInterfaces.h.inc"

@@ -58,7 +58,7 @@ def Tetra_ParamOp : Tetra_Op<"param", [Symbol]> {
 }
 
 def Tetra_GetParamOp : Tetra_Op<"get_param",
-    [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+    [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts", "partition"]>, Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "the value of a parameter";
   let arguments = (ins FlatSymbolRefAttr:$name);
   let results = (outs AnyStaticShapeTensor:$result);
@@ -69,7 +69,7 @@ def Tetra_GetParamOp : Tetra_Op<"get_param",
 // Embeddings and positions
 //===----------------------------------------------------------------------===//
 
-def Tetra_EmbeddingOp : Tetra_Op<"embedding", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, InferTypeOpAdaptor,
+def Tetra_EmbeddingOp : Tetra_Op<"embedding", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts", "partition"]>, Pure, InferTypeOpAdaptor,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "rows of a table picked by token ids";
   let description = [{
@@ -88,7 +88,7 @@ def Tetra_EmbeddingOp : Tetra_Op<"embedding", [DeclareOpInterfaceMethods<Tetra_S
 }
 
 def Tetra_PositionsOp : Tetra_Op<"positions",
-    [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["indices", "result"]>]> {
+    [Tetra_ShardableOpInterface, Pure, AllTypesMatch<["indices", "result"]>]> {
   let summary = "position of every token in its sequence";
   let description = [{
     indices [B, S] -> [B, S] with result[b, s] = s + offset (offset 0 unless
@@ -133,7 +133,7 @@ def Tetra_AbacusEmbeddingOp : Tetra_Op<"abacus_embedding", [Pure, InferTypeOpAda
   }];
 }
 
-def Tetra_RotaryOp : Tetra_Op<"rotary", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_RotaryOp : Tetra_Op<"rotary", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts"]>, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "rotary position embedding (RoPE)";
   let description = [{
@@ -163,7 +163,7 @@ def Tetra_RotaryOp : Tetra_Op<"rotary", [DeclareOpInterfaceMethods<Tetra_Shardab
 // Linear layers, norms, activations
 //===----------------------------------------------------------------------===//
 
-def Tetra_LinearOp : Tetra_Op<"linear", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, InferTypeOpAdaptor,
+def Tetra_LinearOp : Tetra_Op<"linear", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts", "partition"]>, Pure, InferTypeOpAdaptor,
     DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "y = x W^T (+ b)";
@@ -190,7 +190,7 @@ def Tetra_LinearOp : Tetra_Op<"linear", [DeclareOpInterfaceMethods<Tetra_Shardab
   }];
 }
 
-def Tetra_RMSNormOp : Tetra_Op<"rmsnorm", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_RMSNormOp : Tetra_Op<"rmsnorm", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts", "partition"]>, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "x * rsqrt(mean(x^2) + eps) * w, over the last dimension";
   let description = [{
@@ -206,7 +206,7 @@ def Tetra_RMSNormOp : Tetra_Op<"rmsnorm", [DeclareOpInterfaceMethods<Tetra_Shard
   let hasVerifier = 1;
 }
 
-def Tetra_LayerNormOp : Tetra_Op<"layernorm", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_LayerNormOp : Tetra_Op<"layernorm", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts", "partition"]>, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "(x - mean) * rsqrt(var + eps) * w (+ b), over the last dimension";
   let description = [{
@@ -224,7 +224,7 @@ def Tetra_LayerNormOp : Tetra_Op<"layernorm", [DeclareOpInterfaceMethods<Tetra_S
   let hasVerifier = 1;
 }
 
-def Tetra_GeluOp : Tetra_Op<"gelu", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_GeluOp : Tetra_Op<"gelu", [Tetra_ShardableOpInterface, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "GELU, exact (erf) or tanh-approximate";
   let arguments = (ins Tetra_FloatTensor:$input,
@@ -233,7 +233,7 @@ def Tetra_GeluOp : Tetra_Op<"gelu", [DeclareOpInterfaceMethods<Tetra_ShardableOp
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Tetra_SiluOp : Tetra_Op<"silu", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_SiluOp : Tetra_Op<"silu", [Tetra_ShardableOpInterface, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "x * sigmoid(x)";
   let arguments = (ins Tetra_FloatTensor:$input);
@@ -241,7 +241,7 @@ def Tetra_SiluOp : Tetra_Op<"silu", [DeclareOpInterfaceMethods<Tetra_ShardableOp
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Tetra_GluOp : Tetra_Op<"glu", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["gate", "up", "result"]>,
+def Tetra_GluOp : Tetra_Op<"glu", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts"]>, Pure, AllTypesMatch<["gate", "up", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "gated linear unit: act(gate) * up (SwiGLU, GeGLU)";
   let arguments = (ins Tetra_FloatTensor:$gate, Tetra_FloatTensor:$up,
@@ -250,7 +250,7 @@ def Tetra_GluOp : Tetra_Op<"glu", [DeclareOpInterfaceMethods<Tetra_ShardableOpIn
   let assemblyFormat = "$gate `,` $up attr-dict `:` type($gate)";
 }
 
-def Tetra_AddOp : Tetra_Op<"add", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["lhs", "result"]>,
+def Tetra_AddOp : Tetra_Op<"add", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts"]>, Pure, AllTypesMatch<["lhs", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "elementwise sum; rhs may be a trailing-dimension broadcast";
   let description = [{
@@ -263,7 +263,7 @@ def Tetra_AddOp : Tetra_Op<"add", [DeclareOpInterfaceMethods<Tetra_ShardableOpIn
   let hasVerifier = 1;
 }
 
-def Tetra_ScaleOp : Tetra_Op<"scale", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, AllTypesMatch<["input", "result"]>,
+def Tetra_ScaleOp : Tetra_Op<"scale", [Tetra_ShardableOpInterface, Pure, AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "multiplication by a constant (embedding scale)";
   let arguments = (ins Tetra_FloatTensor:$input, F64Attr:$factor);
@@ -275,7 +275,7 @@ def Tetra_ScaleOp : Tetra_Op<"scale", [DeclareOpInterfaceMethods<Tetra_Shardable
 // Attention and loss
 //===----------------------------------------------------------------------===//
 
-def Tetra_AttentionOp : Tetra_Op<"attention", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure,
+def Tetra_AttentionOp : Tetra_Op<"attention", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts"]>, Pure,
     AllTypesMatch<["query", "result"]>,
     DeclareOpInterfaceMethods<Tetra_ForwardFlopsOpInterface>,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
@@ -297,7 +297,7 @@ def Tetra_AttentionOp : Tetra_Op<"attention", [DeclareOpInterfaceMethods<Tetra_S
   let hasVerifier = 1;
 }
 
-def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure, InferTypeOpAdaptor,
+def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts", "partition"]>, Pure, InferTypeOpAdaptor,
     DeclareOpInterfaceMethods<Tetra_DifferentiableOpInterface>]> {
   let summary = "mean next-token cross-entropy over the kept targets";
   let description = [{
@@ -323,7 +323,7 @@ def Tetra_CrossEntropyOp : Tetra_Op<"cross_entropy", [DeclareOpInterfaceMethods<
   let assemblyFormat = "$logits `,` $targets attr-dict `:` type($logits) `,` type($targets)";
 }
 
-def Tetra_GoldfishMaskOp : Tetra_Op<"goldfish_mask", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface>, Pure,
+def Tetra_GoldfishMaskOp : Tetra_Op<"goldfish_mask", [DeclareOpInterfaceMethods<Tetra_ShardableOpInterface, ["inferLayouts"]>, Pure,
     AllShapesMatch<["targets", "result"]>]> {
   let summary = "1.0 where the goldfish rule drops a target, 0.0 elsewhere";
   let description = [{
