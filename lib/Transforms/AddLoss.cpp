@@ -63,9 +63,16 @@ struct AddLossPass : impl::AddLossBase<AddLossPass> {
     setArgRole(loss, loss.getNumArguments() - 1, "targets");
     setResultRole(loss, 0, "loss");
 
-    // With goldfish, @goldfish_mask(targets) -> 1.0 where a target is dropped,
-    // for the runtime's mask printing and dropped-token counts.
+    // With goldfish, @eval_loss is the same loss without the mask (validation
+    // loss counts every target), and @goldfish_mask(targets) -> 1.0 where a
+    // target is dropped, for the runtime's mask printing and dropped-token
+    // counts.
     if (goldfishAttr) {
+      b.setInsertionPointAfter(loss);
+      auto evalLoss = llvm::cast<func::FuncOp>(b.clone(*loss));
+      evalLoss.setName("eval_loss");
+      evalLoss.walk([](CrossEntropyOp ce) { ce.removeGoldfishAttr(); });
+      loss = evalLoss;
       b.setInsertionPointAfter(loss);
       auto maskType = RankedTensorType::get(ids.getShape(), b.getF32Type());
       auto mask = func::FuncOp::create(b, loss.getLoc(), "goldfish_mask",

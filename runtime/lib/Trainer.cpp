@@ -251,7 +251,9 @@ Tensor Trainer::goldfishMask(const TokenData &data, int64_t first) {
 
 double Trainer::evaluate(const TokenData &data, int64_t first) {
   Batch batch = localBatch(data, first);
-  std::vector<Tensor> out = artifact_.call("loss", batchBinder(batch));
+  // Validation counts every target: goldfish's mask is for training only.
+  std::vector<Tensor> out = artifact_.call(
+      artifact_.hasEntry("eval_loss") ? "eval_loss" : "loss", batchBinder(batch));
   return out[0].as<float>()[0];
 }
 

@@ -3,6 +3,7 @@
 #include "tetra/runtime/Communicator.h"
 #include "tetra/runtime/Data.h"
 #include "tetra/runtime/Error.h"
+#include "tetra/runtime/Generate.h"
 #include "tetra/runtime/Parameters.h"
 #include "tetra/runtime/Safetensors.h"
 #include "tetra/runtime/Trainer.h"
@@ -74,6 +75,26 @@ static cl::opt<int64_t> rows("rows", cl::desc("Samples for --goldfish-mask"), cl
 static cl::opt<std::string> dumpGradients(
     "dump-gradients",
     cl::desc("Write the next step's gradients (safetensors) here, without training"));
+
+static cl::OptionCategory generateCat("Generation");
+static cl::opt<bool> generateTokens(
+    "generate", cl::desc("Continue the prompts of --prompt-tokens; print one line of "
+                         "token ids per prompt"),
+    cl::cat(generateCat));
+static cl::opt<std::string> promptTokens(
+    "prompt-tokens",
+    cl::desc("Prompts: token ids (as --data-dtype), --prompt-len per prompt (default: "
+             "the whole file is one prompt)"),
+    cl::cat(generateCat));
+static cl::opt<int64_t> promptLen("prompt-len", cl::desc("Tokens per prompt"), cl::init(0),
+                                  cl::cat(generateCat));
+static cl::opt<int64_t> maxNewTokens("max-new-tokens", cl::desc("Tokens to generate"),
+                                     cl::init(16), cl::cat(generateCat));
+static cl::opt<double> temperature("temperature",
+                                   cl::desc("Sampling temperature (0: greedy)"),
+                                   cl::init(0.0), cl::cat(generateCat));
+static cl::opt<int64_t> topK("top-k", cl::desc("Sample among the k most likely (0: all)"),
+                             cl::init(0), cl::cat(generateCat));
 
 /// Writes a tensor's bytes through a temporary file and a rename.
 static void writeRaw(const std::string &path, const Tensor &tensor) {
@@ -265,6 +286,26 @@ static int run() {
       }
     }
   }
+  if (generateTokens) {
+    if (promptTokens.empty())
+      throw Error("--generate needs --prompt-tokens FILE");
+    TokenData file = readTokenFile(promptTokens, dataDType);
+    int64_t each = promptLen > 0 ? promptLen : static_cast<int64_t>(file.tokens.size());
+    if (file.tokens.empty() || file.tokens.size() % each != 0)
+      throw Error(promptTokens + ": " + std::to_string(file.tokens.size()) +
+                  " tokens do not make whole prompts of " + std::to_string(each));
+    std::vector<std::vector<int64_t>> prompts;
+    for (size_t i = 0; i < file.tokens.size(); i += each)
+      prompts.emplace_back(file.tokens.begin() + i, file.tokens.begin() + i + each);
+    Sampling sampling{temperature, topK, seed};
+    for (const std::vector<int64_t> &c :
+         generate(artifact, trainer, prompts, maxNewTokens, sampling)) {
+      for (size_t i = 0; i < c.size(); ++i)
+        llvm::outs() << (i ? " " : "") << c[i];
+      llvm::outs() << "\n";
+    }
+  }
+
   if (steps > 0)
     info << llvm::format("tetra-run: memory per rank: measured peak %.3f MiB of tensors "
                          "(predicted %.3f MiB, %+.1f%%)\n",

@@ -31,7 +31,11 @@ def AddLoss : Pass<"tetra-add-loss", "::mlir::ModuleOp"> {
   let description = [{
     Clones `@forward` into `func.func @loss(forward's arguments..., %targets)`
     that returns `tetra.cross_entropy` of the logits against `%targets` (the
-    ids' shape), the mean over targets not equal to `ignore-index`.
+    ids' shape), the mean over targets not equal to `ignore-index`. With
+    `goldfish`, the loss drops the targets the mask selects, and two more
+    functions come with it: `@eval_loss` (the same without the mask: the
+    validation loss) and `@goldfish_mask(%targets)` (1.0 where a target is
+    dropped).
   }];
   let options = [
     Option<"ignoreIndex", "ignore-index", "int64_t", /*default=*/"-100",

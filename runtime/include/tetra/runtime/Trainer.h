@@ -50,7 +50,8 @@ public:
   Tensor goldfishMask(const TokenData &data, int64_t first);
   Tensor goldfishMask(Batch &batch);
 
-  /// Mean loss of the micro-batch starting at sample `first`, no update.
+  /// Mean loss of the micro-batch starting at sample `first`, no update; with
+  /// goldfish, over every target (the artifact's `eval_loss`).
   double evaluate(const TokenData &data, int64_t first);
 
   /// Parameters, moments and step as global tensors, atomically (temporary
