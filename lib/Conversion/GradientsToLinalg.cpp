@@ -429,8 +429,11 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
                                   flatType.getDimSize(1));
     auto [rowMax, sumExp] = rowMaxAndSumExp(b, loc, logits, shard);
     auto scalarType = RankedTensorType::get({}, f);
-    Value keptFlat =
-        flattenAll(b, loc, keptMask(b, loc, op.getTargets(), ignore, op.getGoldfishAttr(), f));
+    FailureOr<Value> kept0 =
+        keptMask(b, loc, op, op.getTargets(), ignore, op.getGoldfishAttr(), f);
+    if (failed(kept0))
+      return failure();
+    Value keptFlat = flattenAll(b, loc, *kept0);
     Value kept = generic(b, loc, scalarType, {keptFlat}, filled(b, loc, scalarType, 0.0),
                          {id1, AffineMap::get(1, 0, {}, ctx)}, {IteratorType::reduction},
                          [&](OpBuilder &nb, Location nl, ValueRange a) {

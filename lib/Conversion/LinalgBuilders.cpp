@@ -3,7 +3,9 @@
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include <cmath>
+#include <cstring>
 
 namespace mlir::tetra {
 
@@ -441,12 +443,40 @@ static Value goldfishHash(OpBuilder &b, Location loc, Value key) {
   return mask(add(key, shl(key, 31)));
 }
 
-Value keptMask(OpBuilder &b, Location loc, Value targets, std::optional<int64_t> ignore,
-               GoldfishAttr goldfish, Type f) {
+/// The table of the goldfish `table` rule, as a constant tensor.
+static FailureOr<Value> goldfishTable(OpBuilder &b, Location loc, Operation *op,
+                                      GoldfishAttr goldfish) {
+  StringRef path = goldfish.getTable();
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+  if (!buffer)
+    return op->emitError("goldfish table '")
+           << path << "' cannot be read: " << buffer.getError().message();
+  StringRef bytes = (*buffer)->getBuffer();
+  if (static_cast<int64_t>(bytes.size()) != kGoldfishTableSize * 4)
+    return op->emitError("goldfish table '")
+           << path << "' has " << bytes.size() << " bytes; it must hold "
+           << kGoldfishTableSize << " little-endian f32 values (" << kGoldfishTableSize * 4
+           << " bytes)";
+  std::vector<float> values(kGoldfishTableSize);
+  std::memcpy(values.data(), bytes.data(), bytes.size());
+  auto type = RankedTensorType::get({kGoldfishTableSize}, b.getF32Type());
+  return Value(arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(type, llvm::ArrayRef<float>(values))));
+}
+
+FailureOr<Value> keptMask(OpBuilder &b, Location loc, Operation *op, Value targets,
+                          std::optional<int64_t> ignore, GoldfishAttr goldfish, Type f) {
   auto type = llvm::cast<RankedTensorType>(targets.getType());
   unsigned rank = type.getRank();
   auto maskType = RankedTensorType::get(type.getShape(), f);
   MLIRContext *ctx = b.getContext();
+  Value table;
+  if (goldfish && goldfish.getMode() == GoldfishMode::Table) {
+    FailureOr<Value> loaded = goldfishTable(b, loc, op, goldfish);
+    if (failed(loaded))
+      return failure();
+    table = *loaded;
+  }
   return generic(
       b, loc, maskType, {targets}, empty(b, loc, maskType),
       {identity(ctx, rank), identity(ctx, rank)}, parallel(rank),
@@ -494,12 +524,34 @@ Value keptMask(OpBuilder &b, Location loc, Value targets, std::optional<int64_t>
                   Value wide = arith::ExtSIOp::create(lb, ll, lb.getI64Type(), t);
                   scf::YieldOp::create(lb, ll, Value(arith::MulIOp::create(lb, ll, acc[0], wide)));
                 });
-            Value hashed = goldfishHash(nb, nl, loop.getResult(0));
-            // hash < (2^32 - 1) / k, compared as real numbers.
-            Value asReal = arith::UIToFPOp::create(nb, nl, nb.getF64Type(), hashed);
-            Value below = arith::CmpFOp::create(
-                nb, nl, arith::CmpFPredicate::OLT, asReal,
-                constantFloat(nb, nl, nb.getF64Type(), 4294967295.0 / static_cast<double>(k)));
+            Value below;
+            if (table) {
+              // table[product mod 1,000,003] < 1/k: the product as a signed
+              // 64-bit value, its remainder taken non-negative; the
+              // comparison in f32, as the reference's float table does.
+              Value size = arith::ConstantIntOp::create(nb, nl, kGoldfishTableSize, 64);
+              Value rem = arith::RemSIOp::create(nb, nl, loop.getResult(0), size);
+              Value negative = arith::CmpIOp::create(
+                  nb, nl, arith::CmpIPredicate::slt, rem,
+                  arith::ConstantIntOp::create(nb, nl, 0, 64));
+              Value key = arith::SelectOp::create(
+                  nb, nl, negative, arith::AddIOp::create(nb, nl, rem, size), rem);
+              Value entry = tensor::ExtractOp::create(
+                  nb, nl, table,
+                  ValueRange{arith::IndexCastOp::create(nb, nl, nb.getIndexType(), key)});
+              below = arith::CmpFOp::create(
+                  nb, nl, arith::CmpFPredicate::OLT, entry,
+                  constantFloat(nb, nl, nb.getF32Type(),
+                                static_cast<float>(1.0 / static_cast<double>(k))));
+            } else {
+              Value hashed = goldfishHash(nb, nl, loop.getResult(0));
+              // hash < (2^32 - 1) / k, compared as real numbers.
+              Value asReal = arith::UIToFPOp::create(nb, nl, nb.getF64Type(), hashed);
+              below = arith::CmpFOp::create(
+                  nb, nl, arith::CmpFPredicate::OLT, asReal,
+                  constantFloat(nb, nl, nb.getF64Type(),
+                                4294967295.0 / static_cast<double>(k)));
+            }
             dropped = arith::AndIOp::create(nb, nl, full, below);
           }
           Value notDropped = arith::XOrIOp::create(

@@ -108,8 +108,12 @@ Value forEachHead(OpBuilder &b, Location loc, int64_t batch, int64_t heads, Valu
 /// 1.0 where a target counts in the loss, 0.0 where it is `ignore` or the
 /// goldfish mask drops it (ALGORITHMS.md section 3; the last dimension of
 /// `targets` is the sequence). Same shape as `targets`, element type `f`.
-Value keptMask(OpBuilder &b, Location loc, Value targets, std::optional<int64_t> ignore,
-               GoldfishAttr goldfish, Type f);
+/// The `table` rule reads its table file now (an error on `op` names it when
+/// it cannot be read or has the wrong size).
+FailureOr<Value> keptMask(OpBuilder &b, Location loc, Operation *op, Value targets,
+                          std::optional<int64_t> ignore, GoldfishAttr goldfish, Type f);
+/// Entries of a goldfish table file: raw little-endian f32.
+inline constexpr int64_t kGoldfishTableSize = 1000003;
 
 /// Normalised attention probabilities [B, Hq, S, T] (0 where masked).
 Value attentionProbabilities(OpBuilder &b, Location loc, Value query, Value key,

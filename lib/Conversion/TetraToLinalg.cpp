@@ -460,7 +460,11 @@ struct GoldfishMaskLowering : OpRewritePattern<GoldfishMaskOp> {
   LogicalResult matchAndRewrite(GoldfishMaskOp op, PatternRewriter &b) const override {
     Location loc = op.getLoc();
     Type f = b.getF32Type();
-    Value kept = keptMask(b, loc, op.getTargets(), std::nullopt, op.getGoldfish(), f);
+    FailureOr<Value> keptOrError =
+        keptMask(b, loc, op, op.getTargets(), std::nullopt, op.getGoldfish(), f);
+    if (failed(keptOrError))
+      return failure();
+    Value kept = *keptOrError;
     unsigned rank = op.getType().getRank();
     MLIRContext *ctx = b.getContext();
     // dropped = 1 - kept
@@ -493,10 +497,12 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
     Value picked = targetLogits(b, loc, logits, targets, shard);
     // Sum of the kept rows' losses and their count, in one reduction.
     auto scalarType = RankedTensorType::get({}, f);
-    Value keptMaskFlat = flattenAll(
-        b, loc,
-        keptMask(b, loc, op.getTargets(), op.getIgnoreIndexAttr().getInt(),
-                 op.getGoldfishAttr(), f));
+    FailureOr<Value> keptOrError = keptMask(b, loc, op, op.getTargets(),
+                                            op.getIgnoreIndexAttr().getInt(),
+                                            op.getGoldfishAttr(), f);
+    if (failed(keptOrError))
+      return failure();
+    Value keptMaskFlat = flattenAll(b, loc, *keptOrError);
     Value lossSum = filled(b, loc, scalarType, 0.0);
     Value kept = filled(b, loc, scalarType, 0.0);
     AffineMap rowId = identity(ctx, 1), toScalar = AffineMap::get(1, 0, {}, ctx);
@@ -576,15 +582,6 @@ struct ConvertTetraToLinalgPass
       }
       if (auto attention = llvm::dyn_cast<AttentionOp>(op); attention && attention.getLoki()) {
         op->emitError("Loki attention has no CPU lowering yet");
-        return WalkResult::interrupt();
-      }
-      GoldfishAttr goldfish;
-      if (auto ce = llvm::dyn_cast<CrossEntropyOp>(op))
-        goldfish = ce.getGoldfishAttr();
-      if (auto mask = llvm::dyn_cast<GoldfishMaskOp>(op))
-        goldfish = mask.getGoldfish();
-      if (goldfish && goldfish.getMode() == GoldfishMode::Table) {
-        op->emitError("goldfish mode 'table' has no CPU lowering yet");
         return WalkResult::interrupt();
       }
       for (Type t : op->getResultTypes())

@@ -20,6 +20,8 @@ def main():
     parser.add_argument("--goldfish", required=True)
     parser.add_argument("--seq", type=int, default=24)
     parser.add_argument("--rows", type=int, default=6)
+    parser.add_argument("--max-id", type=int, default=5,
+                        help="token ids are drawn from 0 .. max-id - 1")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     art = os.path.join(args.work, "artifact")
@@ -28,7 +30,7 @@ def main():
                    check=True)
     # Few distinct ids, so windows repeat; 0 included (a window with 0 has key 0).
     rng = np.random.default_rng(3)
-    tokens = rng.integers(0, 5, size=args.rows * args.seq + 1).astype(np.uint16)
+    tokens = rng.integers(0, args.max_id, size=args.rows * args.seq + 1).astype(np.uint16)
     data = os.path.join(args.work, "tokens.bin")
     tokens.tofile(data)
     out = subprocess.run([os.path.join(args.bin, "tetra-run"), art, "--data", data,
