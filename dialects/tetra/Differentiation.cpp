@@ -105,6 +105,8 @@ LogicalResult AttentionOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGr
                                           SmallVectorImpl<Value> &operandGrads) {
   if (getLoki())
     return emitOpError("Loki attention is an inference method and has no gradient");
+  if (getQueryPosition())
+    return emitOpError("attention over a KV cache is for decoding and has no gradient");
   auto grad = AttentionGradOp::create(b, getLoc(), getQuery(), getKey(), getValue(),
                                       resultGrads[0], getCausalAttr(), getWindowAttr(),
                                       getScaleAttr());

@@ -285,14 +285,19 @@ def Tetra_AttentionOp : Tetra_Op<"attention", [DeclareOpInterfaceMethods<Tetra_S
     (query head h reads key head h / (Hq / Hkv)). `causal` masks the future;
     `window = W` lets each query see at most the last W positions (Mistral);
     `scale` defaults to 1/sqrt(D); `loki` selects low-rank-key sparse attention.
+    Query s sits at position T - S + s, or at `at + s` when the position of
+    the first query is given (a decoder reading a KV cache, whose keys past
+    the current position are masked as the future).
   }];
   let arguments = (ins Tetra_FloatTensor:$query, Tetra_FloatTensor:$key,
-                       Tetra_FloatTensor:$value, UnitAttr:$causal,
+                       Tetra_FloatTensor:$value, Optional<I64>:$query_position,
+                       UnitAttr:$causal,
                        OptionalAttr<I64Attr>:$window, OptionalAttr<F64Attr>:$scale,
                        OptionalAttr<Tetra_LokiAttr>:$loki);
   let results = (outs Tetra_FloatTensor:$result);
   let assemblyFormat = [{
-    $query `,` $key `,` $value attr-dict `:` type($query) `,` type($key) `,` type($value)
+    $query `,` $key `,` $value (`at` $query_position^)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value)
   }];
   let hasVerifier = 1;
 }

@@ -572,7 +572,7 @@ double attentionScale(Value query, std::optional<double> scale) {
 
 Value attentionProbabilities(OpBuilder &b, Location loc, Value query, Value key,
                              bool causal, std::optional<int64_t> window,
-                             std::optional<double> scaleOpt) {
+                             std::optional<double> scaleOpt, Value queryPosition) {
   MLIRContext *ctx = b.getContext();
   auto q = llvm::cast<RankedTensorType>(query.getType());
   auto k = llvm::cast<RankedTensorType>(key.getType());
@@ -600,11 +600,15 @@ Value attentionProbabilities(OpBuilder &b, Location loc, Value query, Value key,
   (void)e0; (void)e1; (void)e2; (void)e3; (void)e4;
 
   // Whether key t is visible from query s (keys may extend past the queries:
-  // query s sits at position s + t_len - s_len).
+  // query s sits at position s + t_len - s_len, or s + queryPosition).
+  Value firstQuery = queryPosition
+                         ? Value(arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                                            queryPosition))
+                         : constantIndex(b, loc, t - s);
   auto visible = [&](OpBuilder &nb, Location nl) -> Value {
     Value sIdx = linalg::IndexOp::create(nb, nl, 2);
     Value tIdx = linalg::IndexOp::create(nb, nl, 3);
-    Value qPos = arith::AddIOp::create(nb, nl, sIdx, constantIndex(nb, nl, t - s));
+    Value qPos = arith::AddIOp::create(nb, nl, sIdx, firstQuery);
     Value ok = arith::ConstantIntOp::create(nb, nl, 1, 1);
     if (causal)
       ok = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ule, tIdx, qPos);

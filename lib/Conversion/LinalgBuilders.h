@@ -118,7 +118,8 @@ inline constexpr int64_t kGoldfishTableSize = 1000003;
 /// Normalised attention probabilities [B, Hq, S, T] (0 where masked).
 Value attentionProbabilities(OpBuilder &b, Location loc, Value query, Value key,
                              bool causal, std::optional<int64_t> window,
-                             std::optional<double> scale);
+                             std::optional<double> scale,
+                             Value queryPosition = Value());
 /// 1/sqrt(head_dim) unless given.
 double attentionScale(Value query, std::optional<double> scale);
 

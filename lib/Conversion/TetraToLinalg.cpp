@@ -432,7 +432,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     if (op.getScale())
       scale = op.getScale()->convertToDouble();
     Value probs = attentionProbabilities(b, loc, op.getQuery(), op.getKey(),
-                                         op.getCausal(), window, scale);
+                                         op.getCausal(), window, scale, op.getQueryPosition());
     // out[b, :, h, :] = probs[b, h] v[b, :, h / group, :], one GEMM per head.
     int64_t group = op.getQuery().getType().getDimSize(2) /
                     op.getKey().getType().getDimSize(2);

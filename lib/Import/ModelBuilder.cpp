@@ -85,6 +85,14 @@ private:
   Value blockStack(Value x, const std::string &prefix, int64_t count);
   Value embed(Value ids, const ModelNames &names);
   Value recurrentCore(Value iterations, Value inject, const ModelNames &names);
+  /// [B, 1] filled with the decoding position, as `type` integers.
+  Value positionsOfStep(Type type) {
+    Value value = position;
+    if (type != position.getType())
+      value = arith::TruncIOp::create(b, loc, type, position);
+    return tensor::SplatOp::create(b, loc, value,
+                                   RankedTensorType::get({shape.batch, 1}, type));
+  }
   Value lmHead(Value x, const ModelNames &names);
 
   const ModelConfig &c;
@@ -96,6 +104,10 @@ private:
   ModelShape shape;
   /// Batch and sequence sizes: constants when static, tensor.dim otherwise.
   OpFoldResult batch, seq;
+  /// Decoding: the position of this step's token, the caches (k, v per
+  /// layer, in order) and what the layers make of them.
+  Value position;
+  SmallVector<Value> caches, updatedCaches;
   llvm::StringMap<RankedTensorType> params;
 };
 
@@ -296,12 +308,32 @@ Value ModelBuilder::attention(Value x, const BlockNames &n) {
         ctx, c.rotaryInterleaved ? RotaryStyle::interleaved : RotaryStyle::half);
     FloatAttr base = b.getF64FloatAttr(c.ropeTheta);
     FloatAttr fraction = b.getF64FloatAttr(c.rotaryFraction);
-    q = RotaryOp::create(b, loc, q, Value(), base, fraction, style);
-    k = RotaryOp::create(b, loc, k, Value(), base, fraction, style);
+    Value positions = position ? positionsOfStep(b.getI64Type()) : Value();
+    q = RotaryOp::create(b, loc, q, positions, base, fraction, style);
+    k = RotaryOp::create(b, loc, k, positions, base, fraction, style);
+  }
+  if (position) {
+    // Write this position's keys and values into the caches, attend over them.
+    auto write = [&](Value cache, Value row) -> Value {
+      Value at = arith::IndexCastOp::create(b, loc, b.getIndexType(), position);
+      auto type = llvm::cast<RankedTensorType>(row.getType());
+      SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), at, b.getIndexAttr(0),
+                                        b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes;
+      for (int64_t dim : type.getShape())
+        sizes.push_back(b.getIndexAttr(dim));
+      SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+      Value updated = tensor::InsertSliceOp::create(b, loc, row, cache, offsets, sizes, strides);
+      updatedCaches.push_back(updated);
+      return updated;
+    };
+    size_t layer = updatedCaches.size();
+    k = write(caches[layer], k);
+    v = write(caches[layer + 1], v);
   }
   IntegerAttr window =
       c.slidingWindow ? b.getI64IntegerAttr(*c.slidingWindow) : IntegerAttr();
-  Value attended = AttentionOp::create(b, loc, q, k, v, b.getUnitAttr(), window,
+  Value attended = AttentionOp::create(b, loc, q, k, v, position, b.getUnitAttr(), window,
                                        FloatAttr(), LokiAttr());
   return linear(mergeHeads(attended), n.o, hq * d, c.hidden, c.outBias,
                 /*transposed=*/true, /*outputProjection=*/true);
@@ -366,7 +398,8 @@ Value ModelBuilder::embed(Value ids, const ModelNames &names) {
   if (!names.positions.empty()) {
     Value wpe = param(names.positions + ".weight", {c.context, c.hidden},
                       normal(c.initStd));
-    Value pos = PositionsOp::create(b, loc, ids, b.getI64IntegerAttr(0));
+    Value pos = position ? positionsOfStep(b.getI32Type())
+                         : Value(PositionsOp::create(b, loc, ids, b.getI64IntegerAttr(0)));
     x = AddOp::create(b, loc, x, EmbeddingOp::create(b, loc, wpe, pos, nullptr));
   }
   if (c.abacus) {
@@ -442,19 +475,48 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   auto ids = RankedTensorType::get({shape.batch, shape.seq}, b.getI32Type());
   SmallVector<Type> inputs{ids};
   bool recurrent = c.recurrentDepth || c.abacus;
+  bool decode = shape.cache > 0;
+  if (decode && recurrent) {
+    emitError(loc) << "decoding with a KV cache is not supported for " << c.family
+                   << " models yet";
+    return {};
+  }
   if (recurrent)
     inputs.push_back(b.getI64Type());
   auto logits = activation({c.vocab});
-  auto func = func::FuncOp::create(b, loc, "forward",
-                                   b.getFunctionType(inputs, {logits}));
+  SmallVector<Type> results{logits};
+  auto cacheType =
+      RankedTensorType::get({shape.batch, shape.cache, c.kvHeads, c.headDim}, f32);
+  if (decode) {
+    inputs.push_back(b.getI64Type());
+    for (int64_t i = 0; i < 2 * c.layers; ++i) {
+      inputs.push_back(cacheType);
+      results.push_back(cacheType);
+    }
+  }
+  auto func = func::FuncOp::create(b, loc, decode ? "decode" : "forward",
+                                   b.getFunctionType(inputs, results));
   setArgRole(func, 0, "tokens");
   if (recurrent)
     setArgRole(func, 1, "iterations");
   setResultRole(func, 0, "logits");
+  if (decode) {
+    setArgRole(func, 1, "position");
+    for (int64_t i = 0; i < 2 * c.layers; ++i) {
+      std::string layer = std::to_string(i / 2);
+      setArgRole(func, 2 + i, i % 2 ? "v_cache" : "k_cache", layer);
+      setResultRole(func, 1 + i, i % 2 ? "v_cache" : "k_cache", layer);
+    }
+  }
   paramBuilder = OpBuilder(func);
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   Value tokens = entry->getArgument(0);
+  if (decode) {
+    position = entry->getArgument(1);
+    for (int64_t i = 0; i < 2 * c.layers; ++i)
+      caches.push_back(entry->getArgument(2 + i));
+  }
   auto size = [&](int64_t n, int64_t dim) -> OpFoldResult {
     if (!ShapedType::isDynamic(n))
       return b.getIndexAttr(n);
@@ -481,7 +543,9 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     x = blockStack(x, prefix, c.layers);
   }
   x = norm(x, names.finalNorm);
-  func::ReturnOp::create(b, loc, ValueRange{lmHead(x, names)});
+  SmallVector<Value> outputs{lmHead(x, names)};
+  llvm::append_range(outputs, updatedCaches);
+  func::ReturnOp::create(b, loc, outputs);
   return module;
 }
 
@@ -493,7 +557,7 @@ OwningOpRef<ModuleOp> tetra::buildModel(const ModelConfig &config,
   context->loadDialect<TetraDialect, func::FuncDialect, tensor::TensorDialect,
                        arith::ArithDialect>();
   OwningOpRef<ModuleOp> module = ModelBuilder(config, context, loc, shape).build();
-  if (failed(verify(*module)))
+  if (!module || failed(verify(*module)))
     return {};
   return module;
 }

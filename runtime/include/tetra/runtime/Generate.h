@@ -17,9 +17,10 @@ struct Sampling {
   uint64_t seed = 0;
 };
 
-/// Continues each prompt by `maxNew` tokens with the artifact's `forward`
-/// entry and the trainer's parameters, micro-batch rows at a time. Each
-/// prompt plus its continuation must fit the compiled sequence length.
+/// Continues each prompt by `maxNew` tokens with the artifact's `decode`
+/// entry (one token per row and step, against KV caches) and the trainer's
+/// parameters, micro-batch rows at a time. Each prompt plus its continuation
+/// must fit the compiled sequence length.
 std::vector<std::vector<int64_t>> generate(const Artifact &artifact, Trainer &trainer,
                                            const std::vector<std::vector<int64_t>> &prompts,
                                            int64_t maxNew, const Sampling &sampling);
