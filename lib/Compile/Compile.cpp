@@ -214,10 +214,10 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
       buildModel(*config, &context, fileLoc, ModelShape{options.microBatch, options.seqLen});
   if (!module)
     return failure();
-  // Generation on one process: @decode, one token per row against a KV cache
-  // of the compiled sequence length (recurrent models have none yet).
+  // Generation: @decode, one token per row against a KV cache of the
+  // compiled sequence length (recurrent models have none yet).
   bool recurrent = config->recurrentDepth || config->abacus;
-  if (options.grid == "1x1x1x1" && !recurrent) {
+  if (!recurrent) {
     OwningOpRef<ModuleOp> decoder = buildModel(
         *config, &context, fileLoc, ModelShape{options.microBatch, 1, options.seqLen});
     if (!decoder)

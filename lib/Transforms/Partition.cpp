@@ -14,6 +14,8 @@ namespace {
 struct PartitionPass : impl::PartitionBase<PartitionPass> {
   LogicalResult partitionFunction(func::FuncOp func, ShardingState &state) {
     for (BlockArgument arg : func.getArguments()) {
+      if (!llvm::isa<RankedTensorType>(arg.getType()))
+        continue; // scalars are the same on every rank
       auto layout = func.getArgAttrOfType<LayoutAttr>(arg.getArgNumber(), kLayoutAttr);
       if (!layout)
         return func.emitOpError("argument ")
@@ -29,6 +31,9 @@ struct PartitionPass : impl::PartitionBase<PartitionPass> {
     for (Operation *op : ops) {
       auto layouts = op->getAttrOfType<ArrayAttr>(kLayoutsAttr);
       auto rule = llvm::dyn_cast<ShardableOpInterface>(op);
+      if (!layouts && op->getNumResults() &&
+          llvm::none_of(op->getResultTypes(), [](Type t) { return llvm::isa<ShapedType>(t); }))
+        continue; // a scalar computation tetra-shard left alone
       if (!layouts || !rule)
         return op->emitOpError("has no layout (run tetra-shard first)");
       for (auto [result, layout] : llvm::zip(op->getResults(), layouts))

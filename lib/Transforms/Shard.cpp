@@ -12,6 +12,13 @@ namespace mlir::tetra {
 
 namespace {
 
+/// Scalar computations (a position cast to an index) run on every rank alike.
+bool isReplicatedScalarOp(Operation *op) {
+  return !llvm::isa<ShardableOpInterface>(op) &&
+         llvm::none_of(op->getResultTypes(), [](Type t) { return llvm::isa<ShapedType>(t); }) &&
+         llvm::none_of(op->getOperandTypes(), [](Type t) { return llvm::isa<ShapedType>(t); });
+}
+
 /// "2x2x1x2" -> the grid, or an error.
 FailureOr<GridAttr> parseGrid(ModuleOp module, StringRef text) {
   SmallVector<StringRef> parts;
@@ -30,14 +37,27 @@ struct ShardPass : impl::ShardBase<ShardPass> {
   using Base::Base;
 
   LogicalResult shardFunction(func::FuncOp func, ShardingState &state) {
-    // Entry arguments are token ids and targets: samples over data*z.
+    // Entry arguments are token ids and targets (samples over data*z), KV
+    // caches [B, T, heads, D] (samples over data*z, heads over y), or scalars
+    // every rank shares.
     for (BlockArgument arg : func.getArguments()) {
       auto type = llvm::dyn_cast<RankedTensorType>(arg.getType());
-      if (!type || !llvm::isa<IntegerType>(type.getElementType()))
+      if (!type)
+        continue;
+      auto role = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kRoleAttr);
+      bool cache = role && (role.getValue() == "k_cache" || role.getValue() == "v_cache");
+      if (!cache && !llvm::isa<IntegerType>(type.getElementType()))
         return func.emitOpError("argument ")
                << arg.getArgNumber() << " of type " << arg.getType()
-               << " has no sharding rule (entry arguments are token ids)";
-      LayoutAttr layout = state.activation(type.getRank());
+               << " has no sharding rule (entry arguments are token ids or KV caches)";
+      LayoutAttr layout = cache ? state.layout({{GridAxis::data, GridAxis::z}, {},
+                                                {GridAxis::y}, {}})
+                                : state.activation(type.getRank());
+      if (cache) {
+        std::string what = ("the KV cache (argument " + Twine(arg.getArgNumber()) + ")").str();
+        if (failed(state.checkDivides(func, what, type, layout)))
+          return failure();
+      }
       int64_t shards = state.groupSize({GridAxis::data, GridAxis::z});
       if (type.getDimSize(0) % shards != 0)
         return func.emitOpError("cannot split the micro-batch of ")
@@ -52,6 +72,8 @@ struct ShardPass : impl::ShardBase<ShardPass> {
       ops.push_back(&op);
     for (Operation *op : ops) {
       auto rule = llvm::dyn_cast<ShardableOpInterface>(op);
+      if (!rule && isReplicatedScalarOp(op))
+        continue;
       if (!rule)
         return op->emitOpError("has no sharding rule");
       if (failed(rule.inferLayouts(state)))
@@ -60,6 +82,8 @@ struct ShardPass : impl::ShardBase<ShardPass> {
     // Recorded at the end: a parameter's read gets its layout from its users.
     Builder b(func.getContext());
     for (Operation *op : ops) {
+      if (isReplicatedScalarOp(op))
+        continue;
       SmallVector<Attribute> layouts;
       for (Value result : op->getResults()) {
         LayoutAttr layout = state.getLayout(result);

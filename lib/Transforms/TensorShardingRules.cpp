@@ -125,6 +125,73 @@ struct ExtractSliceSharding
   }
 };
 
+/// A tensor of one repeated value ([B, 1] positions while decoding): laid
+/// out as an activation, samples over data*z.
+struct SplatSharding
+    : ShardableOpInterface::ExternalModel<SplatSharding, tensor::SplatOp> {
+  LogicalResult inferLayouts(Operation *op, ShardingState &state) const {
+    auto splat = llvm::cast<tensor::SplatOp>(op);
+    LayoutAttr layout = state.activation(splat.getType().getRank());
+    if (failed(state.checkDivides(op, "the result", splat.getType(), layout)))
+      return failure();
+    state.setLayout(splat.getResult(), layout);
+    return success();
+  }
+  LogicalResult partition(Operation *op, ShardingState &state, OpBuilder &b) const {
+    auto splat = llvm::cast<tensor::SplatOp>(op);
+    b.setInsertionPoint(op);
+    Value result = tensor::SplatOp::create(
+        b, op->getLoc(), splat.getInput(),
+        state.localType(splat.getType(), state.getLayout(splat.getResult())));
+    splat.getResult().replaceAllUsesWith(result);
+    op->erase();
+    return success();
+  }
+};
+
+/// Writing a slice into a tensor laid out the same way (a KV cache row):
+/// split dimensions must be written whole.
+struct InsertSliceSharding
+    : ShardableOpInterface::ExternalModel<InsertSliceSharding, tensor::InsertSliceOp> {
+  LogicalResult inferLayouts(Operation *op, ShardingState &state) const {
+    auto insert = llvm::cast<tensor::InsertSliceOp>(op);
+    LayoutAttr dest = state.getLayout(insert.getDest());
+    if (!dest)
+      return op->emitOpError("has no layout for its destination");
+    if (failed(state.expectLayout(op, insert.getSource(), dest,
+                                  "source (as the destination)")))
+      return failure();
+    RankedTensorType destType = insert.getDestType();
+    for (unsigned d = 0; d < dest.getRank(); ++d) {
+      if (dest.getDimAxes(d).empty())
+        continue;
+      std::optional<int64_t> offset = getConstantIntValue(insert.getMixedOffsets()[d]);
+      if (offset != 0 || insert.getSourceType().getDimSize(d) != destType.getDimSize(d))
+        return op->emitOpError("writes part of dimension ")
+               << d << " (size " << destType.getDimSize(d) << "), which is split over "
+               << axesToString(dest.getDimAxes(d));
+    }
+    state.setLayout(insert.getResult(), dest);
+    return success();
+  }
+  LogicalResult partition(Operation *op, ShardingState &state, OpBuilder &b) const {
+    auto insert = llvm::cast<tensor::InsertSliceOp>(op);
+    b.setInsertionPoint(op);
+    auto source = llvm::cast<RankedTensorType>(insert.getSource().getType());
+    SmallVector<OpFoldResult> sizes = insert.getMixedSizes();
+    LayoutAttr layout = state.getLayout(insert.getResult());
+    for (unsigned d = 0; d < sizes.size(); ++d)
+      if (!layout.getDimAxes(d).empty())
+        sizes[d] = b.getIndexAttr(source.getDimSize(d));
+    Value result = tensor::InsertSliceOp::create(b, op->getLoc(), insert.getSource(),
+                                                 insert.getDest(), insert.getMixedOffsets(),
+                                                 sizes, insert.getMixedStrides());
+    insert.getResult().replaceAllUsesWith(result);
+    op->erase();
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::tetra::registerShardingModels(DialectRegistry &registry) {
@@ -132,5 +199,7 @@ void mlir::tetra::registerShardingModels(DialectRegistry &registry) {
     tensor::ExpandShapeOp::attachInterface<ExpandShapeSharding>(*ctx);
     tensor::CollapseShapeOp::attachInterface<CollapseShapeSharding>(*ctx);
     tensor::ExtractSliceOp::attachInterface<ExtractSliceSharding>(*ctx);
+    tensor::SplatOp::attachInterface<SplatSharding>(*ctx);
+    tensor::InsertSliceOp::attachInterface<InsertSliceSharding>(*ctx);
   });
 }

@@ -298,11 +298,12 @@ static int run() {
     for (size_t i = 0; i < file.tokens.size(); i += each)
       prompts.emplace_back(file.tokens.begin() + i, file.tokens.begin() + i + each);
     Sampling sampling{temperature, topK, seed};
+    llvm::raw_ostream &out = leader() ? llvm::outs() : llvm::nulls();
     for (const std::vector<int64_t> &c :
          generate(artifact, trainer, prompts, maxNewTokens, sampling)) {
       for (size_t i = 0; i < c.size(); ++i)
-        llvm::outs() << (i ? " " : "") << c[i];
-      llvm::outs() << "\n";
+        out << (i ? " " : "") << c[i];
+      out << "\n";
     }
   }
 

@@ -68,6 +68,8 @@ public:
   Batch localBatch(const TokenData &data, int64_t first) const;
 
   int64_t stepCount() const { return step_; }
+  /// The grid's collectives (null on one process).
+  Collectives *collectives() const { return comm_; }
   std::map<std::string, Tensor> &parameters() { return sets_.at("param"); }
 
   /// Binds a micro-batch's tokens and targets and the parameters.
