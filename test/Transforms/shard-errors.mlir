@@ -56,6 +56,6 @@ func.func @f(%x: tensor<2x8xi32>) -> tensor<2x8x32xf32> {
   %t = tetra.get_param @emb : tensor<64x32xf32>
   %e = tetra.embedding %t[%x] : tensor<64x32xf32>, tensor<2x8xi32>
   // expected-error @+1 {{'arith.constant' op has no sharding rule}}
-  %c = arith.constant 0.0 : f32
+  %c = arith.constant dense<0.0> : tensor<4xf32>
   return %e : tensor<2x8x32xf32>
 }
