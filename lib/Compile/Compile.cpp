@@ -245,9 +245,27 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   std::string partition = options.grid == "1x1x1x1"
                               ? std::string()
                               : "tetra-shard{grid=" + options.grid + "},tetra-partition,";
+  // --overlap all|none|oag,ors,oar,forward -> tetra-overlap's switches.
+  std::string overlap;
+  if (options.grid != "1x1x1x1" && options.overlap != "none") {
+    SmallVector<StringRef> parts;
+    StringRef(options.overlap).split(parts, ',');
+    bool all = options.overlap == "all";
+    auto on = [&](StringRef name) {
+      return all || llvm::is_contained(parts, name) ? "true" : "false";
+    };
+    for (StringRef part : parts)
+      if (!all && !llvm::is_contained({"oag", "ors", "oar", "forward"}, part))
+        return emitError(fileLoc) << "--overlap: unknown '" << part
+                                  << "' (all, none, or a list of oag, ors, oar, forward)";
+    overlap = (",tetra-overlap{oag=" + Twine(on("oag")) + " ors=" + on("ors") +
+               " oar=" + on("oar") + " forward-all-reduce=" + on("forward") +
+               " prefetch=" + Twine(options.prefetch) + "}")
+                  .str();
+  }
   if (failed(runPipeline(*module, "tetra-add-loss{goldfish={" + goldfish + "}}," + partition +
                                       "tetra-autodiff{" + options.optimizer +
-                                      "},tetra-params-to-arguments")))
+                                      "},tetra-params-to-arguments" + overlap)))
     return failure();
   GridAttr grid = (*module)->getAttrOfType<GridAttr>(kGridAttrName);
   if (options.emit == "tetra") {

@@ -6,6 +6,11 @@
 // communicator (MPI on CPU). Gathers and scatters are along dimension 0, the
 // flattened weight shards of tetra-partition, so the buffers are contiguous.
 //
+// The asynchronous forms (tetra-overlap's *_start / wait) become
+// tetra_rt_*_start, which takes the input at once (the runtime copies it) and
+// returns a handle, and tetra_rt_wait(handle); the output buffer is allocated
+// at the start and becomes the wait's result.
+//
 //===----------------------------------------------------------------------===//
 #include "LinalgBuilders.h"
 #include "tetra/Registration.h"
@@ -29,6 +34,11 @@ int32_t axesMask(ArrayRef<int32_t> axes) {
 }
 
 template <typename OpTy>
+constexpr bool isAsync = std::is_same_v<OpTy, AllReduceStartOp> ||
+                         std::is_same_v<OpTy, AllGatherStartOp> ||
+                         std::is_same_v<OpTy, ReduceScatterStartOp>;
+
+template <typename OpTy>
 struct CollectiveBufferization
     : BufferizableOpInterface::ExternalModel<CollectiveBufferization<OpTy>, OpTy> {
   bool bufferizesToMemoryRead(Operation *, OpOperand &, const AnalysisState &) const {
@@ -47,11 +57,14 @@ struct CollectiveBufferization
                           BufferizationState &state) const {
     auto collective = llvm::cast<OpTy>(op);
     Location loc = op->getLoc();
-    auto resultType = llvm::cast<RankedTensorType>(op->getResult(0).getType());
+    Type produced = op->getResult(0).getType();
+    if (auto token = llvm::dyn_cast<TokenType>(produced))
+      produced = token.getResult();
+    auto resultType = llvm::cast<RankedTensorType>(produced);
     if (!resultType.getElementType().isF32())
       return op->emitOpError("runs on f32 buffers only, got ") << resultType;
     int64_t dim = 0;
-    if constexpr (!std::is_same_v<OpTy, AllReduceOp>)
+    if constexpr (!std::is_same_v<OpTy, AllReduceOp> && !std::is_same_v<OpTy, AllReduceStartOp>)
       dim = collective.getDim();
     if (dim != 0)
       return op->emitOpError("runs along dimension 0 only, got ") << dim;
@@ -74,18 +87,62 @@ struct CollectiveBufferization
                             memref::CastOp::create(rewriter, loc, unranked, out),
                             arith::ConstantIntOp::create(
                                 rewriter, loc, axesMask(collective.getAxes()), 32)};
-    StringRef name = "tetra_rt_all_gather";
-    if constexpr (std::is_same_v<OpTy, AllReduceOp>) {
+    std::string name = "tetra_rt_all_gather";
+    if constexpr (std::is_same_v<OpTy, AllReduceOp> || std::is_same_v<OpTy, AllReduceStartOp>) {
       name = "tetra_rt_all_reduce";
       args.push_back(arith::ConstantIntOp::create(
           rewriter, loc, static_cast<int32_t>(collective.getKind()), 32));
-    } else if constexpr (std::is_same_v<OpTy, ReduceScatterOp>) {
+    } else if constexpr (std::is_same_v<OpTy, ReduceScatterOp> ||
+                         std::is_same_v<OpTy, ReduceScatterStartOp>) {
       name = "tetra_rt_reduce_scatter";
     }
-    func::FuncOp callee = runtimeFunction(op->getParentOfType<ModuleOp>(), name,
-                                          ValueRange(args).getTypes(), {});
-    func::CallOp::create(rewriter, loc, callee, args);
+    auto module = op->getParentOfType<ModuleOp>();
+    if constexpr (isAsync<OpTy>) {
+      // The token carries the output buffer and the runtime's handle to the
+      // wait.
+      func::FuncOp callee = runtimeFunction(module, name + "_start", ValueRange(args).getTypes(),
+                                            {rewriter.getI64Type()});
+      Value handle = func::CallOp::create(rewriter, loc, callee, args).getResult(0);
+      Value token = UnrealizedConversionCastOp::create(
+                        rewriter, loc, op->getResult(0).getType(), ValueRange{out, handle})
+                        .getResult(0);
+      replaceOpWithBufferizedValues(rewriter, op, token);
+    } else {
+      func::FuncOp callee =
+          runtimeFunction(module, name, ValueRange(args).getTypes(), {});
+      func::CallOp::create(rewriter, loc, callee, args);
+      replaceOpWithBufferizedValues(rewriter, op, out);
+    }
+    return success();
+  }
+};
+
+/// The wait of an asynchronous collective: its result is the buffer the
+/// start allocated, complete once tetra_rt_wait returns.
+struct WaitBufferization : BufferizableOpInterface::ExternalModel<WaitBufferization, WaitOp> {
+  bool bufferizesToMemoryRead(Operation *, OpOperand &, const AnalysisState &) const {
+    return false;
+  }
+  bool bufferizesToMemoryWrite(Operation *, OpOperand &, const AnalysisState &) const {
+    return false;
+  }
+  AliasingValueList getAliasingValues(Operation *, OpOperand &, const AnalysisState &) const {
+    return {};
+  }
+  bool bufferizesToAllocation(Operation *, Value) const { return true; }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter, const BufferizationOptions &,
+                          BufferizationState &) const {
+    auto started = op->getOperand(0).getDefiningOp<UnrealizedConversionCastOp>();
+    if (!started || started.getNumOperands() != 2)
+      return op->emitOpError("waits on a collective that was not started in this function");
+    Value out = started.getOperand(0), handle = started.getOperand(1);
+    func::FuncOp wait = runtimeFunction(op->getParentOfType<ModuleOp>(), "tetra_rt_wait",
+                                        {rewriter.getI64Type()}, {}, /*cInterface=*/false);
+    func::CallOp::create(rewriter, op->getLoc(), wait, ValueRange{handle});
     replaceOpWithBufferizedValues(rewriter, op, out);
+    if (started->use_empty())
+      rewriter.eraseOp(started);
     return success();
   }
 };
@@ -97,5 +154,9 @@ void mlir::tetra::registerCollectiveBufferization(DialectRegistry &registry) {
     AllReduceOp::attachInterface<CollectiveBufferization<AllReduceOp>>(*ctx);
     AllGatherOp::attachInterface<CollectiveBufferization<AllGatherOp>>(*ctx);
     ReduceScatterOp::attachInterface<CollectiveBufferization<ReduceScatterOp>>(*ctx);
+    AllReduceStartOp::attachInterface<CollectiveBufferization<AllReduceStartOp>>(*ctx);
+    AllGatherStartOp::attachInterface<CollectiveBufferization<AllGatherStartOp>>(*ctx);
+    ReduceScatterStartOp::attachInterface<CollectiveBufferization<ReduceScatterStartOp>>(*ctx);
+    WaitOp::attachInterface<WaitBufferization>(*ctx);
   });
 }

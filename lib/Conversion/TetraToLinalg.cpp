@@ -576,7 +576,8 @@ struct ConvertTetraToLinalgPass
                      CrossEntropyOp, GoldfishMaskOp, EmbeddingGradOp, RMSNormGradOp, LayerNormGradOp,
                      LinearWeightGradOp, SumLeadingOp, GeluGradOp, SiluGradOp,
                      GluGradOp, AttentionGradOp, CrossEntropyGradOp, AdamWOp, FanOutOp,
-                     AllReduceOp, AllGatherOp, ReduceScatterOp>(op)) {
+                     AllReduceOp, AllGatherOp, ReduceScatterOp, AllReduceStartOp,
+                     AllGatherStartOp, ReduceScatterStartOp, WaitOp>(op)) {
         op->emitError("'") << op->getName() << "' has no CPU lowering yet";
         return WalkResult::interrupt();
       }
@@ -601,7 +602,8 @@ struct ConvertTetraToLinalgPass
                            func::FuncDialect>();
     target.addIllegalDialect<TetraDialect>();
     // Collectives stay until bufferization turns them into runtime calls.
-    target.addLegalOp<ParamOp, AllReduceOp, AllGatherOp, ReduceScatterOp>();
+    target.addLegalOp<ParamOp, AllReduceOp, AllGatherOp, ReduceScatterOp, AllReduceStartOp,
+                      AllGatherStartOp, ReduceScatterStartOp, WaitOp>();
     RewritePatternSet patterns(ctx);
     populateForwardLoweringPatterns(patterns);
     populateGradientLoweringPatterns(patterns);

@@ -5,16 +5,25 @@
 // ranked descriptor: allocated, aligned, offset, sizes[rank], strides[rank]).
 // The buffers are contiguous (the lowering copies strided views first).
 //
+// Every collective runs on the communication thread (CommunicationThread.h):
+// the asynchronous ones (tetra_rt_*_start, tetra-overlap's) return a handle
+// for tetra_rt_wait, the synchronous ones wait at once. A start takes its
+// input immediately (copied), so the kernel may reuse the input buffer; the
+// output buffer belongs to the collective until the wait.
+//
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/Collectives.h"
+#include "tetra/runtime/CommunicationThread.h"
 
 #include <cstdio>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 
 namespace tetra::rt {
 namespace {
 Collectives *active = nullptr;
+std::unique_ptr<CommunicationThread> thread;
 
 Collectives &collectives(const char *what) {
   if (!active) {
@@ -53,11 +62,58 @@ std::vector<Axis> axesOfMask(int mask) {
   return axes;
 }
 
-void setKernelCollectives(Collectives *c) { active = c; }
+void setKernelCollectives(Collectives *c) {
+  thread.reset();
+  active = c;
+  if (c)
+    thread = std::make_unique<CommunicationThread>();
+}
+
+std::string trackOf(int mask) {
+  std::string name;
+  for (Axis a : axesOfMask(mask))
+    name += (name.empty() ? "" : "*") + std::string(axisName(a));
+  return name;
+}
 
 } // namespace tetra::rt
 
 using namespace tetra::rt;
+
+namespace {
+using tetra::rt::trackOf;
+
+int64_t allReduceStart(Unranked *in, Unranked *out, int32_t mask, int32_t kind) {
+  Collectives &c = collectives("tetra_rt_all_reduce");
+  View src = viewOf(in), dst = viewOf(out);
+  std::memcpy(dst.data, src.data, sizeof(float) * dst.count);
+  return thread->start(trackOf(mask), kind == 1 ? "all_reduce max" : "all_reduce", [=, &c] {
+    if (kind == 1)
+      c.allReduceMax(dst.data, dst.count, axesOfMask(mask));
+    else
+      c.allReduceSum(dst.data, dst.count, axesOfMask(mask));
+  });
+}
+
+int64_t allGatherStart(Unranked *in, Unranked *out, int32_t mask) {
+  Collectives &c = collectives("tetra_rt_all_gather");
+  View src = viewOf(in), dst = viewOf(out);
+  auto input = std::make_shared<std::vector<float>>(src.data, src.data + src.count);
+  return thread->start(trackOf(mask), "all_gather", [=, &c] {
+    c.allGather(input->data(), static_cast<int64_t>(input->size()), dst.data,
+                axesOfMask(mask));
+  });
+}
+
+int64_t reduceScatterStart(Unranked *in, Unranked *out, int32_t mask) {
+  Collectives &c = collectives("tetra_rt_reduce_scatter");
+  View src = viewOf(in), dst = viewOf(out);
+  auto input = std::make_shared<std::vector<float>>(src.data, src.data + src.count);
+  return thread->start(trackOf(mask), "reduce_scatter", [=, &c] {
+    c.reduceScatterSum(input->data(), dst.data, dst.count, axesOfMask(mask));
+  });
+}
+} // namespace
 
 extern "C" {
 
@@ -67,24 +123,31 @@ int64_t tetra_rt_coordinate(int32_t axis) {
 
 void _mlir_ciface_tetra_rt_all_reduce(Unranked *in, Unranked *out, int32_t mask,
                                       int32_t kind) {
-  Collectives &c = collectives("tetra_rt_all_reduce");
-  View src = viewOf(in), dst = viewOf(out);
-  std::memcpy(dst.data, src.data, sizeof(float) * dst.count);
-  if (kind == 1)
-    c.allReduceMax(dst.data, dst.count, axesOfMask(mask));
-  else
-    c.allReduceSum(dst.data, dst.count, axesOfMask(mask));
+  thread->wait(allReduceStart(in, out, mask, kind));
 }
 
 void _mlir_ciface_tetra_rt_all_gather(Unranked *in, Unranked *out, int32_t mask) {
-  View src = viewOf(in), dst = viewOf(out);
-  collectives("tetra_rt_all_gather").allGather(src.data, src.count, dst.data, axesOfMask(mask));
+  thread->wait(allGatherStart(in, out, mask));
 }
 
 void _mlir_ciface_tetra_rt_reduce_scatter(Unranked *in, Unranked *out, int32_t mask) {
-  View src = viewOf(in), dst = viewOf(out);
-  collectives("tetra_rt_reduce_scatter")
-      .reduceScatterSum(src.data, dst.data, dst.count, axesOfMask(mask));
+  thread->wait(reduceScatterStart(in, out, mask));
 }
+
+int64_t _mlir_ciface_tetra_rt_all_reduce_start(Unranked *in, Unranked *out, int32_t mask,
+                                               int32_t kind) {
+  return allReduceStart(in, out, mask, kind);
+}
+
+int64_t _mlir_ciface_tetra_rt_all_gather_start(Unranked *in, Unranked *out, int32_t mask) {
+  return allGatherStart(in, out, mask);
+}
+
+int64_t _mlir_ciface_tetra_rt_reduce_scatter_start(Unranked *in, Unranked *out,
+                                                   int32_t mask) {
+  return reduceScatterStart(in, out, mask);
+}
+
+void tetra_rt_wait(int64_t handle) { thread->wait(handle); }
 
 } // extern "C"

@@ -4,6 +4,7 @@
 #include "tetra/runtime/Parameters.h"
 #include "tetra/runtime/Safetensors.h"
 #include "tetra/runtime/Sharding.h"
+#include "tetra/runtime/Trace.h"
 
 #include <cmath>
 #include <cstring>
@@ -156,11 +157,20 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
           out[k] += in[k];
       }
     } else if (s.op == "reduce_gradients") {
+      // Blocking, between the kernels: all of it is exposed communication.
       if (comm_)
         for (auto &[name, t] : set(s.buffers)) {
           std::vector<Axis> axes = gradientReduceAxes(*specs_.at(name), m.grid);
-          if (!axes.empty())
-            comm_->allReduceSum(t.as<float>(), t.numElements(), axes);
+          if (axes.empty())
+            continue;
+          double begin = trace().now();
+          comm_->allReduceSum(t.as<float>(), t.numElements(), axes);
+          double end = trace().now();
+          std::string track;
+          for (Axis a : axes)
+            track += (track.empty() ? "" : "*") + std::string(axisName(a));
+          trace().record(track, "gradient all-reduce " + name, begin, end);
+          trace().addExposed(end - begin);
         }
     } else if (s.op == "clip_norm") {
       double sumSquares = 0;
@@ -202,6 +212,7 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
             return nullptr;
           return &it->second.at(r.name);
         };
+      double launched = trace().now();
       std::vector<Tensor> results = artifact_.call(s.entry, [&](const ArgSpec &a) -> Tensor * {
         if ((a.role == "tokens" || a.role == "targets") && !ctx.batch)
           throw Error("the plan launches " + s.entry + " before loading a batch");
@@ -219,6 +230,7 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
         auto it = buffers.find(a.name);
         return it == buffers.end() ? nullptr : &it->second;
       }, inPlace);
+      trace().record("compute", s.entry, launched, trace().now());
       for (size_t i = 0; i < results.size(); ++i)
         if (results[i].data())
           sets_[entry.results[i].role][entry.results[i].name] = std::move(results[i]);
@@ -274,7 +286,9 @@ StepResult Trainer::step(const TokenData &data, const Schedule &schedule, double
   ctx.step.as<int64_t>()[0] = step_ + 1;
   if (artifact_.hasEntry("goldfish_mask"))
     ctx.dropped = 0;
+  trace().takeExposed(); // what came before is not this step's
   run(artifact_.plan().steps, ctx);
+  result.exposedComm = trace().takeExposed();
   result.loss = set(sets_.count("loss_sum") ? "loss_sum" : "loss").at("").as<float>()[0];
   result.gradNorm = ctx.gradNorm;
   result.droppedTokens = ctx.dropped;

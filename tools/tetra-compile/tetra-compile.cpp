@@ -27,6 +27,15 @@ static cl::opt<std::string> grid(
     cl::desc("4D grid XxYxZxD: x, y, z tensor-parallel and data-parallel sizes; "
              "tetra-run then needs X*Y*Z*D MPI ranks"),
     cl::init("1x1x1x1"));
+static cl::opt<std::string> overlap(
+    "overlap",
+    cl::desc("Collectives overlapped with computation on a grid: all (default), none, or a "
+             "comma list of oag (weight all-gathers prefetched), ors (dW reduce-scatters), "
+             "oar (backward dX all-reduces), forward (forward all-reduces)"),
+    cl::init("all"));
+static cl::opt<int64_t> prefetch(
+    "prefetch", cl::desc("Weight all-gathers in flight ahead of the one in use (oag)"),
+    cl::init(1));
 static cl::opt<std::string> kernelOpt(
     "kernel-opt", cl::desc("Optimisation level of the kernels' C compile: O0..O3 (default O3)"),
     cl::init("O3"));
@@ -75,6 +84,8 @@ int main(int argc, char **argv) {
   options.goldfish = goldfish;
   options.grid = grid;
   options.kernelOpt = kernelOpt;
+  options.overlap = overlap;
+  options.prefetch = prefetch;
   options.emit = emit;
   options.clang = clang;
   return mlir::failed(mlir::tetra::compileArtifact(options, context)) ? 1 : 0;

@@ -4,6 +4,7 @@
 #include "tetra/runtime/Data.h"
 #include "tetra/runtime/Error.h"
 #include "tetra/runtime/Generate.h"
+#include "tetra/runtime/Trace.h"
 #include "tetra/runtime/Parameters.h"
 #include "tetra/runtime/Safetensors.h"
 #include "tetra/runtime/Trainer.h"
@@ -60,6 +61,10 @@ static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the initialisers"), cl::
                               cl::cat(trainCat));
 static cl::opt<std::string> saveCheckpoint(
     "save-checkpoint", cl::desc("Write parameters, optimizer state and step here at the end"),
+    cl::cat(trainCat));
+static cl::opt<std::string> traceDir(
+    "trace", cl::desc("Write a Chrome/Perfetto trace per rank (DIR/rank-R.json): compute "
+                      "and one track per communicator"),
     cl::cat(trainCat));
 static cl::opt<std::string> logFile("log", cl::desc("Metrics, one JSON line per step"),
                                     cl::cat(trainCat));
@@ -164,9 +169,19 @@ static int run() {
   Artifact artifact(artifactDir);
   const Manifest &m = artifact.manifest();
   if (m.grid.ranks() > 1 || startedByMpi()) {
-    MPI_Init(nullptr, nullptr);
+    // The kernels' collectives run on a communication thread, MPI is called
+    // from one thread at a time.
+    int provided = 0;
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+    if (provided < MPI_THREAD_SERIALIZED)
+      throw Error("this MPI library does not allow calls from more than one thread");
     comm = std::make_unique<GridCommunicator>(MPI_COMM_WORLD, m.grid);
     setKernelCollectives(comm.get());
+  }
+  if (!traceDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(traceDir))
+      throw Error(traceDir + ": cannot create the trace directory (" + ec.message() + ")");
+    trace().enable();
   }
   Trainer trainer = initFrom.empty()
                         ? Trainer(artifact, initParameters(m, seed), comm.get())
@@ -272,6 +287,8 @@ static int run() {
                                    static_cast<long long>(trainer.stepCount()),
                                    static_cast<long long>(steps), r.loss, r.lr, r.gradNorm,
                                    tokensPerSecond);
+      if (comm)
+        info << llvm::format("  comm %.1f ms exposed", 1e3 * r.exposedComm);
       if (r.droppedTokens >= 0)
         info << "  dropped " << r.droppedTokens;
       info << "\n";
@@ -281,6 +298,8 @@ static int run() {
                                 {"tokens_per_s", tokensPerSecond}, {"elapsed_s", elapsed}};
         if (r.droppedTokens >= 0)
           line["dropped_tokens"] = r.droppedTokens;
+        if (comm)
+          line["exposed_comm_s"] = r.exposedComm;
         *log << llvm::json::Value(std::move(line)) << "\n";
         log->flush();
       }
@@ -315,6 +334,17 @@ static int run() {
                              std::max<int64_t>(1, memoryUse().peak));
   if (!saveCheckpoint.empty())
     trainer.save(saveCheckpoint);
+  if (!traceDir.empty()) {
+    int64_t rank = comm ? comm->rank() : 0;
+    std::string label = "rank " + std::to_string(rank);
+    if (comm) {
+      GridCoord c = comm->coord();
+      label += " (x " + std::to_string(c.of(Axis::X)) + ", y " + std::to_string(c.of(Axis::Y)) +
+               ", z " + std::to_string(c.of(Axis::Z)) + ", data " +
+               std::to_string(c.of(Axis::Data)) + ")";
+    }
+    trace().write(traceDir + "/rank-" + std::to_string(rank) + ".json", label);
+  }
   if (comm) {
     comm.reset();
     MPI_Finalize();

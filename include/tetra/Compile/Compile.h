@@ -27,6 +27,10 @@ struct CompileOptions {
   /// The 4D grid "XxYxZxD" the program is partitioned for (1x1x1x1: one
   /// process).
   std::string grid = "1x1x1x1";
+  /// Collective overlap (tetra-overlap): "all", "none", or a comma list of
+  /// oag, ors, oar, forward; `prefetch` all-gathers in flight ahead.
+  std::string overlap = "all";
+  int64_t prefetch = 1;
   /// Goldfish loss: `hash:k=4:h=13`, `static:k=4[:start=N]`, or empty.
   std::string goldfish;
   /// Options of tetra-autodiff's optimizer (`beta1=0.9 weight-decay=0.1`).

@@ -126,4 +126,40 @@ def Partition : Pass<"tetra-partition", "::mlir::ModuleOp"> {
   }];
 }
 
+def Overlap : Pass<"tetra-overlap", "::mlir::ModuleOp"> {
+  let summary = "Turn collectives into start/wait pairs, moved apart";
+  let description = [{
+    Each selected collective becomes `*_start` (its input taken, the
+    communication under way) and `tetra.wait` (its result ready). Starts move
+    as early as their input allows, waits as late as their first use, so the
+    work between them (other layers' GEMMs, the dW product, the rest of the
+    backward pass) runs while the collective progresses:
+
+    - `oag`: weight all-gathers over z start `prefetch` gathers ahead of
+      their use (AxoNN's one-layer lookahead is 1), fewer when the gathered
+      bytes in flight would pass `memory-budget`;
+    - `ors`: the reduce-scatters of dW are waited only where their result is
+      needed (the end of the backward pass);
+    - `oar`: the backward all-reduces of dX overlap the dW product and the
+      rest of the layer's backward;
+    - `forward-all-reduce`: the forward partial-sum all-reduces overlap the
+      independent GEMMs after them (q, k and v; gate and up).
+
+    Every option is on by default. The program order of the starts is the
+    same on every rank, so the collectives are issued in one order
+    everywhere.
+  }];
+  let options = [
+    Option<"oag", "oag", "bool", /*default=*/"true", "Prefetch weight all-gathers">,
+    Option<"ors", "ors", "bool", /*default=*/"true", "Overlap dW reduce-scatters">,
+    Option<"oar", "oar", "bool", /*default=*/"true", "Overlap backward dX all-reduces">,
+    Option<"forwardAllReduce", "forward-all-reduce", "bool", /*default=*/"true",
+           "Overlap forward all-reduces with the independent work after them">,
+    Option<"prefetch", "prefetch", "int64_t", /*default=*/"1",
+           "All-gathers in flight ahead of the one being used">,
+    Option<"memoryBudget", "memory-budget", "int64_t", /*default=*/"0",
+           "Most bytes of gathered weights in flight (0: no limit)">
+  ];
+}
+
 #endif // TETRA_TRANSFORMS_PASSES_TD

@@ -19,6 +19,8 @@ struct StepResult {
   double gradNorm = 0;
   /// Targets the goldfish mask dropped in the step (-1 without goldfish).
   int64_t droppedTokens = -1;
+  /// Seconds the step waited for communication (not hidden by computation).
+  double exposedComm = 0;
 };
 
 /// Named buffer sets (parameters, AdamW moments, gradients, ...) and the step

@@ -1,0 +1,153 @@
+//===- Overlap.cpp - tetra-overlap: collectives as start/wait pairs -------===//
+#include "tetra/TetraOps.h"
+#include "tetra/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace mlir::tetra {
+#define GEN_PASS_DEF_OVERLAP
+#include "tetra/Transforms/Passes.h.inc"
+
+namespace {
+
+/// The op of `block` that contains `op` (op itself when it is in the block).
+Operation *inBlock(Block *block, Operation *op) {
+  while (op && op->getBlock() != block)
+    op = op->getParentOp();
+  return op;
+}
+
+/// The earliest op of the block using `value` (null when unused).
+Operation *firstUser(Value value, Block *block) {
+  Operation *first = nullptr;
+  for (Operation *user : value.getUsers()) {
+    Operation *top = inBlock(block, user);
+    if (top && (!first || top->isBeforeInBlock(first)))
+      first = top;
+  }
+  return first;
+}
+
+/// Replaces a collective by start + wait at the same place; returns both.
+std::pair<Operation *, Operation *> split(Operation *op) {
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  Value input = op->getOperand(0);
+  Type result = op->getResult(0).getType();
+  auto token = TokenType::get(op->getContext(), llvm::cast<RankedTensorType>(result));
+  Operation *start;
+  if (auto ar = llvm::dyn_cast<AllReduceOp>(op))
+    start = AllReduceStartOp::create(b, loc, token, input, ar.getAxesAttr(), ar.getKindAttr());
+  else if (auto ag = llvm::dyn_cast<AllGatherOp>(op))
+    start = AllGatherStartOp::create(b, loc, token, input, ag.getAxesAttr(), ag.getDimAttr());
+  else {
+    auto rs = llvm::cast<ReduceScatterOp>(op);
+    start = ReduceScatterStartOp::create(b, loc, token, input, rs.getAxesAttr(),
+                                         rs.getDimAttr(), rs.getKindAttr());
+  }
+  auto wait = WaitOp::create(b, loc, start->getResult(0));
+  op->getResult(0).replaceAllUsesWith(wait.getResult());
+  op->erase();
+  return {start, wait};
+}
+
+/// Right after the definition of `value` in `block` (its start otherwise).
+void moveAfterDefinition(Operation *start, Value value, Block *block) {
+  Operation *def = value.getDefiningOp();
+  def = def ? inBlock(block, def) : nullptr;
+  if (def)
+    start->moveAfter(def);
+  else
+    start->moveBefore(&block->front());
+}
+
+struct OverlapPass : impl::OverlapBase<OverlapPass> {
+  using Base::Base;
+
+  void overlapFunction(func::FuncOp func) {
+    Block *block = &func.getBody().front();
+    // Ops after the first gradient of the loss are the backward pass.
+    Operation *backward = nullptr;
+    for (Operation &op : *block)
+      if (llvm::isa<CrossEntropyGradOp>(op)) {
+        backward = &op;
+        break;
+      }
+    auto inBackward = [&](Operation *op) { return backward && backward->isBeforeInBlock(op); };
+
+    SmallVector<Operation *> gathers, others;
+    for (Operation &op : *block) {
+      if (llvm::isa<AllGatherOp>(op) && oag)
+        gathers.push_back(&op);
+      else if (llvm::isa<ReduceScatterOp>(op) && ors)
+        others.push_back(&op);
+      else if (auto ar = llvm::dyn_cast<AllReduceOp>(op);
+               ar && (inBackward(&op) ? oar : forwardAllReduce))
+        others.push_back(&op);
+    }
+
+    // Reduce-scatters and all-reduces: start at the input, wait at the use.
+    for (Operation *op : others) {
+      Value input = op->getOperand(0);
+      auto [start, wait] = split(op);
+      if (Operation *use = firstUser(wait->getResult(0), block))
+        wait->moveBefore(use);
+      moveAfterDefinition(start, input, block);
+    }
+
+    // All-gathers: each waited at its use; gather i starts where gather
+    // i - N is waited (N = prefetch, lowered to keep the gathered bytes in
+    // flight within the budget), or at its input if that comes later.
+    SmallVector<std::pair<Operation *, Operation *>> pairs;
+    SmallVector<int64_t> bytes;
+    for (Operation *op : gathers) {
+      auto type = llvm::cast<RankedTensorType>(op->getResult(0).getType());
+      bytes.push_back(type.getNumElements() * type.getElementTypeBitWidth() / 8);
+      Value input = op->getOperand(0);
+      auto pair = split(op);
+      if (Operation *use = firstUser(pair.second->getResult(0), block))
+        pair.second->moveBefore(use);
+      moveAfterDefinition(pair.first, input, block);
+      pairs.push_back(pair);
+    }
+    // Gathers in the order they are used.
+    SmallVector<size_t> order(pairs.size());
+    for (size_t i = 0; i < order.size(); ++i)
+      order[i] = i;
+    llvm::sort(order, [&](size_t a, size_t b) {
+      return pairs[a].second->isBeforeInBlock(pairs[b].second);
+    });
+    for (size_t k = 0; k < order.size(); ++k) {
+      int64_t ahead = std::max<int64_t>(0, prefetch);
+      // In flight while gather k is being used: gathers k - ahead .. k.
+      while (ahead > 0 && memoryBudget > 0) {
+        int64_t inFlight = 0;
+        for (int64_t j = static_cast<int64_t>(k) - ahead; j <= static_cast<int64_t>(k); ++j)
+          if (j >= 0)
+            inFlight += bytes[order[j]];
+        if (inFlight <= memoryBudget)
+          break;
+        --ahead;
+      }
+      Operation *start = pairs[order[k]].first, *wait = pairs[order[k]].second;
+      Operation *anchor = static_cast<int64_t>(k) >= ahead
+                              ? pairs[order[k - ahead]].second
+                              : &block->front();
+      // Never before the input exists, never after the own wait.
+      if (ahead == 0) {
+        start->moveBefore(wait);
+      } else if (start->isBeforeInBlock(anchor)) {
+        start->moveBefore(anchor);
+      }
+    }
+  }
+
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>())
+      if (!func.isExternal())
+        overlapFunction(func);
+  }
+};
+
+} // namespace
+} // namespace mlir::tetra
