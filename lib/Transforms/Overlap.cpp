@@ -3,6 +3,8 @@
 #include "tetra/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir::tetra {
 #define GEN_PASS_DEF_OVERLAP
@@ -59,6 +61,45 @@ void moveAfterDefinition(Operation *start, Value value, Block *block) {
     start->moveAfter(def);
   else
     start->moveBefore(&block->front());
+}
+
+/// Moves the ops after `wait` that do not need its result (nor anything that
+/// does) before it: work the kernel can do while the collective is in flight
+/// (k and v's GEMMs while q's sum travels). Side-effect-free ops move; so do
+/// the waits of collectives started before this one (the communication thread
+/// runs collectives in start order, so they finish first) and the starts of
+/// all-reduces and reduce-scatters (issued as soon as their input exists;
+/// all-gathers keep their prefetch distance).
+void hoistReadyWork(Operation *wait) {
+  llvm::SmallPtrSet<Operation *, 16> waiting{wait};
+  auto needsWait = [&](Operation *op) {
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp(); def && waiting.contains(def))
+        return true;
+    bool nested = false;
+    op->walk([&](Operation *inner) {
+      for (Value operand : inner->getOperands())
+        if (Operation *def = operand.getDefiningOp(); def && waiting.contains(def))
+          nested = true;
+    });
+    return nested;
+  };
+  Operation *started = wait->getOperand(0).getDefiningOp();
+  auto startedEarlier = [&](Operation *op) {
+    Operation *other = op->getOperand(0).getDefiningOp();
+    return started && other && other->getBlock() == started->getBlock() &&
+           other->isBeforeInBlock(started);
+  };
+  for (Operation *op = wait->getNextNode(); op;) {
+    Operation *next = op->getNextNode();
+    bool movable = isPure(op) || llvm::isa<AllReduceStartOp, ReduceScatterStartOp>(op) ||
+                   (llvm::isa<WaitOp>(op) && startedEarlier(op));
+    if (op->hasTrait<OpTrait::IsTerminator>() || !movable || needsWait(op))
+      waiting.insert(op); // stays after the wait, and so does what needs it
+    else
+      op->moveBefore(wait);
+    op = next;
+  }
 }
 
 struct OverlapPass : impl::OverlapBase<OverlapPass> {
@@ -143,9 +184,17 @@ struct OverlapPass : impl::OverlapBase<OverlapPass> {
   }
 
   void runOnOperation() override {
-    for (auto func : getOperation().getOps<func::FuncOp>())
-      if (!func.isExternal())
-        overlapFunction(func);
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      overlapFunction(func);
+      SmallVector<Operation *> waits;
+      for (Operation &op : func.getBody().front())
+        if (llvm::isa<WaitOp>(op))
+          waits.push_back(&op);
+      for (Operation *wait : waits)
+        hoistReadyWork(wait);
+    }
   }
 };
 
