@@ -90,16 +90,26 @@ void hoistReadyWork(Operation *wait) {
     return started && other && other->getBlock() == started->getBlock() &&
            other->isBeforeInBlock(started);
   };
-  for (Operation *op = wait->getNextNode(); op;) {
-    Operation *next = op->getNextNode();
+  SmallVector<Operation *> ready;
+  for (Operation *op = wait->getNextNode(); op; op = op->getNextNode()) {
     bool movable = isPure(op) || llvm::isa<AllReduceStartOp, ReduceScatterStartOp>(op) ||
                    (llvm::isa<WaitOp>(op) && startedEarlier(op));
     if (op->hasTrait<OpTrait::IsTerminator>() || !movable || needsWait(op))
       waiting.insert(op); // stays after the wait, and so does what needs it
     else
-      op->moveBefore(wait);
-    op = next;
+      ready.push_back(op);
   }
+  // A wait moves only for work that needs it: the others stay as late as
+  // they are (a dW reduce-scatter is waited at the end).
+  llvm::SmallPtrSet<Operation *, 16> moving(ready.begin(), ready.end());
+  for (Operation *op : ready)
+    if (llvm::isa<WaitOp>(op) && llvm::none_of(op->getUsers(), [&](Operation *user) {
+          return moving.contains(user);
+        }))
+      moving.erase(op);
+  for (Operation *op : ready)
+    if (moving.contains(op))
+      op->moveBefore(wait);
 }
 
 struct OverlapPass : impl::OverlapBase<OverlapPass> {
