@@ -14,6 +14,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "llvm/Support/FileSystem.h"
 #include <cmath>
 
 namespace mlir::tetra {
@@ -584,6 +585,29 @@ struct ConvertTetraToLinalgPass
       if (auto attention = llvm::dyn_cast<AttentionOp>(op); attention && attention.getLoki()) {
         op->emitError("Loki attention has no CPU lowering yet");
         return WalkResult::interrupt();
+      }
+      // A goldfish table is read while lowering: say up front when it cannot be.
+      GoldfishAttr goldfish;
+      if (auto ce = llvm::dyn_cast<CrossEntropyOp>(op))
+        goldfish = ce.getGoldfishAttr();
+      if (auto grad = llvm::dyn_cast<CrossEntropyGradOp>(op))
+        goldfish = grad.getGoldfishAttr();
+      if (auto mask = llvm::dyn_cast<GoldfishMaskOp>(op))
+        goldfish = mask.getGoldfish();
+      if (goldfish && goldfish.getMode() == GoldfishMode::Table) {
+        uint64_t size = 0;
+        if (std::error_code ec = llvm::sys::fs::file_size(goldfish.getTable(), size)) {
+          op->emitError("goldfish table '") << goldfish.getTable()
+                                            << "' cannot be read: " << ec.message();
+          return WalkResult::interrupt();
+        }
+        if (size != static_cast<uint64_t>(kGoldfishTableSize) * 4) {
+          op->emitError("goldfish table '")
+              << goldfish.getTable() << "' has " << size << " bytes; it must hold "
+              << kGoldfishTableSize << " little-endian f32 values ("
+              << kGoldfishTableSize * 4 << " bytes)";
+          return WalkResult::interrupt();
+        }
       }
       for (Type t : op->getResultTypes())
         if (auto shaped = llvm::dyn_cast<RankedTensorType>(t);
