@@ -245,8 +245,11 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   std::string partition = options.grid == "1x1x1x1"
                               ? std::string()
                               : "tetra-shard{grid=" + options.grid + "},tetra-partition,";
-  // --overlap all|none|oag,ors,oar,forward -> tetra-overlap's switches.
+  // --overlap all|none|oag,ors,oar,forward,dp -> tetra-overlap's switches.
+  // The data-parallel gradient all-reduce moves into @grad only when a step
+  // is one micro-batch (otherwise it sums the accumulated gradients once).
   std::string overlap;
+  bool gradientsInGrad = false;
   if (options.grid != "1x1x1x1" && options.overlap != "none") {
     SmallVector<StringRef> parts;
     StringRef(options.overlap).split(parts, ',');
@@ -255,11 +258,13 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
       return all || llvm::is_contained(parts, name) ? "true" : "false";
     };
     for (StringRef part : parts)
-      if (!all && !llvm::is_contained({"oag", "ors", "oar", "forward"}, part))
+      if (!all && !llvm::is_contained({"oag", "ors", "oar", "forward", "dp"}, part))
         return emitError(fileLoc) << "--overlap: unknown '" << part
-                                  << "' (all, none, or a list of oag, ors, oar, forward)";
+                                  << "' (all, none, or a list of oag, ors, oar, forward, dp)";
+    gradientsInGrad = StringRef(on("dp")) == "true" && options.globalBatch == options.microBatch;
     overlap = (",tetra-overlap{oag=" + Twine(on("oag")) + " ors=" + on("ors") +
                " oar=" + on("oar") + " forward-all-reduce=" + on("forward") +
+               " gradient-all-reduce=" + (gradientsInGrad ? "true" : "false") +
                " prefetch=" + Twine(options.prefetch) + "}")
                   .str();
   }
@@ -357,7 +362,7 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
     b.setInsertionPointToEnd(planModule->getBody());
     sched::PlanOp plan =
         buildTrainPlan(b, fileLoc, options.globalBatch / options.microBatch,
-                       grid && (grid.getZ() > 1 || grid.getData() > 1));
+                       grid && (grid.getZ() > 1 || grid.getData() > 1) && !gradientsInGrad);
     SmallString<256> planPath(options.outputDir);
     llvm::sys::path::append(planPath, "plan.json");
     if (failed(verify(*planModule)) ||

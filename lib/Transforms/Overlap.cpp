@@ -3,8 +3,10 @@
 #include "tetra/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SmallPtrSet.h"
+#include <map>
 
 namespace mlir::tetra {
 #define GEN_PASS_DEF_OVERLAP
@@ -112,6 +114,132 @@ void hoistReadyWork(Operation *wait) {
       op->moveBefore(wait);
 }
 
+/// The axes a parameter's gradient is summed over after the backward pass:
+/// data, and z unless the parameter is split over z (its rows differ there).
+SmallVector<int32_t> gradientAxes(ParamOp param, GridAttr grid) {
+  SmallVector<int32_t> axes;
+  bool splitOverZ = false;
+  if (std::optional<LayoutAttr> layout = param.getLayout()) {
+    splitOverZ = llvm::is_contained(layout->getFlat().asArrayRef(),
+                                    static_cast<int32_t>(GridAxis::z));
+    for (unsigned d = 0; d < layout->getRank(); ++d)
+      splitOverZ |= llvm::is_contained(layout->getDimAxes(d), GridAxis::z);
+  }
+  if (grid.getZ() > 1 && !splitOverZ)
+    axes.push_back(static_cast<int32_t>(GridAxis::z));
+  if (grid.getData() > 1)
+    axes.push_back(static_cast<int32_t>(GridAxis::data));
+  return axes;
+}
+
+/// In @grad: the data-parallel all-reduce of the parameters' gradients, in
+/// buckets (the gradients flattened into one tensor), each started right
+/// after its last gradient is computed and waited before the return.
+void bucketGradients(func::FuncOp func, GridAttr grid, int64_t bucketBytes) {
+  Block *block = &func.getBody().front();
+  auto ret = llvm::cast<func::ReturnOp>(block->getTerminator());
+  auto module = func->getParentOfType<ModuleOp>();
+  struct Gradient {
+    unsigned result;
+    Value value;
+    SmallVector<int32_t> axes;
+  };
+  SmallVector<Gradient> grads;
+  for (unsigned i = 0; i < func.getNumResults(); ++i) {
+    auto role = func.getResultAttrOfType<StringAttr>(i, "tetra.role");
+    auto name = func.getResultAttrOfType<StringAttr>(i, "tetra.name");
+    if (!role || role.getValue() != "grad" || !name)
+      continue;
+    auto param = module.lookupSymbol<ParamOp>(name.getValue());
+    SmallVector<int32_t> axes = param ? gradientAxes(param, grid) : SmallVector<int32_t>{};
+    if (!axes.empty())
+      grads.push_back({i, ret.getOperand(i), axes});
+  }
+  // In the order the backward pass makes them (the last layers' first).
+  auto position = [&](Value v) -> Operation * {
+    Operation *def = v.getDefiningOp();
+    return def ? inBlock(block, def) : nullptr;
+  };
+  llvm::stable_sort(grads, [&](const Gradient &a, const Gradient &b) {
+    Operation *pa = position(a.value), *pb = position(b.value);
+    if (!pa || !pb)
+      return pa == nullptr && pb != nullptr;
+    return pa->isBeforeInBlock(pb);
+  });
+  auto flush = [&](SmallVector<Gradient> &bucket) {
+    if (bucket.empty())
+      return;
+    Operation *last = nullptr;
+    for (const Gradient &g : bucket)
+      if (Operation *p = position(g.value); p && (!last || last->isBeforeInBlock(p)))
+        last = p;
+    OpBuilder b(func.getContext());
+    if (last)
+      b.setInsertionPointAfter(last);
+    else
+      b.setInsertionPointToStart(block);
+    Location loc = func.getLoc();
+    int64_t total = 0;
+    for (const Gradient &g : bucket)
+      total += llvm::cast<RankedTensorType>(g.value.getType()).getNumElements();
+    auto flatType = RankedTensorType::get({total}, b.getF32Type());
+    Value flat = tensor::EmptyOp::create(b, loc, flatType.getShape(), b.getF32Type());
+    int64_t offset = 0;
+    SmallVector<int64_t> offsets;
+    for (const Gradient &g : bucket) {
+      auto type = llvm::cast<RankedTensorType>(g.value.getType());
+      Value piece = g.value;
+      if (type.getRank() != 1) {
+        ReassociationIndices all = llvm::to_vector(llvm::seq<int64_t>(0, type.getRank()));
+        piece = tensor::CollapseShapeOp::create(b, loc, piece, ArrayRef<ReassociationIndices>{all});
+      }
+      offsets.push_back(offset);
+      flat = tensor::InsertSliceOp::create(
+          b, loc, piece, flat, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(type.getNumElements())},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+      offset += type.getNumElements();
+    }
+    auto token = TokenType::get(func.getContext(), flatType);
+    Value started = AllReduceStartOp::create(
+        b, loc, token, flat, b.getDenseI32ArrayAttr(bucket.front().axes),
+        ReduceKindAttr::get(func.getContext(), ReduceKind::sum));
+    b.setInsertionPoint(ret);
+    Value summed = WaitOp::create(b, loc, started);
+    for (auto [g, at] : llvm::zip(bucket, offsets)) {
+      auto type = llvm::cast<RankedTensorType>(g.value.getType());
+      Value piece = tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({type.getNumElements()}, b.getF32Type()), summed,
+          ArrayRef<OpFoldResult>{b.getIndexAttr(at)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(type.getNumElements())},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+      if (type.getRank() != 1) {
+        ReassociationIndices all = llvm::to_vector(llvm::seq<int64_t>(0, type.getRank()));
+        piece = tensor::ExpandShapeOp::create(b, loc, type, piece,
+                                              ArrayRef<ReassociationIndices>{all});
+      }
+      ret->setOperand(g.result, piece);
+    }
+    bucket.clear();
+  };
+  // One bucket per set of axes at a time.
+  std::map<int64_t, SmallVector<Gradient>> open;
+  std::map<int64_t, int64_t> openBytes;
+  for (const Gradient &g : grads) {
+    int64_t key = 0;
+    for (int32_t a : g.axes)
+      key |= 1 << a;
+    open[key].push_back(g);
+    openBytes[key] += 4 * llvm::cast<RankedTensorType>(g.value.getType()).getNumElements();
+    if (openBytes[key] >= bucketBytes) {
+      flush(open[key]);
+      openBytes[key] = 0;
+    }
+  }
+  for (auto &[key, bucket] : open)
+    flush(bucket);
+}
+
 struct OverlapPass : impl::OverlapBase<OverlapPass> {
   using Base::Base;
 
@@ -198,6 +326,9 @@ struct OverlapPass : impl::OverlapBase<OverlapPass> {
       if (func.isExternal())
         continue;
       overlapFunction(func);
+      if (gradientAllReduce && func.getName() == "grad")
+        if (auto grid = getOperation()->getAttrOfType<GridAttr>(kGridAttrName))
+          bucketGradients(func, grid, bucketBytes);
       SmallVector<Operation *> waits;
       for (Operation &op : func.getBody().front())
         if (llvm::isa<WaitOp>(op))

@@ -31,7 +31,9 @@ static cl::opt<std::string> overlap(
     "overlap",
     cl::desc("Collectives overlapped with computation on a grid: all (default), none, or a "
              "comma list of oag (weight all-gathers prefetched), ors (dW reduce-scatters), "
-             "oar (backward dX all-reduces), forward (forward all-reduces)"),
+             "oar (backward dX all-reduces), forward (forward all-reduces), dp (the "
+             "data-parallel gradient all-reduce, bucketed, during backward: when a step is "
+             "one micro-batch)"),
     cl::init("all"));
 static cl::opt<int64_t> prefetch(
     "prefetch", cl::desc("Weight all-gathers in flight ahead of the one in use (oag)"),

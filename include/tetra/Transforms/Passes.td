@@ -143,7 +143,12 @@ def Overlap : Pass<"tetra-overlap", "::mlir::ModuleOp"> {
     - `oar`: the backward all-reduces of dX overlap the dW product and the
       rest of the layer's backward;
     - `forward-all-reduce`: the forward partial-sum all-reduces overlap the
-      independent GEMMs after them (q, k and v; gate and up).
+      independent GEMMs after them (q, k and v; gate and up);
+    - `gradient-all-reduce` (off by default; tetra-compile turns it on when a
+      step is one micro-batch): `@grad` sums each parameter's gradient over
+      data (and z, when the parameter is not split over z) itself, in buckets
+      of at least `bucket-bytes`, each started as soon as its last gradient
+      exists during the backward pass.
 
     Every option is on by default. The program order of the starts is the
     same on every rank, so the collectives are issued in one order
@@ -155,6 +160,10 @@ def Overlap : Pass<"tetra-overlap", "::mlir::ModuleOp"> {
     Option<"oar", "oar", "bool", /*default=*/"true", "Overlap backward dX all-reduces">,
     Option<"forwardAllReduce", "forward-all-reduce", "bool", /*default=*/"true",
            "Overlap forward all-reduces with the independent work after them">,
+    Option<"gradientAllReduce", "gradient-all-reduce", "bool", /*default=*/"false",
+           "Data-parallel gradient all-reduce in @grad, bucketed, during backward">,
+    Option<"bucketBytes", "bucket-bytes", "int64_t", /*default=*/"1048576",
+           "Smallest bucket of the gradient all-reduce">,
     Option<"prefetch", "prefetch", "int64_t", /*default=*/"1",
            "All-gathers in flight ahead of the one being used">,
     Option<"memoryBudget", "memory-budget", "int64_t", /*default=*/"0",
