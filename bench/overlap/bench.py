@@ -1,7 +1,8 @@
 """Exposed communication with each overlap on and off, on 2 ranks.
 
 For each grid (x = 2: the forward and backward all-reduces; z = 2: the weight
-all-gathers and the dW reduce-scatters), the model is compiled once per
+all-gathers, the dW reduce-scatters and the norms' gradient all-reduce;
+data = 2: the gradient all-reduce), the model is compiled once per
 overlap setting (none, each optimisation alone, all) and trained a few steps
 under mpirun; the table gives the mean step time and the mean communication
 the compute thread waited for (exposed), over the steps after the warm-up.
@@ -17,7 +18,8 @@ import sys
 
 SETTINGS = {
     "2x1x1x1": ["none", "forward", "oar", "all"],
-    "1x1x2x1": ["none", "oag", "ors", "all"],
+    "1x1x2x1": ["none", "oag", "ors", "dp", "all"],
+    "1x1x1x2": ["none", "dp"],
 }
 
 

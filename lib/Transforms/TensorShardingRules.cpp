@@ -15,6 +15,21 @@ using namespace mlir::tetra;
 
 namespace {
 
+/// The op, rebuilt on local shapes as `local`, replaces the original.
+LogicalResult replaceBy(Operation *op, Value local) {
+  op->getResult(0).replaceAllUsesWith(local);
+  op->erase();
+  return success();
+}
+
+/// The layout tetra-shard gave `value`, or an error on `op` naming `what`.
+FailureOr<LayoutAttr> layoutOf(Operation *op, ShardingState &state, Value value,
+                               StringRef what) {
+  if (LayoutAttr layout = state.getLayout(value))
+    return layout;
+  return op->emitOpError("has no layout for its ") << what;
+}
+
 AxisList axesOf(LayoutAttr layout, unsigned dim) {
   SmallVector<GridAxis> axes = layout.getDimAxes(dim);
   return AxisList(axes.begin(), axes.end());
@@ -26,9 +41,10 @@ struct ExpandShapeSharding
     : ShardableOpInterface::ExternalModel<ExpandShapeSharding, tensor::ExpandShapeOp> {
   LogicalResult inferLayouts(Operation *op, ShardingState &state) const {
     auto expand = llvm::cast<tensor::ExpandShapeOp>(op);
-    LayoutAttr src = state.getLayout(expand.getSrc());
-    if (!src)
-      return op->emitOpError("has no layout for its source");
+    FailureOr<LayoutAttr> srcOrError = layoutOf(op, state, expand.getSrc(), "source");
+    if (failed(srcOrError))
+      return failure();
+    LayoutAttr src = *srcOrError;
     SmallVector<AxisList> dims(expand.getResultType().getRank());
     for (auto [d, group] : llvm::enumerate(expand.getReassociationIndices()))
       dims[group.front()] = axesOf(src, d);
@@ -45,9 +61,7 @@ struct ExpandShapeSharding
         state.localType(expand.getResultType(), state.getLayout(expand.getResult()));
     Value result = tensor::ExpandShapeOp::create(b, op->getLoc(), local, expand.getSrc(),
                                                  expand.getReassociationIndices());
-    expand.getResult().replaceAllUsesWith(result);
-    op->erase();
-    return success();
+    return replaceBy(op, result);
   }
 };
 
@@ -57,9 +71,10 @@ struct CollapseShapeSharding
     : ShardableOpInterface::ExternalModel<CollapseShapeSharding, tensor::CollapseShapeOp> {
   LogicalResult inferLayouts(Operation *op, ShardingState &state) const {
     auto collapse = llvm::cast<tensor::CollapseShapeOp>(op);
-    LayoutAttr src = state.getLayout(collapse.getSrc());
-    if (!src)
-      return op->emitOpError("has no layout for its source");
+    FailureOr<LayoutAttr> srcOrError = layoutOf(op, state, collapse.getSrc(), "source");
+    if (failed(srcOrError))
+      return failure();
+    LayoutAttr src = *srcOrError;
     SmallVector<AxisList> dims;
     for (ReassociationIndices group : collapse.getReassociationIndices()) {
       for (int64_t inner : ArrayRef<int64_t>(group).drop_front())
@@ -77,9 +92,7 @@ struct CollapseShapeSharding
     b.setInsertionPoint(op);
     Value result = tensor::CollapseShapeOp::create(b, op->getLoc(), collapse.getSrc(),
                                                    collapse.getReassociationIndices());
-    collapse.getResult().replaceAllUsesWith(result);
-    op->erase();
-    return success();
+    return replaceBy(op, result);
   }
 };
 
@@ -89,9 +102,10 @@ struct ExtractSliceSharding
     : ShardableOpInterface::ExternalModel<ExtractSliceSharding, tensor::ExtractSliceOp> {
   LogicalResult inferLayouts(Operation *op, ShardingState &state) const {
     auto slice = llvm::cast<tensor::ExtractSliceOp>(op);
-    LayoutAttr src = state.getLayout(slice.getSource());
-    if (!src)
-      return op->emitOpError("has no layout for its source");
+    FailureOr<LayoutAttr> srcOrError = layoutOf(op, state, slice.getSource(), "source");
+    if (failed(srcOrError))
+      return failure();
+    LayoutAttr src = *srcOrError;
     RankedTensorType srcType = slice.getSourceType();
     if (slice.getResultType().getRank() != srcType.getRank() || !slice.hasUnitStride())
       return op->emitOpError("can be sharded only without rank reduction or strides");
@@ -119,9 +133,7 @@ struct ExtractSliceSharding
     Value result = tensor::ExtractSliceOp::create(b, op->getLoc(), slice.getSource(),
                                                   slice.getMixedOffsets(), sizes,
                                                   slice.getMixedStrides());
-    slice.getResult().replaceAllUsesWith(result);
-    op->erase();
-    return success();
+    return replaceBy(op, result);
   }
 };
 
@@ -143,9 +155,7 @@ struct SplatSharding
     Value result = tensor::SplatOp::create(
         b, op->getLoc(), splat.getInput(),
         state.localType(splat.getType(), state.getLayout(splat.getResult())));
-    splat.getResult().replaceAllUsesWith(result);
-    op->erase();
-    return success();
+    return replaceBy(op, result);
   }
 };
 
@@ -155,9 +165,10 @@ struct InsertSliceSharding
     : ShardableOpInterface::ExternalModel<InsertSliceSharding, tensor::InsertSliceOp> {
   LogicalResult inferLayouts(Operation *op, ShardingState &state) const {
     auto insert = llvm::cast<tensor::InsertSliceOp>(op);
-    LayoutAttr dest = state.getLayout(insert.getDest());
-    if (!dest)
-      return op->emitOpError("has no layout for its destination");
+    FailureOr<LayoutAttr> destOrError = layoutOf(op, state, insert.getDest(), "destination");
+    if (failed(destOrError))
+      return failure();
+    LayoutAttr dest = *destOrError;
     if (failed(state.expectLayout(op, insert.getSource(), dest,
                                   "source (as the destination)")))
       return failure();
@@ -186,9 +197,7 @@ struct InsertSliceSharding
     Value result = tensor::InsertSliceOp::create(b, op->getLoc(), insert.getSource(),
                                                  insert.getDest(), insert.getMixedOffsets(),
                                                  sizes, insert.getMixedStrides());
-    insert.getResult().replaceAllUsesWith(result);
-    op->erase();
-    return success();
+    return replaceBy(op, result);
   }
 };
 
