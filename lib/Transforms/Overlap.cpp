@@ -240,6 +240,59 @@ void bucketGradients(func::FuncOp func, GridAttr grid, int64_t bucketBytes) {
     flush(bucket);
 }
 
+/// A forward all-reduce of a linear layer's partial product, cut into
+/// `chunks` pieces along the samples (dimension 0): the GEMM of each piece,
+/// then its all-reduce; the pieces are put back together after their waits.
+/// The overlap placement then lets piece i's sum travel during piece i+1's
+/// GEMM. Returns the all-reduces made (empty when it does not apply).
+SmallVector<Operation *> chunkForwardAllReduce(AllReduceOp reduce, int64_t chunks) {
+  auto linear = reduce.getInput().getDefiningOp<LinearOp>();
+  auto type = llvm::cast<RankedTensorType>(reduce.getType());
+  if (chunks < 2 || !linear || !reduce.getInput().hasOneUse() || linear.getBias() ||
+      type.getRank() < 2 || type.getDimSize(0) % chunks != 0)
+    return {};
+  OpBuilder b(reduce);
+  Location loc = reduce.getLoc();
+  auto inType = llvm::cast<RankedTensorType>(linear.getInput().getType());
+  int64_t rows = type.getDimSize(0) / chunks;
+  auto slice = [&](Value v, RankedTensorType full, int64_t first) -> Value {
+    SmallVector<int64_t> shape(full.getShape());
+    shape[0] = rows;
+    SmallVector<OpFoldResult> offsets(full.getRank(), b.getIndexAttr(0)), sizes, strides;
+    offsets[0] = b.getIndexAttr(first);
+    for (int64_t d : shape)
+      sizes.push_back(b.getIndexAttr(d));
+    strides.assign(full.getRank(), b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get(shape, full.getElementType()), v, offsets, sizes, strides);
+  };
+  SmallVector<Value> pieces;
+  SmallVector<Operation *> made;
+  for (int64_t c = 0; c < chunks; ++c) {
+    Value input = slice(linear.getInput(), inType, c * rows);
+    Value partial = LinearOp::create(b, loc, input, linear.getWeight(), Value(),
+                                     linear.getTransposedAttr(), linear.getWeightInOutAttr());
+    auto piece = AllReduceOp::create(b, loc, partial.getType(), partial, reduce.getAxesAttr(),
+                                     reduce.getKindAttr());
+    made.push_back(piece);
+    pieces.push_back(piece);
+  }
+  Value whole = tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  for (auto [c, piece] : llvm::enumerate(pieces)) {
+    auto pieceType = llvm::cast<RankedTensorType>(piece.getType());
+    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0)), sizes, strides;
+    offsets[0] = b.getIndexAttr(static_cast<int64_t>(c) * rows);
+    for (int64_t d : pieceType.getShape())
+      sizes.push_back(b.getIndexAttr(d));
+    strides.assign(type.getRank(), b.getIndexAttr(1));
+    whole = tensor::InsertSliceOp::create(b, loc, piece, whole, offsets, sizes, strides);
+  }
+  reduce.getResult().replaceAllUsesWith(whole);
+  reduce.erase();
+  linear.erase();
+  return made;
+}
+
 struct OverlapPass : impl::OverlapBase<OverlapPass> {
   using Base::Base;
 
@@ -264,6 +317,20 @@ struct OverlapPass : impl::OverlapBase<OverlapPass> {
                ar && (inBackward(&op) ? oar : forwardAllReduce))
         others.push_back(&op);
     }
+    // Forward all-reduces of a GEMM's partial product: in pieces.
+    SmallVector<Operation *> pieces;
+    for (Operation *&op : others) {
+      auto ar = llvm::dyn_cast<AllReduceOp>(op);
+      if (!ar || inBackward(op))
+        continue;
+      SmallVector<Operation *> made = chunkForwardAllReduce(ar, forwardChunks);
+      if (made.empty())
+        continue;
+      op = nullptr;
+      llvm::append_range(pieces, made);
+    }
+    llvm::erase(others, nullptr);
+    llvm::append_range(others, pieces);
 
     // Reduce-scatters and all-reduces: start at the input, wait at the use.
     for (Operation *op : others) {

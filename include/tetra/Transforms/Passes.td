@@ -143,7 +143,9 @@ def Overlap : Pass<"tetra-overlap", "::mlir::ModuleOp"> {
     - `oar`: the backward all-reduces of dX overlap the dW product and the
       rest of the layer's backward;
     - `forward-all-reduce`: the forward partial-sum all-reduces overlap the
-      independent GEMMs after them (q, k and v; gate and up);
+      independent GEMMs after them (q, k and v; gate and up), and each is cut
+      into `forward-chunks` pieces along the samples, so that the sum of one
+      piece travels while the next piece's GEMM runs;
     - `gradient-all-reduce` (off by default; tetra-compile turns it on when a
       step is one micro-batch): `@grad` sums each parameter's gradient over
       data (and z, when the parameter is not split over z) itself, in buckets
@@ -160,6 +162,8 @@ def Overlap : Pass<"tetra-overlap", "::mlir::ModuleOp"> {
     Option<"oar", "oar", "bool", /*default=*/"true", "Overlap backward dX all-reduces">,
     Option<"forwardAllReduce", "forward-all-reduce", "bool", /*default=*/"true",
            "Overlap forward all-reduces with the independent work after them">,
+    Option<"forwardChunks", "forward-chunks", "int64_t", /*default=*/"2",
+           "Pieces a forward all-reduce and its GEMM are cut into (1: whole)">,
     Option<"gradientAllReduce", "gradient-all-reduce", "bool", /*default=*/"false",
            "Data-parallel gradient all-reduce in @grad, bucketed, during backward">,
     Option<"bucketBytes", "bucket-bytes", "int64_t", /*default=*/"1048576",
