@@ -20,6 +20,12 @@ std::string tetra::axesToString(ArrayRef<GridAxis> axes) {
   return s;
 }
 
+bool tetra::isReplicatedScalarOp(Operation *op) {
+  auto shaped = [](Type t) { return llvm::isa<ShapedType>(t); };
+  return !llvm::isa<ShardableOpInterface>(op) && llvm::none_of(op->getResultTypes(), shaped) &&
+         llvm::none_of(op->getOperandTypes(), shaped);
+}
+
 AxisList tetra::lastAxes(LayoutAttr layout) {
   if (!layout || layout.getRank() == 0)
     return {};
@@ -67,10 +73,7 @@ LayoutAttr ShardingState::withDim(LayoutAttr base, unsigned dim,
     dims.push_back(AxisList(a.begin(), a.end()));
   }
   dims[dim] = AxisList(axes.begin(), axes.end());
-  SmallVector<GridAxis> flat;
-  for (int32_t a : base.getFlat().asArrayRef())
-    flat.push_back(static_cast<GridAxis>(a));
-  return layout(dims, flat);
+  return layout(dims, base.getFlatAxes());
 }
 
 ParamOp ShardingState::paramOf(Value value) const {
@@ -93,9 +96,7 @@ LogicalResult ShardingState::checkDivides(Operation *op, StringRef what, ShapedT
              << axesToString(axes) << " (" << group << " ranks)";
     block *= (size + group - 1) / group;
   }
-  SmallVector<GridAxis> flat;
-  for (int32_t a : layout.getFlat().asArrayRef())
-    flat.push_back(static_cast<GridAxis>(a));
+  SmallVector<GridAxis> flat = layout.getFlatAxes();
   if (block % groupSize(flat) != 0)
     return op->emitOpError("cannot split the ")
            << block << " elements of a rank's block of " << what << " over "
@@ -146,10 +147,7 @@ RankedTensorType ShardingState::localType(RankedTensorType global, LayoutAttr la
     int64_t elements = 1;
     for (int64_t s : shape)
       elements *= s;
-    int64_t group = 1;
-    for (int32_t a : layout.getFlat().asArrayRef())
-      group *= grid.getSize(static_cast<GridAxis>(a));
-    shape = {elements / group};
+    shape = {elements / groupSize(layout.getFlatAxes())};
   }
   return RankedTensorType::get(shape, global.getElementType());
 }
@@ -181,9 +179,7 @@ Value ShardingState::gatheredBlock(OpBuilder &b, Location loc, Value shard) cons
   if (!param || !param.getLayout() || param.getLayout()->getFlat().empty())
     return shard;
   LayoutAttr layout = *param.getLayout();
-  SmallVector<GridAxis> flat;
-  for (int32_t a : layout.getFlat().asArrayRef())
-    flat.push_back(static_cast<GridAxis>(a));
+  SmallVector<GridAxis> flat = layout.getFlatAxes();
   // The block before flattening: the same layout without its flat axes.
   MLIRContext *ctx = getContext();
   RankedTensorType block = localType(

@@ -93,6 +93,10 @@ private:
   mutable llvm::DenseMap<std::pair<Value, Attribute>, Value> fanOuts;
 };
 
+/// An op without a sharding rule that neither reads nor makes a tensor (a
+/// position cast to an index): it runs alike on every rank.
+bool isReplicatedScalarOp(Operation *op);
+
 /// The axes of a layout's last dimension (empty for rank 0).
 AxisList lastAxes(LayoutAttr layout);
 /// Writes "x" or "y*z" (or "nothing").

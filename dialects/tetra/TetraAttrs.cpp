@@ -121,6 +121,13 @@ SmallVector<GridAxis> LayoutAttr::getDimAxes(unsigned dim) const {
   return axes;
 }
 
+SmallVector<GridAxis> LayoutAttr::getFlatAxes() const {
+  SmallVector<GridAxis> axes;
+  for (int32_t a : getFlat().asArrayRef())
+    axes.push_back(static_cast<GridAxis>(a));
+  return axes;
+}
+
 LogicalResult LayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  ArrayAttr dims, DenseI32ArrayAttr flat,
                                  DenseI32ArrayAttr partial) {

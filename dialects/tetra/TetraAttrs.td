@@ -46,6 +46,8 @@ def Tetra_LayoutAttr : Tetra_Attr<"Layout", "layout"> {
   let extraClassDeclaration = [{
     /// The axes splitting dimension `dim`, outermost first.
     ::llvm::SmallVector<GridAxis> getDimAxes(unsigned dim) const;
+    /// The axes splitting the flattened block.
+    ::llvm::SmallVector<GridAxis> getFlatAxes() const;
     unsigned getRank() const { return getDims().size(); }
   }];
 }

@@ -141,10 +141,8 @@ json::Object describeParam(ParamOp param) {
     json::Array dims;
     for (unsigned d = 0; d < layout->getRank(); ++d)
       dims.push_back(axesOf(layout->getDimAxes(d)));
-    SmallVector<GridAxis> flat;
-    for (int32_t a : layout->getFlat().asArrayRef())
-      flat.push_back(static_cast<GridAxis>(a));
-    described["layout"] = json::Object{{"dims", std::move(dims)}, {"flat", axesOf(flat)}};
+    described["layout"] =
+        json::Object{{"dims", std::move(dims)}, {"flat", axesOf(layout->getFlatAxes())}};
   }
   return described;
 }

@@ -48,22 +48,14 @@ struct EmbeddingGradLowering : OpRewritePattern<EmbeddingGradOp> {
     Value table = filled(b, loc, tableType, 0.0);
     // A vocabulary shard: other shards' ids add 0 to row 0.
     int64_t tableRows = tableType.getDimSize(0);
-    Value offset = op.getVocabAxes()
-                       ? Value(arith::MulIOp::create(
-                             b, loc, shardIndex(b, loc, op, *op.getVocabAxes()),
-                             constantIndex(b, loc, tableRows)))
-                       : Value();
+    VocabShard shard = vocabShard(b, loc, op, op.getVocabAxesAttr(), nullptr, tableRows);
     auto outer = scf::ForOp::create(
         b, loc, zero, constantIndex(b, loc, rows), one, ValueRange{table},
         [&](OpBuilder &ob, Location ol, Value m, ValueRange acc) {
           Value row = indexValue(ob, ol, tensor::ExtractOp::create(ob, ol, ids, ValueRange{m}));
           Value inShard;
-          if (offset) {
-            row = arith::SubIOp::create(ob, ol, row, offset);
-            inShard = arith::CmpIOp::create(ob, ol, arith::CmpIPredicate::ult, row,
-                                            constantIndex(ob, ol, tableRows));
-            row = arith::SelectOp::create(ob, ol, inShard, row, zero);
-          }
+          if (shard.offset)
+            std::tie(row, inShard) = localIndex(ob, ol, row, shard.offset, tableRows);
           auto inner = scf::ForOp::create(
               ob, ol, zero, constantIndex(ob, ol, features), one, ValueRange{acc[0]},
               [&](OpBuilder &ib, Location il, Value h, ValueRange t) {

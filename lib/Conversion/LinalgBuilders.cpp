@@ -219,6 +219,14 @@ Value VocabShard::isReal(OpBuilder &b, Location loc, Value globalCol) const {
                                constantIndex(b, loc, *vocabSize));
 }
 
+std::pair<Value, Value> localIndex(OpBuilder &b, Location loc, Value id, Value offset,
+                                   int64_t size) {
+  Value local = offset ? Value(arith::SubIOp::create(b, loc, id, offset)) : id;
+  Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, local,
+                                       constantIndex(b, loc, size));
+  return {arith::SelectOp::create(b, loc, inside, local, constantIndex(b, loc, 0)), inside};
+}
+
 VocabShard vocabShard(OpBuilder &b, Location loc, Operation *op, DenseI32ArrayAttr axes,
                       IntegerAttr vocabSize, int64_t localColumns) {
   VocabShard shard;
@@ -279,12 +287,8 @@ Value targetLogits(OpBuilder &b, Location loc, Value logits, Value targets,
       b, loc, rowType, {targets}, empty(b, loc, rowType), {identity(ctx, 1), identity(ctx, 1)},
       parallel(1), [&](OpBuilder &nb, Location nl, ValueRange a) {
         // Ignored targets (negative) and other shards' columns read column 0.
-        Value target = indexValue(nb, nl, a[0]);
-        Value col = shard.offset ? Value(arith::SubIOp::create(nb, nl, target, shard.offset))
-                                 : target;
-        Value inShard = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult, col,
-                                              constantIndex(nb, nl, columns));
-        col = arith::SelectOp::create(nb, nl, inShard, col, constantIndex(nb, nl, 0));
+        auto [col, inShard] =
+            localIndex(nb, nl, indexValue(nb, nl, a[0]), shard.offset, columns);
         Value row = linalg::IndexOp::create(nb, nl, 0);
         Value v = tensor::ExtractOp::create(nb, nl, logits, ValueRange{row, col});
         linalg::YieldOp::create(

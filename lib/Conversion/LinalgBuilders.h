@@ -59,6 +59,11 @@ struct VocabShard {
   /// The global index of local column `col`.
   Value global(OpBuilder &b, Location loc, Value col) const;
 };
+/// An id's place in a shard of `size` rows starting at `offset` (null: at 0):
+/// the local index (0 when outside, so it can still be read) and whether it
+/// is inside. Negative ids are outside.
+std::pair<Value, Value> localIndex(OpBuilder &b, Location loc, Value id, Value offset,
+                                   int64_t size);
 /// The split of `op`'s logits from its vocab_axes / vocab_size.
 VocabShard vocabShard(OpBuilder &b, Location loc, Operation *op, DenseI32ArrayAttr axes,
                       IntegerAttr vocabSize, int64_t localColumns);

@@ -42,23 +42,14 @@ struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
     Value table = op.getTable();
     // A vocabulary shard: ids outside this rank's rows read row 0 and give 0.
     int64_t rows = op.getTable().getType().getDimSize(0);
-    Value offset = op.getVocabAxes()
-                       ? Value(arith::MulIOp::create(
-                             b, loc, shardIndex(b, loc, op, *op.getVocabAxes()),
-                             constantIndex(b, loc, rows)))
-                       : Value();
+    VocabShard shard = vocabShard(b, loc, op, op.getVocabAxesAttr(), nullptr, rows);
     Value result = generic(
         b, loc, type, {op.getIndices()}, empty(b, loc, type),
         {dropLast(ctx, rank), identity(ctx, rank)}, parallel(rank),
         [&](OpBuilder &nb, Location nl, ValueRange args) {
-          Value row = indexValue(nb, nl, args[0]);
-          Value inShard;
-          if (offset) {
-            row = arith::SubIOp::create(nb, nl, row, offset);
-            inShard = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult, row,
-                                            constantIndex(nb, nl, rows));
-            row = arith::SelectOp::create(nb, nl, inShard, row, constantIndex(nb, nl, 0));
-          }
+          Value row = indexValue(nb, nl, args[0]), inShard;
+          if (shard.offset)
+            std::tie(row, inShard) = localIndex(nb, nl, row, shard.offset, rows);
           Value col = linalg::IndexOp::create(nb, nl, rank - 1);
           Value v = tensor::ExtractOp::create(nb, nl, table, ValueRange{row, col});
           if (inShard)

@@ -120,8 +120,7 @@ SmallVector<int32_t> gradientAxes(ParamOp param, GridAttr grid) {
   SmallVector<int32_t> axes;
   bool splitOverZ = false;
   if (std::optional<LayoutAttr> layout = param.getLayout()) {
-    splitOverZ = llvm::is_contained(layout->getFlat().asArrayRef(),
-                                    static_cast<int32_t>(GridAxis::z));
+    splitOverZ = llvm::is_contained(layout->getFlatAxes(), GridAxis::z);
     for (unsigned d = 0; d < layout->getRank(); ++d)
       splitOverZ |= llvm::is_contained(layout->getDimAxes(d), GridAxis::z);
   }

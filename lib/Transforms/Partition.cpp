@@ -31,9 +31,8 @@ struct PartitionPass : impl::PartitionBase<PartitionPass> {
     for (Operation *op : ops) {
       auto layouts = op->getAttrOfType<ArrayAttr>(kLayoutsAttr);
       auto rule = llvm::dyn_cast<ShardableOpInterface>(op);
-      if (!layouts && op->getNumResults() &&
-          llvm::none_of(op->getResultTypes(), [](Type t) { return llvm::isa<ShapedType>(t); }))
-        continue; // a scalar computation tetra-shard left alone
+      if (!layouts && isReplicatedScalarOp(op))
+        continue; // tetra-shard left it alone
       if (!layouts || !rule)
         return op->emitOpError("has no layout (run tetra-shard first)");
       for (auto [result, layout] : llvm::zip(op->getResults(), layouts))

@@ -12,13 +12,6 @@ namespace mlir::tetra {
 
 namespace {
 
-/// Scalar computations (a position cast to an index) run on every rank alike.
-bool isReplicatedScalarOp(Operation *op) {
-  return !llvm::isa<ShardableOpInterface>(op) &&
-         llvm::none_of(op->getResultTypes(), [](Type t) { return llvm::isa<ShapedType>(t); }) &&
-         llvm::none_of(op->getOperandTypes(), [](Type t) { return llvm::isa<ShapedType>(t); });
-}
-
 /// "2x2x1x2" -> the grid, or an error.
 FailureOr<GridAttr> parseGrid(ModuleOp module, StringRef text) {
   SmallVector<StringRef> parts;

@@ -69,9 +69,9 @@ void setKernelCollectives(Collectives *c) {
     thread = std::make_unique<CommunicationThread>();
 }
 
-std::string trackOf(int mask) {
+std::string axesName(const std::vector<Axis> &axes) {
   std::string name;
-  for (Axis a : axesOfMask(mask))
+  for (Axis a : axes)
     name += (name.empty() ? "" : "*") + std::string(axisName(a));
   return name;
 }
@@ -81,7 +81,7 @@ std::string trackOf(int mask) {
 using namespace tetra::rt;
 
 namespace {
-using tetra::rt::trackOf;
+std::string trackOf(int mask) { return axesName(axesOfMask(mask)); }
 
 int64_t allReduceStart(Unranked *in, Unranked *out, int32_t mask, int32_t kind) {
   Collectives &c = collectives("tetra_rt_all_reduce");

@@ -166,10 +166,7 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
           double begin = trace().now();
           comm_->allReduceSum(t.as<float>(), t.numElements(), axes);
           double end = trace().now();
-          std::string track;
-          for (Axis a : axes)
-            track += (track.empty() ? "" : "*") + std::string(axisName(a));
-          trace().record(track, "gradient all-reduce " + name, begin, end);
+          trace().record(axesName(axes), "gradient all-reduce " + name, begin, end);
           trace().addExposed(end - begin);
         }
     } else if (s.op == "clip_norm") {

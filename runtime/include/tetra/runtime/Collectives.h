@@ -11,6 +11,7 @@
 #include "tetra/runtime/Grid.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tetra::rt {
@@ -40,6 +41,9 @@ public:
 /// The axes of a bitmask (bit i: axis i), in rank order (x first): the
 /// group order every collective uses.
 std::vector<Axis> axesOfMask(int mask);
+
+/// A group's name: its axes joined by '*' ("z*data"), as trace lanes show it.
+std::string axesName(const std::vector<Axis> &axes);
 
 /// The collectives the compiled kernels call (null: a single process,
 /// whose kernels have none).
