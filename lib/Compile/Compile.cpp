@@ -14,6 +14,7 @@
 #include "tetra/TetraOps.h"
 #include "tetra/Transforms/EntryRoles.h"
 #include "tetra/Transforms/Passes.h"
+#include "tetra/Transforms/Pipeline.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -224,51 +225,21 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
     decode->moveBefore(module->getBody(), module->getBody()->end());
   }
 
-  // --goldfish hash:k=4:h=13 -> the attribute body "hash, k = 4, h = 13".
-  std::string goldfish;
-  if (!options.goldfish.empty()) {
-    SmallVector<StringRef> parts;
-    StringRef(options.goldfish).split(parts, ':');
-    goldfish = parts.front().str();
-    for (StringRef part : ArrayRef<StringRef>(parts).drop_front()) {
-      auto [key, value] = part.split('=');
-      if (value.empty() && (key == "k" || key == "h" || key == "start"))
-        return emitError(fileLoc) << "--goldfish: '" << part << "' needs a value";
-      goldfish += key == "k" || key == "h" || key == "start"
-                      ? (", " + key + " = " + value).str()
-                      : (", table = \"" + part + "\"").str();
-    }
-  }
-  // One process: no sharding at all, so its kernels stay free of collectives.
-  std::string partition = options.grid == "1x1x1x1"
-                              ? std::string()
-                              : "tetra-shard{grid=" + options.grid + "},tetra-partition,";
-  // --overlap all|none|oag,ors,oar,forward,dp -> tetra-overlap's switches.
-  // The data-parallel gradient all-reduce moves into @grad only when a step
-  // is one micro-batch (otherwise it sums the accumulated gradients once).
-  std::string overlap;
-  bool gradientsInGrad = false;
-  if (options.grid != "1x1x1x1" && options.overlap != "none") {
-    SmallVector<StringRef> parts;
-    StringRef(options.overlap).split(parts, ',');
-    bool all = options.overlap == "all";
-    auto on = [&](StringRef name) {
-      return all || llvm::is_contained(parts, name) ? "true" : "false";
-    };
-    for (StringRef part : parts)
-      if (!all && !llvm::is_contained({"oag", "ors", "oar", "forward", "dp"}, part))
-        return emitError(fileLoc) << "--overlap: unknown '" << part
-                                  << "' (all, none, or a list of oag, ors, oar, forward, dp)";
-    gradientsInGrad = StringRef(on("dp")) == "true" && options.globalBatch == options.microBatch;
-    overlap = (",tetra-overlap{oag=" + Twine(on("oag")) + " ors=" + on("ors") +
-               " oar=" + on("oar") + " forward-all-reduce=" + on("forward") +
-               " gradient-all-reduce=" + (gradientsInGrad ? "true" : "false") +
-               " prefetch=" + Twine(options.prefetch) + "}")
-                  .str();
-  }
-  if (failed(runPipeline(*module, "tetra-add-loss{goldfish={" + goldfish + "}}," + partition +
-                                      "tetra-autodiff{" + options.optimizer +
-                                      "},tetra-params-to-arguments" + overlap)))
+  llvm::Expected<std::string> goldfish = goldfishAttributeBody(options.goldfish);
+  if (!goldfish)
+    return emitError(fileLoc) << llvm::toString(goldfish.takeError());
+  TrainingPipelineOptions pipelineOptions;
+  pipelineOptions.grid = options.grid;
+  pipelineOptions.overlap = options.overlap;
+  pipelineOptions.prefetch = options.prefetch;
+  pipelineOptions.goldfish = *goldfish;
+  pipelineOptions.optimizer = options.optimizer;
+  pipelineOptions.oneMicroBatch = options.globalBatch == options.microBatch;
+  llvm::Expected<TrainingPipeline> pipeline = trainingPipeline(pipelineOptions);
+  if (!pipeline)
+    return emitError(fileLoc) << llvm::toString(pipeline.takeError());
+  bool gradientsInGrad = pipeline->gradientsReducedInGrad;
+  if (failed(runPipeline(*module, pipeline->passes)))
     return failure();
   GridAttr grid = (*module)->getAttrOfType<GridAttr>(kGridAttrName);
   if (options.emit == "tetra") {

@@ -12,6 +12,24 @@ namespace mlir::tetra {
 #define GEN_PASS_DEF_OVERLAP
 #include "tetra/Transforms/Passes.h.inc"
 
+// The axes a parameter's gradient is summed over after the backward pass:
+// data, and z unless the parameter is split over z (its rows differ there).
+SmallVector<int32_t> gradientReduceAxes(ParamOp param, GridAttr grid) {
+  SmallVector<int32_t> axes;
+  bool splitOverZ = false;
+  if (std::optional<LayoutAttr> layout = param.getLayout()) {
+    splitOverZ = llvm::is_contained(layout->getFlatAxes(), GridAxis::z);
+    for (unsigned d = 0; d < layout->getRank(); ++d)
+      splitOverZ |= llvm::is_contained(layout->getDimAxes(d), GridAxis::z);
+  }
+  if (grid.getZ() > 1 && !splitOverZ)
+    axes.push_back(static_cast<int32_t>(GridAxis::z));
+  if (grid.getData() > 1)
+    axes.push_back(static_cast<int32_t>(GridAxis::data));
+  return axes;
+}
+
+
 namespace {
 
 /// The op of `block` that contains `op` (op itself when it is in the block).
@@ -114,23 +132,6 @@ void hoistReadyWork(Operation *wait) {
       op->moveBefore(wait);
 }
 
-/// The axes a parameter's gradient is summed over after the backward pass:
-/// data, and z unless the parameter is split over z (its rows differ there).
-SmallVector<int32_t> gradientAxes(ParamOp param, GridAttr grid) {
-  SmallVector<int32_t> axes;
-  bool splitOverZ = false;
-  if (std::optional<LayoutAttr> layout = param.getLayout()) {
-    splitOverZ = llvm::is_contained(layout->getFlatAxes(), GridAxis::z);
-    for (unsigned d = 0; d < layout->getRank(); ++d)
-      splitOverZ |= llvm::is_contained(layout->getDimAxes(d), GridAxis::z);
-  }
-  if (grid.getZ() > 1 && !splitOverZ)
-    axes.push_back(static_cast<int32_t>(GridAxis::z));
-  if (grid.getData() > 1)
-    axes.push_back(static_cast<int32_t>(GridAxis::data));
-  return axes;
-}
-
 /// In @grad: the data-parallel all-reduce of the parameters' gradients, in
 /// buckets (the gradients flattened into one tensor), each started right
 /// after its last gradient is computed and waited before the return.
@@ -150,7 +151,7 @@ void bucketGradients(func::FuncOp func, GridAttr grid, int64_t bucketBytes) {
     if (!role || role.getValue() != "grad" || !name)
       continue;
     auto param = module.lookupSymbol<ParamOp>(name.getValue());
-    SmallVector<int32_t> axes = param ? gradientAxes(param, grid) : SmallVector<int32_t>{};
+    SmallVector<int32_t> axes = param ? gradientReduceAxes(param, grid) : SmallVector<int32_t>{};
     if (!axes.empty())
       grads.push_back({i, ret.getOperand(i), axes});
   }
