@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "tetra/Compile/Compile.h"
 #include "tetra/Conversion/Passes.h"
+#include "tetra/CostModel/Machine.h"
 #include "tetra/Import/ModelBuilder.h"
 #include "tetra/Import/ModelConfig.h"
 #include "tetra/Registration.h"
@@ -171,9 +172,19 @@ LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
 
 LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext &context) {
   Location fileLoc = FileLineColLoc::get(&context, options.configPath, 1, 1);
-  if (options.machine != "cpu")
-    return emitError(fileLoc) << "--machine " << options.machine
-                              << " is not supported yet (supported: cpu)";
+  std::string resolvedMachine;
+  llvm::Expected<cost::Machine> machine = cost::loadMachine(options.machine, &resolvedMachine);
+  if (!machine)
+    return emitError(fileLoc) << llvm::toString(machine.takeError());
+  // Kernels exist for the CPU; GPU machines can be planned for (the cost
+  // model, --emit tetra) until their code generation lands.
+  bool cpuTarget = machine->name == "cpu";
+  bool planOnly = options.outputDir.empty() && options.emit.empty();
+  if (!cpuTarget && !planOnly && options.emit != "tetra")
+    return emitError(fileLoc) << "--machine " << options.machine << ": kernels for "
+                              << machine->device
+                              << " are not generated yet; plan for it with --report, "
+                                 "--report-json or --predict-trace, or --emit tetra";
   if (options.kernelOpt != "O0" && options.kernelOpt != "O1" && options.kernelOpt != "O2" &&
       options.kernelOpt != "O3")
     return emitError(fileLoc) << "--kernel-opt must be O0, O1, O2 or O3, not '"
@@ -202,6 +213,9 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
                               << " exceeds the model's context length " << config->context;
 
   registerPasses();
+  CompileOptions chosen = options;
+  bool plan = options.grid == "auto" || options.report || !options.reportJson.empty() ||
+              !options.predictTrace.empty();
   DialectRegistry registry;
   registerDialects(registry);
   registerBuiltinDialectTranslation(registry);
@@ -209,6 +223,24 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   context.appendDialectRegistry(registry);
   context.loadAllAvailableDialects();
 
+  if (plan) {
+    auto choice = chooseConfiguration(options, *config, context, fileLoc);
+    if (failed(choice))
+      return failure();
+    chosen.grid = choice->first;
+    chosen.overlap = choice->second;
+    if (planOnly)
+      return success();
+  }
+  if (chosen.grid == "auto")
+    return emitError(fileLoc) << "--grid auto needs the cost model";
+  return compileChosen(chosen, *config, context, fileLoc, machine->name);
+}
+
+LogicalResult tetra::compileChosen(const CompileOptions &options, const ModelConfig &configRef,
+                                   MLIRContext &context, Location fileLoc,
+                                   StringRef machineName) {
+  const ModelConfig *config = &configRef;
   OwningOpRef<ModuleOp> module =
       buildModel(*config, &context, fileLoc, ModelShape{options.microBatch, options.seqLen});
   if (!module)
@@ -346,7 +378,7 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
                      {"context", config->context}};
   json::Object manifest{{"format", "tetra-artifact"},
                         {"version", kArtifactVersion},
-                        {"machine", options.machine},
+                        {"machine", machineName.str()},
                         {"micro_batch", options.microBatch},
                         {"seq_len", options.seqLen},
                         {"global_batch", options.globalBatch},

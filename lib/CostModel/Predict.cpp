@@ -65,24 +65,22 @@ Schedule withRecomputation(const Schedule &s) {
   return r;
 }
 
-/// Step time, communication and memory of the program built from `module`.
-Prediction predictModule(ModuleOp module, const Machine &m, const SearchOptions &o,
-                         const Configuration &c, bool keepTimeline) {
-  Prediction p;
-  p.config = c;
-  int64_t microBatch = o.microBatch ? o.microBatch : o.globalBatch;
-  TrainingPipelineOptions po;
-  po.grid = c.grid.str();
-  po.overlap = c.overlap;
-  po.prefetch = o.prefetch;
-  po.goldfish = o.goldfish;
-  po.optimizer = o.optimizer;
-  po.oneMicroBatch = microBatch == o.globalBatch;
-  llvm::Expected<TrainingPipeline> pipeline = trainingPipeline(po);
-  if (!pipeline) {
-    p.rejected = llvm::toString(pipeline.takeError());
-    return p;
-  }
+/// The training program of one configuration, as the simulator needs it.
+struct Program {
+  std::string rejected;
+  Schedule grad, update;
+  struct Param {
+    std::string name;
+    double elements;
+    AxisMask axes;
+  };
+  std::vector<Param> params;
+  double paramElements = 0;
+  bool gradientsReducedInGrad = false;
+};
+
+/// Runs `passes` on `module`; the first error's text, or "" on success.
+std::string runPasses(ModuleOp module, const std::string &passes) {
   MLIRContext *ctx = module.getContext();
   std::string diagnostic;
   ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &d) {
@@ -91,56 +89,120 @@ Prediction predictModule(ModuleOp module, const Machine &m, const SearchOptions 
     return success();
   });
   PassManager pm(ctx);
-  if (failed(parsePassPipeline(pipeline->passes, pm, llvm::errs())) || failed(pm.run(module))) {
-    p.rejected = diagnostic.empty() ? "the training program could not be built" : diagnostic;
-    return p;
-  }
+  if (failed(parsePassPipeline(passes, pm, llvm::errs())) || failed(pm.run(module)))
+    return diagnostic.empty() ? "the training program could not be built" : diagnostic;
+  return "";
+}
+
+TrainingPipelineOptions pipelineOptions(const SearchOptions &o, const Grid &grid,
+                                        const std::string &overlap) {
+  TrainingPipelineOptions po;
+  po.grid = grid.str();
+  po.overlap = overlap;
+  po.prefetch = o.prefetch;
+  po.goldfish = o.goldfish;
+  po.optimizer = o.optimizer;
+  po.oneMicroBatch = (o.microBatch ? o.microBatch : o.globalBatch) == o.globalBatch;
+  return po;
+}
+
+/// The schedules and parameters of a module the whole pipeline has run on.
+Program programOf(ModuleOp module, bool gradientsReducedInGrad) {
+  Program program;
+  program.gradientsReducedInGrad = gradientsReducedInGrad;
+  std::string diagnostic;
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
+    if (diagnostic.empty())
+      diagnostic = d.str();
+    return success();
+  });
   auto grad = module.lookupSymbol<func::FuncOp>("grad");
   auto update = module.lookupSymbol<func::FuncOp>("update");
-  FailureOr<Schedule> gradSchedule = grad ? extractSchedule(grad) : FailureOr<Schedule>(failure());
-  FailureOr<Schedule> updateSchedule = update ? extractSchedule(update) : FailureOr<Schedule>(failure());
+  FailureOr<Schedule> gradSchedule =
+      grad ? extractSchedule(grad) : FailureOr<Schedule>(failure());
+  FailureOr<Schedule> updateSchedule =
+      update ? extractSchedule(update) : FailureOr<Schedule>(failure());
   if (failed(gradSchedule) || failed(updateSchedule)) {
-    p.rejected = diagnostic.empty() ? "no @grad or @update to simulate" : diagnostic;
-    return p;
+    program.rejected = diagnostic.empty() ? "no @grad or @update to simulate" : diagnostic;
+    return program;
   }
-
+  program.grad = std::move(*gradSchedule);
+  program.update = std::move(*updateSchedule);
   GridAttr gridAttr = module->getAttrOfType<GridAttr>(kGridAttrName);
-  double paramElements = 0;
-  struct Param {
-    std::string name;
-    double elements;
-    AxisMask axes;
-  };
-  std::vector<Param> params;
   for (ParamOp param : module.getOps<ParamOp>()) {
     double n = static_cast<double>(param.getLocalTensorType().getNumElements());
-    paramElements += n;
+    program.paramElements += n;
     AxisMask axes = 0;
     if (gridAttr)
       for (int32_t a : gradientReduceAxes(param, gridAttr))
         axes |= 1u << a;
-    params.push_back({param.getSymName().str(), n, axes});
+    program.params.push_back({param.getSymName().str(), n, axes});
   }
+  return program;
+}
 
+/// The training programs of `module` on `grid` for each overlap setting:
+/// the passes before tetra-overlap run once.
+std::vector<Program> buildPrograms(ModuleOp module, const SearchOptions &o, const Grid &grid,
+                                   const std::vector<std::string> &overlaps) {
+  std::vector<Program> programs(overlaps.size());
+  std::vector<TrainingPipeline> pipelines;
+  for (size_t i = 0; i < overlaps.size(); ++i) {
+    llvm::Expected<TrainingPipeline> p = trainingPipeline(pipelineOptions(o, grid, overlaps[i]));
+    if (!p) {
+      programs[i].rejected = llvm::toString(p.takeError());
+      return programs;
+    }
+    pipelines.push_back(*p);
+  }
+  if (std::string why = runPasses(module, pipelines.front().front); !why.empty()) {
+    for (Program &p : programs)
+      p.rejected = why;
+    return programs;
+  }
+  for (size_t i = 0; i < overlaps.size(); ++i) {
+    OwningOpRef<ModuleOp> copy = i + 1 < overlaps.size() ? module.clone() : ModuleOp();
+    ModuleOp target = copy ? *copy : module;
+    if (!pipelines[i].overlap.empty())
+      if (std::string why = runPasses(target, pipelines[i].overlap); !why.empty()) {
+        programs[i].rejected = why;
+        continue;
+      }
+    programs[i] = programOf(target, pipelines[i].gradientsReducedInGrad);
+  }
+  return programs;
+}
+
+/// Step time, communication and memory of `program` (recomputing the
+/// activations when `c` says so).
+Prediction simulateProgram(const Program &program, const Machine &m, const SearchOptions &o,
+                           const Configuration &c, bool keepTimeline) {
+  Prediction p;
+  p.config = c;
+  p.rejected = program.rejected;
+  if (!p.rejected.empty())
+    return p;
+  int64_t microBatch = o.microBatch ? o.microBatch : o.globalBatch;
   Simulator sim(m, c.grid, keepTimeline);
   sim.materialisedScores = m.attentionMaterialised;
-  Schedule step = c.recompute ? withRecomputation(*gradSchedule) : *gradSchedule;
+  Schedule step = c.recompute ? withRecomputation(program.grad) : program.grad;
   int64_t microBatches = o.globalBatch / microBatch;
   constexpr double kGradientBytes = 4; // gradients, their sums and AdamW state: fp32
+  double paramElements = program.paramElements;
   for (int64_t i = 0; i < microBatches; ++i) {
     sim.play(step, "grad");
     sim.hostWork(3 * paramElements * kGradientBytes, "accumulate gradients");
   }
-  bool reduce = (c.grid.z() > 1 || c.grid.data() > 1) && !pipeline->gradientsReducedInGrad;
+  bool reduce = (c.grid.z() > 1 || c.grid.data() > 1) && !program.gradientsReducedInGrad;
   if (reduce)
-    for (const Param &param : params)
+    for (const Program::Param &param : program.params)
       if (param.axes)
         sim.blockingCollective(CollectiveKind::AllReduce, param.axes,
                                param.elements * kGradientBytes,
                                "gradient all-reduce " + param.name);
   sim.hostWork(paramElements * kGradientBytes, "gradient norm");
   sim.blockingCollective(CollectiveKind::AllReduce, 0b0111, 8, "gradient norm");
-  sim.play(*updateSchedule, "update");
+  sim.play(program.update, "update");
 
   p.stepSeconds = sim.now();
   p.computeSeconds = sim.computeBusy();
@@ -155,7 +217,7 @@ Prediction predictModule(ModuleOp module, const Machine &m, const SearchOptions 
   p.memory.gradients = paramElements * kGradientBytes;
   p.memory.optimizer = 2 * paramElements * kGradientBytes;
   p.memory.activations =
-      std::max(0.0, gradSchedule->peakLiveElements - paramElements) * m.storageBytes;
+      std::max(0.0, program.grad.peakLiveElements - paramElements) * m.storageBytes;
   return p;
 }
 
@@ -183,40 +245,10 @@ void extrapolate(Prediction &into, const Prediction &a, const Prediction &b, dou
 
 std::string gib(double bytes) { return llvm::formatv("{0:f1} GiB", bytes / (1u << 30)).str(); }
 
-} // namespace
-
-Prediction predict(const ModelFactory &factory, const ModelInfo &model, const Machine &m,
-                   const SearchOptions &o, const Configuration &c, bool fullDepth) {
-  Prediction p;
-  p.config = c;
-  constexpr int64_t kShallow = 2;
-  OwningOpRef<ModuleOp> shallow, deeper;
-  if (!fullDepth && model.layers > kShallow + 1) {
-    shallow = factory(kShallow);
-    deeper = shallow ? factory(kShallow + 1) : OwningOpRef<ModuleOp>();
-  }
-  if (shallow && deeper) {
-    Prediction a = predictModule(*shallow, m, o, c, false);
-    Prediction b = predictModule(*deeper, m, o, c, false);
-    if (!a.rejected.empty() || !b.rejected.empty()) {
-      p.rejected = a.rejected.empty() ? b.rejected : a.rejected;
-      return p;
-    }
-    extrapolate(p, a, b, static_cast<double>(model.layers - kShallow - 1));
-    p.layersSimulated = kShallow + 1;
-  } else {
-    OwningOpRef<ModuleOp> full = factory(0);
-    if (!full) {
-      p.rejected = "the model could not be built";
-      return p;
-    }
-    int64_t layers = layersOf(*full);
-    p = predictModule(*full, m, o, c, fullDepth);
-    p.layersSimulated = layers;
-    if (!p.rejected.empty())
-      return p;
-  }
+/// Recomputation's memory, model FLOPs, MFU and the memory check.
+void finish(Prediction &p, const ModelInfo &model, const Machine &m, const SearchOptions &o) {
   // Recomputation keeps each block's input and one block's working set.
+  const Configuration &c = p.config;
   double rows = static_cast<double>(o.microBatch ? o.microBatch : o.globalBatch) * o.seqLen /
                 static_cast<double>(c.grid.data() * c.grid.z());
   double boundary = rows * static_cast<double>(model.hidden) / c.grid.x() * m.storageBytes;
@@ -229,7 +261,74 @@ Prediction predict(const ModelFactory &factory, const ModelInfo &model, const Ma
     p.rejected = "needs " + gib(need) + " per device" +
                  (c.recompute ? " even with recomputation" : "") + ", the device has " +
                  gib(m.memoryBytes);
-  return p;
+}
+
+} // namespace
+
+std::vector<std::pair<Prediction, Prediction>>
+predictGrid(const ModelFactory &factory, const ModelInfo &model, const Machine &m,
+            const SearchOptions &o, const Grid &grid, const std::vector<std::string> &overlaps,
+            bool fullDepth, bool keepTimeline) {
+  std::vector<std::pair<Prediction, Prediction>> out(overlaps.size());
+  auto configure = [&](size_t i) {
+    out[i].first.config = Configuration{grid, overlaps[i], false};
+    out[i].second.config = Configuration{grid, overlaps[i], true};
+  };
+  constexpr int64_t kShallow = 1;
+  OwningOpRef<ModuleOp> shallow;
+  if (!fullDepth && model.layers > kShallow + 1)
+    shallow = factory(kShallow);
+  if (shallow) {
+    std::vector<Program> a = buildPrograms(*shallow, o, grid, overlaps);
+    bool anyBuilt = llvm::any_of(a, [](const Program &p) { return p.rejected.empty(); });
+    std::vector<Program> b;
+    if (anyBuilt) {
+      OwningOpRef<ModuleOp> deeper = factory(kShallow + 1);
+      if (deeper)
+        b = buildPrograms(*deeper, o, grid, overlaps);
+    }
+    double t = static_cast<double>(model.layers - kShallow - 1);
+    for (size_t i = 0; i < overlaps.size(); ++i) {
+      configure(i);
+      for (Prediction *p : {&out[i].first, &out[i].second}) {
+        p->layersSimulated = kShallow + 1;
+        if (!a[i].rejected.empty() || b.size() <= i || !b[i].rejected.empty()) {
+          p->rejected = !a[i].rejected.empty() ? a[i].rejected
+                        : b.size() > i        ? b[i].rejected
+                                              : "the model could not be built";
+          continue;
+        }
+        Prediction pa = simulateProgram(a[i], m, o, p->config, false);
+        Prediction pb = simulateProgram(b[i], m, o, p->config, false);
+        extrapolate(*p, pa, pb, t);
+      }
+    }
+  } else {
+    OwningOpRef<ModuleOp> full = factory(0);
+    int64_t layers = full ? layersOf(*full) : 0;
+    std::vector<Program> programs =
+        full ? buildPrograms(*full, o, grid, overlaps) : std::vector<Program>(overlaps.size());
+    for (size_t i = 0; i < overlaps.size(); ++i) {
+      if (!full)
+        programs[i].rejected = "the model could not be built";
+      configure(i);
+      Configuration plain = out[i].first.config, recomputed = out[i].second.config;
+      out[i].first = simulateProgram(programs[i], m, o, plain, keepTimeline);
+      out[i].second = simulateProgram(programs[i], m, o, recomputed, keepTimeline);
+      out[i].first.layersSimulated = out[i].second.layersSimulated = layers;
+    }
+  }
+  for (auto &[p, r] : out)
+    for (Prediction *x : {&p, &r})
+      if (x->rejected.empty())
+        finish(*x, model, m, o);
+  return out;
+}
+
+Prediction predict(const ModelFactory &factory, const ModelInfo &model, const Machine &m,
+                   const SearchOptions &o, const Configuration &c, bool fullDepth) {
+  auto both = predictGrid(factory, model, m, o, c.grid, {c.overlap}, fullDepth, fullDepth);
+  return c.recompute ? both.front().second : both.front().first;
 }
 
 } // namespace mlir::tetra::cost

@@ -56,20 +56,19 @@ std::vector<Prediction> search(const ModelFactory &factory, const ModelInfo &mod
     }
     std::vector<std::string> overlaps =
         hasCollectives(g) ? o.overlaps : std::vector<std::string>{"none"};
-    for (const std::string &overlap : overlaps) {
-      Configuration c{g, overlap, false};
-      Prediction p = predict(factory, model, m, o, c, false);
+    auto predictions = predictGrid(factory, model, m, o, g, overlaps, false, false);
+    // A split that does not divide fails alike for every overlap setting.
+    if (llvm::all_of(predictions, [&](const auto &pr) {
+          return !pr.first.rejected.empty() &&
+                 pr.first.rejected == predictions.front().first.rejected &&
+                 !llvm::StringRef(pr.first.rejected).starts_with("needs ");
+        }))
+      predictions.resize(1);
+    for (auto &[p, r] : predictions) {
       bool memoryOnly = !p.rejected.empty() && llvm::StringRef(p.rejected).starts_with("needs ");
-      if (memoryOnly && o.recompute) {
-        c.recompute = true;
-        Prediction r = predict(factory, model, m, o, c, false);
-        add(std::move(p));
-        p = std::move(r);
-      }
-      bool divides = p.rejected.empty() || llvm::StringRef(p.rejected).starts_with("needs ");
       add(std::move(p));
-      if (!divides)
-        break; // a split that does not divide fails with every overlap setting
+      if (memoryOnly && o.recompute)
+        add(std::move(r));
     }
   }
   std::stable_sort(all.begin(), all.end(), [](const Prediction &a, const Prediction &b) {

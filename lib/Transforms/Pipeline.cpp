@@ -56,8 +56,10 @@ llvm::Expected<TrainingPipeline> trainingPipeline(const TrainingPipelineOptions 
                " prefetch=" + llvm::Twine(o.prefetch) + "}")
                   .str();
   }
-  result.passes = "tetra-add-loss{goldfish={" + o.goldfish + "}}," + partition +
-                  "tetra-autodiff{" + o.optimizer + "},tetra-params-to-arguments" + overlap;
+  result.front = "tetra-add-loss{goldfish={" + o.goldfish + "}}," + partition +
+                 "tetra-autodiff{" + o.optimizer + "},tetra-params-to-arguments";
+  result.overlap = overlap.empty() ? "" : overlap.substr(1); // without its comma
+  result.passes = result.front + overlap;
   return result;
 }
 

@@ -14,8 +14,25 @@ static cl::opt<std::string> config(cl::Positional, cl::desc("<config.json>"),
                                    cl::Required);
 static cl::opt<std::string> output("o", cl::desc("Artifact directory to write"),
                                    cl::value_desc("DIR"));
-static cl::opt<std::string> machine("machine", cl::desc("Target machine (cpu)"),
-                                    cl::init("cpu"));
+static cl::opt<std::string> machine(
+    "machine",
+    cl::desc("Target machine: cpu, frontier, alps, perlmutter, or a machine file "
+             "(examples/machines); kernels are generated for cpu"),
+    cl::init("cpu"));
+static cl::opt<int64_t> gpus("gpus", cl::desc("Devices for --grid auto"), cl::init(0));
+static cl::opt<bool> report(
+    "report", cl::desc("Print the cost model's top configurations and why the winner wins"),
+    cl::init(false));
+static cl::opt<int64_t> reportTop("report-top", cl::desc("Configurations --report shows"),
+                                  cl::init(5));
+static cl::opt<std::string> reportJson("report-json",
+                                       cl::desc("Write the cost model's ranking as JSON"),
+                                       cl::value_desc("FILE"));
+static cl::opt<std::string> predictTrace(
+    "predict-trace",
+    cl::desc("Write the predicted timeline of one step as a Perfetto trace (the runtime's "
+             "lanes)"),
+    cl::value_desc("FILE"));
 static cl::opt<int64_t> seqLen("seq-len", cl::desc("Sequence length"), cl::Required);
 static cl::opt<int64_t> microBatch("micro-batch", cl::desc("Samples per micro-batch"),
                                    cl::Required);
@@ -24,8 +41,8 @@ static cl::opt<int64_t> globalBatch(
     cl::init(0));
 static cl::opt<std::string> grid(
     "grid",
-    cl::desc("4D grid XxYxZxD: x, y, z tensor-parallel and data-parallel sizes; "
-             "tetra-run then needs X*Y*Z*D MPI ranks"),
+    cl::desc("4D grid XxYxZxD: x, y, z tensor-parallel and data-parallel sizes (tetra-run "
+             "then needs X*Y*Z*D MPI ranks), or auto: the cost model's choice for --gpus"),
     cl::init("1x1x1x1"));
 static cl::opt<std::string> overlap(
     "overlap",
@@ -61,8 +78,9 @@ static cl::opt<std::string> clang("clang", cl::desc("C compiler for the kernels"
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "Tetra compiler: model config to artifact\n");
-  if (emit.empty() && output.empty()) {
-    llvm::errs() << "tetra-compile: -o DIR is required (or --emit=STAGE)\n";
+  bool planning = report || !reportJson.empty() || !predictTrace.empty();
+  if (emit.empty() && output.empty() && !planning) {
+    llvm::errs() << "tetra-compile: -o DIR is required (or --emit=STAGE, or --report)\n";
     return 1;
   }
   if (!emit.empty() && emit != "tetra" && emit != "linalg" && emit != "llvm") {
@@ -76,6 +94,11 @@ int main(int argc, char **argv) {
   options.configPath = config;
   options.outputDir = output;
   options.machine = machine;
+  options.gpus = gpus;
+  options.report = report;
+  options.reportTop = reportTop;
+  options.reportJson = reportJson;
+  options.predictTrace = predictTrace;
   options.seqLen = seqLen;
   options.microBatch = microBatch;
   options.globalBatch = globalBatch ? globalBatch : microBatch;

@@ -19,7 +19,15 @@ inline constexpr int64_t kArtifactVersion = 1;
 struct CompileOptions {
   std::string configPath;
   std::string outputDir;
+  /// A machine name (cpu, frontier, alps, perlmutter) or machine file.
   std::string machine = "cpu";
+  /// Devices for `grid = "auto"`: the cost model picks the grid among them.
+  int64_t gpus = 0;
+  /// The cost model's report: printed (`report`, the top `reportTop`), as
+  /// JSON, and the predicted timeline of the chosen configuration.
+  bool report = false;
+  int64_t reportTop = 5;
+  std::string reportJson, predictTrace;
   int64_t seqLen = 0;
   int64_t microBatch = 0;
   /// Samples per optimizer step: micro-batches are accumulated up to it.
@@ -44,9 +52,23 @@ struct CompileOptions {
   std::string kernelOpt = "O3";
 };
 
+struct ModelConfig;
+
+/// Runs the cost model for `options` (every grid of `gpus` devices when the
+/// grid is "auto", else the given one), writes the reports it asks for, and
+/// returns the chosen grid and overlap.
+FailureOr<std::pair<std::string, std::string>>
+chooseConfiguration(const CompileOptions &options, const ModelConfig &config,
+                    MLIRContext &context, Location loc);
+
 /// Imports, lowers and compiles; writes `outputDir/{manifest.json,kernels.ll,
 /// kernels.so}`. Reports errors through `context`'s diagnostics.
 LogicalResult compileArtifact(const CompileOptions &options, MLIRContext &context);
+
+/// The artifact for a decided grid and overlap (compileArtifact's second
+/// half).
+LogicalResult compileChosen(const CompileOptions &options, const ModelConfig &config,
+                            MLIRContext &context, Location loc, StringRef machineName);
 
 /// The most bytes the temporaries of a bufferized entry point hold at once
 /// (static allocations only; failure for a dynamic one).

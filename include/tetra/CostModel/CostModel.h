@@ -99,6 +99,13 @@ double modelFlopsPerStep(const ModelInfo &model, const SearchOptions &o, bool re
 Prediction predict(const ModelFactory &factory, const ModelInfo &model, const Machine &m,
                    const SearchOptions &o, const Configuration &c, bool fullDepth);
 
+/// Each overlap setting on `grid`, without and with recomputation, from one
+/// build of the passes before tetra-overlap.
+std::vector<std::pair<Prediction, Prediction>>
+predictGrid(const ModelFactory &factory, const ModelInfo &model, const Machine &m,
+            const SearchOptions &o, const Grid &grid, const std::vector<std::string> &overlaps,
+            bool fullDepth, bool keepTimeline);
+
 /// Every configuration, feasible ones first, fastest first. `progress` (may
 /// be null) hears of each one predicted.
 std::vector<Prediction> search(const ModelFactory &factory, const ModelInfo &model,

@@ -29,7 +29,9 @@ struct TrainingPipelineOptions {
 };
 
 struct TrainingPipeline {
-  std::string passes;
+  /// All of it: `front` (loss, sharding, autodiff) then `overlap` (may be
+  /// empty), which is the only part that depends on the overlap settings.
+  std::string passes, front, overlap;
   /// @grad sums the gradients over data (and z) itself: the plan must not.
   bool gradientsReducedInGrad = false;
 };
