@@ -22,4 +22,4 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.tetra_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["tetra-opt", "tetra-translate", "tetra-compile", "tetra-run"], tool_dirs)
+    ["tetra-opt", "tetra-translate", "tetra-compile", "tetra-run", "tetra-calibrate"], tool_dirs)

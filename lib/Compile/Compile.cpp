@@ -8,6 +8,7 @@
 #include "tetra/Compile/Compile.h"
 #include "tetra/Conversion/Passes.h"
 #include "tetra/CostModel/Machine.h"
+#include "tetra/CostModel/Schedule.h"
 #include "tetra/Import/ModelBuilder.h"
 #include "tetra/Import/ModelConfig.h"
 #include "tetra/Registration.h"
@@ -284,6 +285,19 @@ LogicalResult tetra::compileChosen(const CompileOptions &options, const ModelCon
   json::Object entries;
   for (auto func : module->getOps<func::FuncOp>()) {
     entries[func.getName()] = describeEntry(func);
+    // The cost model's count of the entry's work, which the runtime puts in
+    // its trace for tetra-calibrate.
+    // (An entry without a cost rule just has no count.)
+    ScopedDiagnosticHandler quiet(&context, [](Diagnostic &) { return success(); });
+    if (FailureOr<cost::Schedule> schedule = cost::extractSchedule(func); succeeded(schedule)) {
+      double elements = 0, flops = 0;
+      for (const cost::Task &t : schedule->tasks) {
+        elements += t.work.memoryElements + t.work.scoreElements;
+        flops += t.work.gemmFlops();
+      }
+      (*entries.getObject(func.getName()))["work"] =
+          json::Object{{"memory_bytes", elements * 4}, {"gemm_flops", flops}};
+    }
     // The roles are in the manifest now; LLVM has no use for them.
     func.removeArgAttrsAttr();
     func.removeResAttrsAttr();

@@ -54,14 +54,14 @@ struct CostModelPass : impl::CostModelBase<CostModelPass> {
     if (!m)
       return module.emitError() << llvm::toString(m.takeError());
     if (gpus < 1 || (gpus & (gpus - 1)) != 0)
-      return module.emitError() << "tetra-cost-model: gpus=" << gpus
+      return module.emitError() << "tetra-cost-model: gpus=" << static_cast<int64_t>(gpus)
                                 << " must be a power of two";
     FailureOr<std::pair<int64_t, int64_t>> shape = tokenShape(module);
     if (failed(shape))
       return failure();
     auto [microBatch, moduleSeq] = *shape;
     if (seqLen && seqLen != moduleSeq)
-      return module.emitError() << "tetra-cost-model: seq-len=" << seqLen
+      return module.emitError() << "tetra-cost-model: seq-len=" << static_cast<int64_t>(seqLen)
                                 << " but the module's sequence is " << moduleSeq;
     FailureOr<cost::ModelInfo> info = cost::modelInfoOf(module);
     if (failed(info))
@@ -112,7 +112,7 @@ struct CostModelPass : impl::CostModelBase<CostModelPass> {
     if (!reportJson.empty() && failed(writeJson(module, reportJson, cost::reportJson(ctx, ranked))))
       return failure();
     if (ranked.empty() || !ranked.front().rejected.empty())
-      return module.emitError() << "tetra-cost-model: no configuration of " << gpus
+      return module.emitError() << "tetra-cost-model: no configuration of " << static_cast<int64_t>(gpus)
                                 << " devices runs this model: "
                                 << (ranked.empty() ? "none tried" : ranked.front().rejected);
     const cost::Prediction &w = ranked.front();
@@ -144,7 +144,7 @@ struct CostModelPass : impl::CostModelBase<CostModelPass> {
     if (!ranked)
       return module.emitError() << llvm::toString(ranked.takeError());
     if (ranked->empty())
-      return module.emitError() << "tetra-cost-model: no grid of " << gpus
+      return module.emitError() << "tetra-cost-model: no grid of " << static_cast<int64_t>(gpus)
                                 << " devices satisfies the reference model's constraints";
     llvm::json::Array rows;
     for (const cost::ReferenceCost &c : *ranked) {

@@ -230,7 +230,7 @@ int64_t layersOf(ModuleOp module) {
 
 /// a + t (b - a), entry by entry.
 void extrapolate(Prediction &into, const Prediction &a, const Prediction &b, double t) {
-  auto lerp = [t](double x, double y) { return y + t * (y - x); };
+  auto lerp = [t](double x, double y) { return std::max(0.0, y + t * (y - x)); };
   into.stepSeconds = lerp(a.stepSeconds, b.stepSeconds);
   into.computeSeconds = lerp(a.computeSeconds, b.computeSeconds);
   for (const auto &[k, v] : b.exposed)
@@ -274,9 +274,12 @@ predictGrid(const ModelFactory &factory, const ModelInfo &model, const Machine &
     out[i].first.config = Configuration{grid, overlaps[i], false};
     out[i].second.config = Configuration{grid, overlaps[i], true};
   };
-  constexpr int64_t kShallow = 1;
+  // Shallow copies pay off for deep models only; below that the whole model
+  // is simulated (and the blocks' periodicity, e.g. of gradient buckets, is
+  // not assumed).
+  constexpr int64_t kShallow = 1, kDeep = 8;
   OwningOpRef<ModuleOp> shallow;
-  if (!fullDepth && model.layers > kShallow + 1)
+  if (!fullDepth && model.layers > kDeep)
     shallow = factory(kShallow);
   if (shallow) {
     std::vector<Program> a = buildPrograms(*shallow, o, grid, overlaps);

@@ -80,7 +80,11 @@ FailureOr<Work> workOf(Operation *op) {
         op->getNumResults() == 0 || !llvm::isa<RankedTensorType>(op->getResult(0).getType()))
       return Work{};
     Work w;
-    w.memoryElements = 2 * elementsOf(op->getResult(0).getType());
+    // Bufferized in place, an insert_slice moves only its source.
+    if (auto insert = llvm::dyn_cast<tensor::InsertSliceOp>(op))
+      w.memoryElements = 2 * elementsOf(insert.getSource().getType());
+    else
+      w.memoryElements = 2 * elementsOf(op->getResult(0).getType());
     return w;
   }
   using Result = FailureOr<Work>;

@@ -11,12 +11,9 @@ double kernelSeconds(const Work &work, const Machine &m, bool materialisedScores
   double bandwidth = m.memoryBandwidth * m.memoryEfficiency;
   double bytes = m.storageBytes;
   double t = m.launchSeconds;
-  for (const Gemm &g : work.gemms) {
-    double compute = g.flops() / (m.peakMatrix * m.gemmEfficiencyAt(2.0 * g.m * g.n * g.k));
-    double traffic = static_cast<double>(g.count) * (g.m * g.k + g.k * g.n + 2.0 * g.m * g.n) *
-                     bytes / bandwidth;
-    t += std::max(compute, traffic);
-  }
+  // The efficiency by size already holds what small GEMMs lose to memory.
+  for (const Gemm &g : work.gemms)
+    t += g.flops() / (m.peakMatrix * m.gemmEfficiencyAt(2.0 * g.m * g.n * g.k));
   double elements = work.memoryElements + (materialisedScores ? work.scoreElements : 0);
   return t + elements * bytes / bandwidth;
 }

@@ -135,6 +135,10 @@ Manifest readManifest(const std::string &dir) {
     EntrySpec entry;
     entry.symbol = e->getString("symbol").value_or("").str();
     entry.peakTemporaryBytes = e->getInteger("peak_temporary_bytes").value_or(0);
+    if (const json::Object *work = e->getObject("work")) {
+      entry.workBytes = work->getNumber("memory_bytes").value_or(0);
+      entry.gemmFlops = work->getNumber("gemm_flops").value_or(0);
+    }
     auto readList = [&](const json::Array *list, std::vector<ArgSpec> &out) {
       if (!list)
         return;

@@ -16,10 +16,11 @@ CommunicationThread::~CommunicationThread() {
 }
 
 int64_t CommunicationThread::start(std::string track, std::string name,
-                                   std::function<void()> work) {
+                                   std::function<void()> work, Trace::Args args) {
   std::lock_guard<std::mutex> lock(mutex_);
   int64_t handle = next_++;
-  queue_.push_back({handle, std::move(track), std::move(name), std::move(work)});
+  queue_.push_back(
+      {handle, std::move(track), std::move(name), std::move(work), std::move(args)});
   changed_.notify_all();
   return handle;
 }
@@ -30,7 +31,9 @@ void CommunicationThread::wait(int64_t handle) {
     return;
   double begin = trace().now();
   changed_.wait(lock, [&] { return handle < done_; });
-  trace().addExposed(trace().now() - begin);
+  double end = trace().now();
+  trace().addExposed(end - begin);
+  trace().record("compute", "wait", begin, end);
 }
 
 void CommunicationThread::run() {
@@ -46,7 +49,7 @@ void CommunicationThread::run() {
     }
     double begin = trace().now();
     task.work();
-    trace().record(task.track, task.name, begin, trace().now());
+    trace().record(task.track, task.name, begin, trace().now(), std::move(task.args));
     {
       std::lock_guard<std::mutex> lock(mutex_);
       done_ = task.handle + 1; // tasks finish in order

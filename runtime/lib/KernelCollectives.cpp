@@ -83,6 +83,15 @@ using namespace tetra::rt;
 namespace {
 std::string trackOf(int mask) { return axesName(axesOfMask(mask)); }
 
+/// What tetra-calibrate needs of a collective: its buffer (the all-reduced
+/// tensor, the gathered result, the scattered input) and its group's size.
+Trace::Args sizeOf(Collectives &c, int32_t mask, int64_t bufferElements) {
+  double ranks = 1;
+  for (Axis a : axesOfMask(mask))
+    ranks *= static_cast<double>(c.shape().size(a));
+  return {{"bytes", static_cast<double>(bufferElements) * sizeof(float)}, {"ranks", ranks}};
+}
+
 int64_t allReduceStart(Unranked *in, Unranked *out, int32_t mask, int32_t kind) {
   Collectives &c = collectives("tetra_rt_all_reduce");
   View src = viewOf(in), dst = viewOf(out);
@@ -92,7 +101,7 @@ int64_t allReduceStart(Unranked *in, Unranked *out, int32_t mask, int32_t kind) 
       c.allReduceMax(dst.data, dst.count, axesOfMask(mask));
     else
       c.allReduceSum(dst.data, dst.count, axesOfMask(mask));
-  });
+  }, sizeOf(c, mask, dst.count));
 }
 
 int64_t allGatherStart(Unranked *in, Unranked *out, int32_t mask) {
@@ -102,7 +111,7 @@ int64_t allGatherStart(Unranked *in, Unranked *out, int32_t mask) {
   return thread->start(trackOf(mask), "all_gather", [=, &c] {
     c.allGather(input->data(), static_cast<int64_t>(input->size()), dst.data,
                 axesOfMask(mask));
-  });
+  }, sizeOf(c, mask, dst.count));
 }
 
 int64_t reduceScatterStart(Unranked *in, Unranked *out, int32_t mask) {
@@ -111,7 +120,7 @@ int64_t reduceScatterStart(Unranked *in, Unranked *out, int32_t mask) {
   auto input = std::make_shared<std::vector<float>>(src.data, src.data + src.count);
   return thread->start(trackOf(mask), "reduce_scatter", [=, &c] {
     c.reduceScatterSum(input->data(), dst.data, dst.count, axesOfMask(mask));
-  });
+  }, sizeOf(c, mask, src.count));
 }
 } // namespace
 

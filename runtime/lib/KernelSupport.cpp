@@ -4,6 +4,8 @@
 // --export-dynamic), so a kernels.so resolves them when it is loaded.
 //
 //===----------------------------------------------------------------------===//
+#include "tetra/runtime/Trace.h"
+
 #include <cblas.h>
 #include <cstdint>
 
@@ -28,11 +30,19 @@ extern "C" void _mlir_ciface_tetra_sgemm(int64_t transA, int64_t transB, Matrix 
   int64_t k = transA ? a->sizes[0] : a->sizes[1];
   bool rowMajor = a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1;
   if (rowMajor && m > 0 && n > 0 && k > 0) {
+    // Each GEMM's time and shape, for tetra-calibrate's efficiency by size.
+    tetra::rt::Trace &trace = tetra::rt::trace();
+    double begin = trace.enabled() ? trace.now() : 0;
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
                 transB ? CblasTrans : CblasNoTrans, static_cast<int>(m),
                 static_cast<int>(n), static_cast<int>(k), 1.0f, a->data(),
                 static_cast<int>(a->strides[0]), b->data(), static_cast<int>(b->strides[0]),
                 1.0f, c->data(), static_cast<int>(c->strides[0]));
+    if (trace.enabled())
+      trace.record("compute", "gemm", begin, trace.now(),
+                   {{"m", static_cast<double>(m)},
+                    {"n", static_cast<double>(n)},
+                    {"k", static_cast<double>(k)}});
     return;
   }
   // Views BLAS cannot take (non-unit inner stride): plain loops.

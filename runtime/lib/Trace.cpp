@@ -19,11 +19,11 @@ double Trace::now() const {
 }
 
 void Trace::record(const std::string &track, const std::string &name, double begin,
-                   double end) {
+                   double end, Args args) {
   if (!enabled_)
     return;
   std::lock_guard<std::mutex> lock(mutex_);
-  events_.push_back({track, name, begin, end});
+  events_.push_back({track, name, begin, end, std::move(args)});
 }
 
 void Trace::addExposed(double seconds) {
@@ -55,10 +55,18 @@ void Trace::write(const std::string &path, const std::string &label) const {
                                 {"name", "thread_sort_index"},
                                 {"args", json::Object{{"sort_index", tid}}}});
   }
-  for (const Event &e : events_)
-    list.push_back(json::Object{{"ph", "X"}, {"pid", 1}, {"tid", tids.at(e.track)},
-                                {"name", e.name}, {"ts", e.begin * 1e6},
-                                {"dur", (e.end - e.begin) * 1e6}});
+  for (const Event &e : events_) {
+    json::Object event{{"ph", "X"}, {"pid", 1}, {"tid", tids.at(e.track)},
+                       {"name", e.name}, {"ts", e.begin * 1e6},
+                       {"dur", (e.end - e.begin) * 1e6}};
+    if (!e.args.empty()) {
+      json::Object args;
+      for (const auto &[key, value] : e.args)
+        args[key] = value;
+      event["args"] = std::move(args);
+    }
+    list.push_back(std::move(event));
+  }
   json::Object root{{"traceEvents", std::move(list)}, {"displayTimeUnit", "ms"}};
   if (llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
         os << json::Value(std::move(root));

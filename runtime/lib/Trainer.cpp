@@ -166,7 +166,11 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
           double begin = trace().now();
           comm_->allReduceSum(t.as<float>(), t.numElements(), axes);
           double end = trace().now();
-          trace().record(axesName(axes), "gradient all-reduce " + name, begin, end);
+          double ranks = 1;
+          for (Axis a : axes)
+            ranks *= static_cast<double>(m.grid.size(a));
+          trace().record(axesName(axes), "gradient all-reduce " + name, begin, end,
+                         {{"bytes", static_cast<double>(t.numBytes())}, {"ranks", ranks}});
           trace().addExposed(end - begin);
         }
     } else if (s.op == "clip_norm") {
@@ -227,7 +231,8 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
         auto it = buffers.find(a.name);
         return it == buffers.end() ? nullptr : &it->second;
       }, inPlace);
-      trace().record("compute", s.entry, launched, trace().now());
+      trace().record("compute", s.entry, launched, trace().now(),
+                     {{"work_bytes", entry.workBytes}, {"gemm_flops", entry.gemmFlops}});
       for (size_t i = 0; i < results.size(); ++i)
         if (results[i].data())
           sets_[entry.results[i].role][entry.results[i].name] = std::move(results[i]);

@@ -19,7 +19,8 @@
 namespace mlir::tetra::cost {
 
 /// Seconds of one kernel: each GEMM at the matrix peak times the machine's
-/// efficiency for its size (or its operands' traffic, if slower), the rest at
+/// efficiency for its size (which holds what small GEMMs lose to memory
+/// traffic), the rest at
 /// the memory bandwidth, plus the launch.
 double kernelSeconds(const Work &work, const Machine &m, bool materialisedScores);
 

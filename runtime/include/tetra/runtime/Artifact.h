@@ -44,6 +44,9 @@ struct EntrySpec {
   std::vector<ArgSpec> args;
   std::vector<ArgSpec> results; // passed as out-params after the arguments
   int64_t peakTemporaryBytes = 0;
+  /// The compiler's count of the entry's work (the cost model's): bytes its
+  /// memory-bound kernels move and its GEMMs' FLOPs; 0 when not given.
+  double workBytes = 0, gemmFlops = 0;
 };
 
 struct Manifest {

@@ -11,6 +11,8 @@
 #ifndef TETRA_RUNTIME_COMMUNICATIONTHREAD_H
 #define TETRA_RUNTIME_COMMUNICATIONTHREAD_H
 
+#include "tetra/runtime/Trace.h"
+
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -30,7 +32,8 @@ public:
   CommunicationThread &operator=(const CommunicationThread &) = delete;
 
   /// Queues `work` (traced on `track` as `name`); returns its handle.
-  int64_t start(std::string track, std::string name, std::function<void()> work);
+  int64_t start(std::string track, std::string name, std::function<void()> work,
+                Trace::Args args = {});
   /// Blocks until the work of `handle` is done; the time blocked counts as
   /// exposed communication.
   void wait(int64_t handle);
@@ -41,6 +44,7 @@ private:
     int64_t handle;
     std::string track, name;
     std::function<void()> work;
+    Trace::Args args;
   };
   std::mutex mutex_;
   std::condition_variable changed_;

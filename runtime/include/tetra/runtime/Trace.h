@@ -20,10 +20,14 @@ namespace tetra::rt {
 class Trace {
 public:
   using Clock = std::chrono::steady_clock;
+  /// Numbers attached to an event (bytes, ranks, m/n/k): what tetra-calibrate
+  /// fits the cost model's machine file to.
+  using Args = std::vector<std::pair<std::string, double>>;
   /// Seconds since the trace began.
   double now() const;
   /// Records an event when tracing is on (events are kept only then).
-  void record(const std::string &track, const std::string &name, double begin, double end);
+  void record(const std::string &track, const std::string &name, double begin, double end,
+              Args args = {});
   /// Adds time the compute thread spent waiting for a collective.
   void addExposed(double seconds);
   /// Exposed communication since the last call, then resets it.
@@ -40,6 +44,7 @@ private:
   struct Event {
     std::string track, name;
     double begin, end;
+    Args args;
   };
   std::vector<Event> events_;
   double exposed_ = 0;
