@@ -42,8 +42,8 @@ tetra::chooseConfiguration(const CompileOptions &options, const ModelConfig &con
   bool automatic = options.grid == "auto";
   cost::SearchOptions o;
   if (automatic) {
-    if (options.gpus < 1 || (options.gpus & (options.gpus - 1)) != 0)
-      return emitError(loc) << "--grid auto needs --gpus N, a power of two";
+    if (options.gpus < 1)
+      return emitError(loc) << "--grid auto needs --gpus N (the devices to use)";
     o.devices = options.gpus;
   } else {
     o.grid = cost::parseGrid(options.grid);

@@ -53,9 +53,11 @@ struct CostModelPass : impl::CostModelBase<CostModelPass> {
     llvm::Expected<cost::Machine> m = cost::loadMachine(machine);
     if (!m)
       return module.emitError() << llvm::toString(m.takeError());
-    if (gpus < 1 || (gpus & (gpus - 1)) != 0)
+    if (gpus < 1 || (mode == "reference" && (gpus & (gpus - 1)) != 0))
       return module.emitError() << "tetra-cost-model: gpus=" << static_cast<int64_t>(gpus)
-                                << " must be a power of two";
+                                << (mode == "reference" ? " must be a power of two (the "
+                                                          "reference model's grids)"
+                                                        : " must be positive");
     FailureOr<std::pair<int64_t, int64_t>> shape = tokenShape(module);
     if (failed(shape))
       return failure();

@@ -18,6 +18,18 @@ std::vector<Grid> powerOfTwoGrids(int64_t gpus) {
   return grids;
 }
 
+std::vector<Grid> allGrids(int64_t devices) {
+  std::vector<Grid> grids;
+  for (int64_t x = 1; x <= devices; ++x)
+    if (devices % x == 0)
+      for (int64_t y = 1; y <= devices / x; ++y)
+        if ((devices / x) % y == 0)
+          for (int64_t z = 1; z <= devices / (x * y); ++z)
+            if ((devices / (x * y)) % z == 0)
+              grids.push_back(Grid{{x, y, z, devices / (x * y * z)}});
+  return grids;
+}
+
 llvm::Expected<ReferenceCost> referenceCost(const Machine &m, const ReferenceShape &s,
                                             const Grid &g) {
   if (!m.reference)

@@ -38,7 +38,7 @@ bool hasCollectives(const Grid &g) { return g.devices() > 1; }
 std::vector<Prediction> search(const ModelFactory &factory, const ModelInfo &model,
                                const Machine &m, const SearchOptions &o,
                                const std::function<void(const Prediction &)> &progress) {
-  std::vector<Grid> grids = o.grid ? std::vector<Grid>{*o.grid} : powerOfTwoGrids(o.devices);
+  std::vector<Grid> grids = o.grid ? std::vector<Grid>{*o.grid} : allGrids(o.devices);
   std::vector<Prediction> all;
   auto add = [&](Prediction p) {
     if (progress)

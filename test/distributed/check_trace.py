@@ -32,7 +32,8 @@ def main():
         for e in spans:
             if e["tid"] not in names or e["dur"] < 0 or e["ts"] < 0:
                 sys.exit(f"{path}: malformed event {e}")
-        compute = [e for e in spans if names[e["tid"]] == "compute"]
+        # Waits sit on the compute lane too, but are no computation.
+        compute = [e for e in spans if names[e["tid"]] == "compute" and e["name"] != "wait"]
         comm = [e for e in spans if names[e["tid"]] != "compute"]
         here = sum(1 for c in comm
                    if any(c["ts"] < k["ts"] + k["dur"] and k["ts"] < c["ts"] + c["dur"]

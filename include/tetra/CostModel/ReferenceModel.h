@@ -47,6 +47,10 @@ referenceSearch(const Machine &m, const ReferenceShape &shape, int64_t gpus,
 /// two), in a fixed order.
 std::vector<Grid> powerOfTwoGrids(int64_t gpus);
 
+/// Every grid (x, y, z, data) whose product is `devices`: the cost model's
+/// search space (6,144 GPUs has grids with a factor of 3).
+std::vector<Grid> allGrids(int64_t devices);
+
 } // namespace mlir::tetra::cost
 
 #endif // TETRA_COSTMODEL_REFERENCEMODEL_H
