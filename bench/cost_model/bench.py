@@ -11,23 +11,17 @@
    predicts for it (tetra-compile --report-json, the same grid and overlap).
 """
 import argparse
-import array
 import json
 import os
 import statistics
-import subprocess
 import sys
 
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OPENBLAS_NUM_THREADS="1",
-           OMPI_MCA_mpi_yield_when_idle="1")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
 
 
 def run(cmd):
-    result = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
-    if result.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
-    return result
+    return benchlib.run(cmd, benchlib.MPI_ENV)
 
 
 def ranks(grid):
@@ -55,12 +49,8 @@ def main():
     p.add_argument("--write-machine", help="also copy the calibrated machine file here")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    with open(args.config) as f:
-        vocab = json.load(f)["vocab_size"]
-    data = os.path.join(args.out, "tokens.u16")
-    with open(data, "wb") as f:
-        count = (args.steps + 1) * args.micro_batch * args.seq_len + 1
-        array.array("H", [(i * 7919 + i // 13) % vocab for i in range(count)]).tofile(f)
+    data = benchlib.write_tokens(os.path.join(args.out, "tokens.u16"), args.config,
+                        (args.steps + 1) * args.micro_batch * args.seq_len + 1)
 
     grids = list(dict.fromkeys(args.calibrate.split(",") + args.configs.split(",")))
     for grid in grids:

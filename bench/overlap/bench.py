@@ -10,24 +10,18 @@ Settings run alternately, round after round, so that the machine's noise
 falls on all of them alike.
 """
 import argparse
-import array
 import json
 import os
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import MPI_ENV, run, write_tokens  # noqa: E402
 
 SETTINGS = {
     "2x1x1x1": ["none", "forward", "oar", "all"],
     "1x1x2x1": ["none", "oag", "ors", "dp", "all"],
     "1x1x1x2": ["none", "dp"],
 }
-
-
-def run(cmd, env=None):
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{result.stderr}")
-    return result
 
 
 def main():
@@ -46,16 +40,9 @@ def main():
                         "the GEMMs are OpenBLAS's either way)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OPENBLAS_NUM_THREADS="1",
-               # Waiting ranks yield the core instead of spinning on it.
-               OMPI_MCA_mpi_yield_when_idle="1")
-    with open(args.config) as f:
-        vocab = json.load(f)["vocab_size"]
-    data = os.path.join(args.out, "tokens.u16")
-    with open(data, "wb") as f:
-        count = (args.steps + 1) * args.micro_batch * args.seq_len + 1
-        array.array("H", [(i * 7919 + i // 13) % vocab for i in range(count)]).tofile(f)
+    env = MPI_ENV
+    data = write_tokens(os.path.join(args.out, "tokens.u16"), args.config,
+                        (args.steps + 1) * args.micro_batch * args.seq_len + 1)
     results = {}
     for grid in args.grids.split(","):
         for setting in SETTINGS[grid]:

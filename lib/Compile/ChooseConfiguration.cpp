@@ -24,21 +24,15 @@ using namespace mlir::tetra;
 
 namespace {
 LogicalResult writeJson(Location loc, StringRef path, const llvm::json::Value &value) {
-  if (llvm::Error err = llvm::writeToOutput(path, [&](raw_ostream &os) {
-        os << llvm::formatv("{0:2}", value) << "\n";
-        return llvm::Error::success();
-      }))
-    return emitError(loc) << "cannot write " << path << ": " << llvm::toString(std::move(err));
+  if (llvm::Error err = cost::writeJsonFile(path, value))
+    return emitError(loc) << llvm::toString(std::move(err));
   return success();
 }
 } // namespace
 
 FailureOr<std::pair<std::string, std::string>>
-tetra::chooseConfiguration(const CompileOptions &options, const ModelConfig &config,
-                           MLIRContext &context, Location loc) {
-  llvm::Expected<cost::Machine> machine = cost::loadMachine(options.machine);
-  if (!machine)
-    return emitError(loc) << llvm::toString(machine.takeError());
+mlir::tetra::chooseConfiguration(const CompileOptions &options, const ModelConfig &config,
+                           const cost::Machine &machine, MLIRContext &context, Location loc) {
   bool automatic = options.grid == "auto";
   cost::SearchOptions o;
   if (automatic) {
@@ -94,10 +88,10 @@ tetra::chooseConfiguration(const CompileOptions &options, const ModelConfig &con
                                 automatic ? "every 4D grid of " + std::to_string(o.devices) +
                                                 " devices"
                                           : "grid " + options.grid,
-                                machine->name, machine->device);
+                                machine.name, machine.device);
   auto begin = std::chrono::steady_clock::now();
-  std::vector<cost::Prediction> ranked = cost::search(factory, *info, *machine, o);
-  cost::ReportContext ctx{&*machine, config.family, *info, o,
+  std::vector<cost::Prediction> ranked = cost::search(factory, *info, machine, o);
+  cost::ReportContext ctx{&machine, config.family, *info, o,
                           std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
                               .count()};
   if (options.report)
@@ -109,13 +103,13 @@ tetra::chooseConfiguration(const CompileOptions &options, const ModelConfig &con
     return emitError(loc) << (automatic ? "no 4D grid of " + std::to_string(o.devices) +
                                               " devices runs this model"
                                         : "grid " + options.grid + " cannot run this model")
-                          << " on " << machine->name << ": "
+                          << " on " << machine.name << ": "
                           << (ranked.empty() ? "nothing to try" : ranked.front().rejected);
   const cost::Prediction &winner = ranked.front();
   if (!options.predictTrace.empty()) {
     // The winner again at full depth, with its timeline.
     cost::Prediction traced =
-        cost::predict(factory, *info, *machine, o, winner.config, /*fullDepth=*/true);
+        cost::predict(factory, *info, machine, o, winner.config, /*fullDepth=*/true);
     if (!traced.rejected.empty())
       return emitError(loc) << "predicting the timeline failed: " << traced.rejected;
     if (failed(writeJson(loc, options.predictTrace,

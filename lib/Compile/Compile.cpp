@@ -171,10 +171,9 @@ LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
 
 } // namespace
 
-LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext &context) {
+LogicalResult mlir::tetra::compileArtifact(const CompileOptions &options, MLIRContext &context) {
   Location fileLoc = FileLineColLoc::get(&context, options.configPath, 1, 1);
-  std::string resolvedMachine;
-  llvm::Expected<cost::Machine> machine = cost::loadMachine(options.machine, &resolvedMachine);
+  llvm::Expected<cost::Machine> machine = cost::loadMachine(options.machine);
   if (!machine)
     return emitError(fileLoc) << llvm::toString(machine.takeError());
   // Kernels exist for the CPU; GPU machines can be planned for (the cost
@@ -225,7 +224,7 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   context.loadAllAvailableDialects();
 
   if (plan) {
-    auto choice = chooseConfiguration(options, *config, context, fileLoc);
+    auto choice = chooseConfiguration(options, *config, *machine, context, fileLoc);
     if (failed(choice))
       return failure();
     chosen.grid = choice->first;
@@ -238,7 +237,7 @@ LogicalResult tetra::compileArtifact(const CompileOptions &options, MLIRContext 
   return compileChosen(chosen, *config, context, fileLoc, machine->name);
 }
 
-LogicalResult tetra::compileChosen(const CompileOptions &options, const ModelConfig &configRef,
+LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const ModelConfig &configRef,
                                    MLIRContext &context, Location fileLoc,
                                    StringRef machineName) {
   const ModelConfig *config = &configRef;

@@ -32,11 +32,8 @@ FailureOr<std::pair<int64_t, int64_t>> tokenShape(ModuleOp module) {
 }
 
 LogicalResult writeJson(ModuleOp module, StringRef path, const llvm::json::Value &value) {
-  if (llvm::Error err = llvm::writeToOutput(path, [&](raw_ostream &os) {
-        os << llvm::formatv("{0:2}", value) << "\n";
-        return llvm::Error::success();
-      }))
-    return module.emitError("cannot write ") << path << ": " << llvm::toString(std::move(err));
+  if (llvm::Error err = cost::writeJsonFile(path, value))
+    return module.emitError() << llvm::toString(std::move(err));
   return success();
 }
 

@@ -180,11 +180,12 @@ Prediction simulateProgram(const Program &program, const Machine &m, const Searc
   Prediction p;
   p.config = c;
   p.rejected = program.rejected;
-  if (!p.rejected.empty())
+  if (!p.rejected.empty()) {
+    p.rejection = Rejection::CannotBuild;
     return p;
+  }
   int64_t microBatch = o.microBatch ? o.microBatch : o.globalBatch;
   Simulator sim(m, c.grid, keepTimeline);
-  sim.materialisedScores = m.attentionMaterialised;
   Schedule step = c.recompute ? withRecomputation(program.grad) : program.grad;
   int64_t microBatches = o.globalBatch / microBatch;
   constexpr double kGradientBytes = 4; // gradients, their sums and AdamW state: fp32
@@ -257,10 +258,12 @@ void finish(Prediction &p, const ModelInfo &model, const Machine &m, const Searc
   p.modelFlops = modelFlopsPerStep(model, o, c.recompute);
   p.mfu = p.modelFlops / (p.stepSeconds * c.grid.devices() * m.peakMatrix);
   double need = p.memory.total(c.recompute);
-  if (need > m.memoryBytes)
+  if (need > m.memoryBytes) {
+    p.rejection = Rejection::DoesNotFit;
     p.rejected = "needs " + gib(need) + " per device" +
                  (c.recompute ? " even with recomputation" : "") + ", the device has " +
                  gib(m.memoryBytes);
+  }
 }
 
 } // namespace
@@ -296,6 +299,7 @@ predictGrid(const ModelFactory &factory, const ModelInfo &model, const Machine &
       for (Prediction *p : {&out[i].first, &out[i].second}) {
         p->layersSimulated = kShallow + 1;
         if (!a[i].rejected.empty() || b.size() <= i || !b[i].rejected.empty()) {
+          p->rejection = Rejection::CannotBuild;
           p->rejected = !a[i].rejected.empty() ? a[i].rejected
                         : b.size() > i        ? b[i].rejected
                                               : "the model could not be built";

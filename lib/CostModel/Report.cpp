@@ -1,6 +1,7 @@
 //===- Report.cpp - the search's results as text, JSON and a trace --------===//
 #include "tetra/CostModel/Report.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <map>
@@ -38,13 +39,15 @@ double communicationTotal(const Prediction &p) {
 }
 
 /// The reason's kind, for counting rejections.
-std::string reasonKind(const std::string &why) {
-  llvm::StringRef r(why);
-  if (r.starts_with("needs ") || r.starts_with("parameters, gradients"))
+std::string reasonKind(Rejection r) {
+  switch (r) {
+  case Rejection::DoesNotFit:
     return "do not fit in memory";
-  if (r.contains("divide"))
+  case Rejection::DoesNotDivide:
     return "do not divide";
-  return "cannot be built";
+  default:
+    return "cannot be built";
+  }
 }
 
 } // namespace
@@ -110,7 +113,7 @@ void printReport(llvm::raw_ostream &os, const ReportContext &ctx,
   std::map<std::string, int> rejected;
   size_t feasible = 0;
   for (const Prediction &p : ranked)
-    p.rejected.empty() ? ++feasible : ++rejected[reasonKind(p.rejected)];
+    p.rejected.empty() ? ++feasible : ++rejected[reasonKind(p.rejection)];
   os << llvm::formatv("{0} configurations predicted in {1:f2} s: {2} run", ranked.size(),
                       ctx.searchSeconds, feasible);
   for (const auto &[kind, n] : rejected)
@@ -146,7 +149,7 @@ void printReport(llvm::raw_ostream &os, const ReportContext &ctx,
   std::map<std::string, const Prediction *> example;
   for (const Prediction &p : ranked)
     if (!p.rejected.empty())
-      example.emplace(reasonKind(p.rejected), &p);
+      example.emplace(reasonKind(p.rejection), &p);
   for (const auto &[kind, p] : example)
     os << "rejected, e.g. " << p->config.str() << ": " << p->rejected << "\n";
   os << "why: " << explainWinner(ranked) << "\n";
@@ -211,25 +214,18 @@ json::Value reportJson(const ReportContext &ctx, const std::vector<Prediction> &
   return report;
 }
 
+llvm::Error writeJsonFile(llvm::StringRef path, const json::Value &value) {
+  if (llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+        os << llvm::formatv("{0:2}", value) << "\n";
+        return llvm::Error::success();
+      }))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "cannot write " + path + ": " + llvm::toString(std::move(err)));
+  return llvm::Error::success();
+}
+
 json::Value timelineTrace(const Prediction &p, const std::string &label) {
-  std::map<std::string, int64_t> tids{{"compute", 1}};
-  for (const TimelineEvent &e : p.timeline)
-    tids.emplace(e.lane, static_cast<int64_t>(tids.size()) + 1);
-  json::Array list;
-  list.push_back(json::Object{{"ph", "M"}, {"pid", 1}, {"name", "process_name"},
-                              {"args", json::Object{{"name", label}}}});
-  for (const auto &[lane, tid] : tids) {
-    list.push_back(json::Object{{"ph", "M"}, {"pid", 1}, {"tid", tid}, {"name", "thread_name"},
-                                {"args", json::Object{{"name", lane}}}});
-    list.push_back(json::Object{{"ph", "M"}, {"pid", 1}, {"tid", tid},
-                                {"name", "thread_sort_index"},
-                                {"args", json::Object{{"sort_index", tid}}}});
-  }
-  for (const TimelineEvent &e : p.timeline)
-    list.push_back(json::Object{{"ph", "X"}, {"pid", 1}, {"tid", tids.at(e.lane)},
-                                {"name", e.name}, {"ts", e.begin * 1e6},
-                                {"dur", (e.end - e.begin) * 1e6}});
-  return json::Object{{"traceEvents", std::move(list)}, {"displayTimeUnit", "ms"}};
+  return ::tetra::rt::chromeTrace(label, p.timeline);
 }
 
 } // namespace mlir::tetra::cost

@@ -70,6 +70,49 @@ Work attentionWork(Value query, Value key, int64_t gemmsPerHead) {
   return w;
 }
 
+Work normWork(Operation *op, Value input, std::optional<ArrayRef<int32_t>> statAxes,
+              double statisticsPerRow) {
+  Work w;
+  w.memoryElements = operandAndResultElements(op);
+  if (statAxes)
+    w.collectives.push_back({CollectiveKind::AllReduce, maskOf(statAxes),
+                             statisticsPerRow * static_cast<double>(rowsOf(input))});
+  return w;
+}
+
+/// A collective op as the runtime runs it: its kind, axes, buffer (see
+/// collectiveSeconds) and whether it returns a token; nullopt for other ops.
+struct CollectiveOpInfo {
+  CollectiveKind kind;
+  AxisMask axes;
+  double elements;
+  bool async;
+};
+
+std::optional<CollectiveOpInfo> collectiveOf(Operation *op) {
+  using K = CollectiveKind;
+  if (auto c = llvm::dyn_cast<AllReduceOp>(op))
+    return CollectiveOpInfo{K::AllReduce, maskOf(c.getAxes()),
+                            elementsOf(c.getInput().getType()), false};
+  if (auto c = llvm::dyn_cast<AllGatherOp>(op))
+    return CollectiveOpInfo{K::AllGather, maskOf(c.getAxes()),
+                            elementsOf(c.getResult().getType()), false};
+  if (auto c = llvm::dyn_cast<ReduceScatterOp>(op))
+    return CollectiveOpInfo{K::ReduceScatter, maskOf(c.getAxes()),
+                            elementsOf(c.getInput().getType()), false};
+  if (auto c = llvm::dyn_cast<AllReduceStartOp>(op))
+    return CollectiveOpInfo{K::AllReduce, maskOf(c.getAxes()),
+                            elementsOf(c.getInput().getType()), true};
+  if (auto c = llvm::dyn_cast<AllGatherStartOp>(op)) // the gathered result: its token's type
+    return CollectiveOpInfo{K::AllGather, maskOf(c.getAxes()),
+                            elementsOf(llvm::cast<TokenType>(c.getToken().getType()).getResult()),
+                            true};
+  if (auto c = llvm::dyn_cast<ReduceScatterStartOp>(op))
+    return CollectiveOpInfo{K::ReduceScatter, maskOf(c.getAxes()),
+                            elementsOf(c.getInput().getType()), true};
+  return std::nullopt;
+}
+
 } // namespace
 
 FailureOr<Work> workOf(Operation *op) {
@@ -107,37 +150,16 @@ FailureOr<Work> workOf(Operation *op) {
       .Case([](AttentionGradOp a) -> Result {
         return attentionWork(a.getQuery(), a.getKey(), 5);
       })
-      .Case([](RMSNormOp n) -> Result {
-        Work w;
-        w.memoryElements = operandAndResultElements(n);
-        if (n.getStatAxes())
-          w.collectives.push_back({CollectiveKind::AllReduce, maskOf(n.getStatAxes()),
-                                   static_cast<double>(rowsOf(n.getInput()))});
-        return w;
-      })
+      // Norms: a memory-bound kernel; sharded over features, the statistics
+      // of each row (RMS; or mean and variance, and their gradients' two sums
+      // each) are all-reduced over `stat_axes`.
+      .Case([](RMSNormOp n) -> Result { return normWork(n, n.getInput(), n.getStatAxes(), 1); })
       .Case([](RMSNormGradOp n) -> Result {
-        Work w;
-        w.memoryElements = operandAndResultElements(n);
-        if (n.getStatAxes())
-          w.collectives.push_back({CollectiveKind::AllReduce, maskOf(n.getStatAxes()),
-                                   2.0 * rowsOf(n.getInput())});
-        return w;
+        return normWork(n, n.getInput(), n.getStatAxes(), 2);
       })
-      .Case([](LayerNormOp n) -> Result {
-        Work w;
-        w.memoryElements = operandAndResultElements(n);
-        if (n.getStatAxes())
-          w.collectives.push_back({CollectiveKind::AllReduce, maskOf(n.getStatAxes()),
-                                   2.0 * rowsOf(n.getInput())});
-        return w;
-      })
+      .Case([](LayerNormOp n) -> Result { return normWork(n, n.getInput(), n.getStatAxes(), 2); })
       .Case([](LayerNormGradOp n) -> Result {
-        Work w;
-        w.memoryElements = operandAndResultElements(n);
-        if (n.getStatAxes())
-          w.collectives.push_back({CollectiveKind::AllReduce, maskOf(n.getStatAxes()),
-                                   4.0 * rowsOf(n.getInput())});
-        return w;
+        return normWork(n, n.getInput(), n.getStatAxes(), 4);
       })
       .Case([](CrossEntropyOp ce) -> Result {
         Work w;
@@ -220,36 +242,12 @@ FailureOr<Schedule> extractSchedule(func::FuncOp func) {
     schedule.peakLiveElements = std::max(schedule.peakLiveElements, live);
     live -= freed[index];
 
-    if (auto ar = llvm::dyn_cast<AllReduceOp>(op)) {
-      addWait(addStart(op, CollectiveKind::AllReduce, maskOf(ar.getAxes()),
-                       elementsOf(ar.getInput().getType())));
-      continue;
-    }
-    if (auto ag = llvm::dyn_cast<AllGatherOp>(op)) {
-      addWait(addStart(op, CollectiveKind::AllGather, maskOf(ag.getAxes()),
-                       elementsOf(ag.getResult().getType())));
-      continue;
-    }
-    if (auto rs = llvm::dyn_cast<ReduceScatterOp>(op)) {
-      addWait(addStart(op, CollectiveKind::ReduceScatter, maskOf(rs.getAxes()),
-                       elementsOf(rs.getInput().getType())));
-      continue;
-    }
-    if (auto s = llvm::dyn_cast<AllReduceStartOp>(op)) {
-      started[op] = addStart(op, CollectiveKind::AllReduce, maskOf(s.getAxes()),
-                             elementsOf(s.getInput().getType()));
-      continue;
-    }
-    if (auto s = llvm::dyn_cast<AllGatherStartOp>(op)) {
-      // The gathered result: the tensor type its token carries.
-      auto token = llvm::cast<TokenType>(s.getToken().getType());
-      started[op] = addStart(op, CollectiveKind::AllGather, maskOf(s.getAxes()),
-                             elementsOf(token.getResult()));
-      continue;
-    }
-    if (auto s = llvm::dyn_cast<ReduceScatterStartOp>(op)) {
-      started[op] = addStart(op, CollectiveKind::ReduceScatter, maskOf(s.getAxes()),
-                             elementsOf(s.getInput().getType()));
+    if (std::optional<CollectiveOpInfo> c = collectiveOf(op)) {
+      int64_t id = addStart(op, c->kind, c->axes, c->elements);
+      if (c->async)
+        started[op] = id;
+      else
+        addWait(id); // a synchronous collective waits at once
       continue;
     }
     if (auto w = llvm::dyn_cast<WaitOp>(op)) {

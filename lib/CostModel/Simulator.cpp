@@ -7,14 +7,14 @@
 
 namespace mlir::tetra::cost {
 
-double kernelSeconds(const Work &work, const Machine &m, bool materialisedScores) {
+double kernelSeconds(const Work &work, const Machine &m) {
   double bandwidth = m.memoryBandwidth * m.memoryEfficiency;
   double bytes = m.storageBytes;
   double t = m.launchSeconds;
   // The efficiency by size already holds what small GEMMs lose to memory.
   for (const Gemm &g : work.gemms)
     t += g.flops() / (m.peakMatrix * m.gemmEfficiencyAt(2.0 * g.m * g.n * g.k));
-  double elements = work.memoryElements + (materialisedScores ? work.scoreElements : 0);
+  double elements = work.memoryElements + (m.attentionMaterialised ? work.scoreElements : 0);
   return t + elements * bytes / bandwidth;
 }
 
@@ -26,7 +26,7 @@ double Simulator::startCollective(CollectiveKind kind, AxisMask axes, double byt
   if (seconds > 0) {
     busy_[axesName(axes)] += seconds;
     if (keepTimeline_)
-      timeline_.push_back({axesName(axes), name, begin, comm_});
+      timeline_.push_back({axesName(axes), name, begin, comm_, {}});
   }
   return comm_;
 }
@@ -43,9 +43,9 @@ void Simulator::play(const Schedule &schedule, const std::string &label) {
   for (const Task &t : schedule.tasks) {
     switch (t.kind) {
     case Task::Compute: {
-      double seconds = kernelSeconds(t.work, machine_, materialisedScores);
+      double seconds = kernelSeconds(t.work, machine_);
       if (keepTimeline_)
-        timeline_.push_back({"compute", label + ": " + t.name, compute_, compute_ + seconds});
+        timeline_.push_back({"compute", label + ": " + t.name, compute_, compute_ + seconds, {}});
       compute_ += seconds;
       computeBusy_ += seconds;
       break;
@@ -75,7 +75,7 @@ void Simulator::blockingCollective(CollectiveKind kind, AxisMask axes, double by
 void Simulator::hostWork(double bytes, const std::string &name) {
   double seconds = bytes / (machine_.memoryBandwidth * machine_.memoryEfficiency);
   if (keepTimeline_)
-    timeline_.push_back({"compute", name, compute_, compute_ + seconds});
+    timeline_.push_back({"compute", name, compute_, compute_ + seconds, {}});
   compute_ += seconds;
   computeBusy_ += seconds;
 }

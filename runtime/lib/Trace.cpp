@@ -38,12 +38,11 @@ double Trace::takeExposed() {
   return e;
 }
 
-void Trace::write(const std::string &path, const std::string &label) const {
+llvm::json::Value chromeTrace(const std::string &label, const std::vector<TraceEvent> &events) {
   namespace json = llvm::json;
-  std::lock_guard<std::mutex> lock(mutex_);
   // One thread id per track, compute first; names in metadata events.
   std::map<std::string, int64_t> tids{{"compute", 1}};
-  for (const Event &e : events_)
+  for (const TraceEvent &e : events)
     tids.emplace(e.track, static_cast<int64_t>(tids.size()) + 1);
   json::Array list;
   list.push_back(json::Object{{"ph", "M"}, {"pid", 1}, {"name", "process_name"},
@@ -55,7 +54,7 @@ void Trace::write(const std::string &path, const std::string &label) const {
                                 {"name", "thread_sort_index"},
                                 {"args", json::Object{{"sort_index", tid}}}});
   }
-  for (const Event &e : events_) {
+  for (const TraceEvent &e : events) {
     json::Object event{{"ph", "X"}, {"pid", 1}, {"tid", tids.at(e.track)},
                        {"name", e.name}, {"ts", e.begin * 1e6},
                        {"dur", (e.end - e.begin) * 1e6}};
@@ -67,9 +66,14 @@ void Trace::write(const std::string &path, const std::string &label) const {
     }
     list.push_back(std::move(event));
   }
-  json::Object root{{"traceEvents", std::move(list)}, {"displayTimeUnit", "ms"}};
+  return json::Object{{"traceEvents", std::move(list)}, {"displayTimeUnit", "ms"}};
+}
+
+void Trace::write(const std::string &path, const std::string &label) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  llvm::json::Value root = chromeTrace(label, events_);
   if (llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-        os << json::Value(std::move(root));
+        os << root;
         return llvm::Error::success();
       }))
     throw Error(path + ": cannot write the trace (" + llvm::toString(std::move(err)) + ")");

@@ -53,13 +53,16 @@ struct CompileOptions {
 };
 
 struct ModelConfig;
+namespace cost {
+struct Machine;
+}
 
 /// Runs the cost model for `options` (every grid of `gpus` devices when the
 /// grid is "auto", else the given one), writes the reports it asks for, and
 /// returns the chosen grid and overlap.
 FailureOr<std::pair<std::string, std::string>>
 chooseConfiguration(const CompileOptions &options, const ModelConfig &config,
-                    MLIRContext &context, Location loc);
+                    const cost::Machine &machine, MLIRContext &context, Location loc);
 
 /// Imports, lowers and compiles; writes `outputDir/{manifest.json,kernels.ll,
 /// kernels.so}`. Reports errors through `context`'s diagnostics.

@@ -49,11 +49,19 @@ struct MemoryBreakdown {
   }
 };
 
+/// Why a configuration does not run.
+enum class Rejection {
+  None,
+  DoesNotDivide, // the micro-batch over data*z
+  DoesNotFit,    // memory per device
+  CannotBuild,   // the compiler's passes refuse it (a split of a tensor, ...)
+};
+
 struct Prediction {
   Configuration config;
-  /// Empty when the configuration runs; else why not (a split that does not
-  /// divide, memory that does not fit).
+  /// Empty when the configuration runs; else why not, in words, and the kind.
   std::string rejected;
+  Rejection rejection = Rejection::None;
   double stepSeconds = 0;
   double computeSeconds = 0; // busy time of the compute stream
   std::map<std::string, double> exposed;       // per group of axes

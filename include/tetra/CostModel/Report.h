@@ -29,6 +29,9 @@ llvm::json::Value reportJson(const ReportContext &ctx, const std::vector<Predict
 
 llvm::json::Object predictionJson(const Prediction &p);
 
+/// Writes `value` (indented) to `path` through a temporary file and a rename.
+llvm::Error writeJsonFile(llvm::StringRef path, const llvm::json::Value &value);
+
 /// A predicted timeline as a Chrome/Perfetto trace, with the runtime's lanes
 /// (compute, then one per group of axes).
 llvm::json::Value timelineTrace(const Prediction &p, const std::string &label);

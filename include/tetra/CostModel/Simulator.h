@@ -11,6 +11,7 @@
 #define TETRA_COSTMODEL_SIMULATOR_H
 
 #include "tetra/CostModel/Schedule.h"
+#include "tetra/runtime/Trace.h"
 
 #include <map>
 #include <string>
@@ -22,13 +23,10 @@ namespace mlir::tetra::cost {
 /// efficiency for its size (which holds what small GEMMs lose to memory
 /// traffic), the rest at
 /// the memory bandwidth, plus the launch.
-double kernelSeconds(const Work &work, const Machine &m, bool materialisedScores);
+double kernelSeconds(const Work &work, const Machine &m);
 
-struct TimelineEvent {
-  std::string lane; // "compute" or the group's axes, as the runtime's trace
-  std::string name;
-  double begin = 0, end = 0;
-};
+/// A predicted span, on the runtime's tracks ("compute", a group's axes).
+using TimelineEvent = ::tetra::rt::TraceEvent;
 
 class Simulator {
 public:
@@ -49,7 +47,6 @@ public:
   const std::map<std::string, double> &exposed() const { return exposed_; }
   const std::map<std::string, double> &communication() const { return busy_; }
   const std::vector<TimelineEvent> &timeline() const { return timeline_; }
-  bool materialisedScores = true;
 
 private:
   double startCollective(CollectiveKind kind, AxisMask axes, double bytes,

@@ -9,6 +9,8 @@
 #ifndef TETRA_RUNTIME_TRACE_H
 #define TETRA_RUNTIME_TRACE_H
 
+#include "llvm/Support/JSON.h"
+
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -17,11 +19,23 @@
 
 namespace tetra::rt {
 
+/// One span on a named track ("compute", or a group's axes: "x", "z*data").
+struct TraceEvent {
+  std::string track, name;
+  double begin = 0, end = 0; // seconds
+  /// Numbers attached to it (bytes, ranks, m/n/k): what tetra-calibrate fits
+  /// the cost model's machine file to.
+  std::vector<std::pair<std::string, double>> args;
+};
+
+/// `events` as Chrome/Perfetto trace JSON: process `label`, one thread per
+/// track, compute first. The cost model's predicted traces use it too, so
+/// predicted and measured timelines have the same lanes.
+llvm::json::Value chromeTrace(const std::string &label, const std::vector<TraceEvent> &events);
+
 class Trace {
 public:
   using Clock = std::chrono::steady_clock;
-  /// Numbers attached to an event (bytes, ranks, m/n/k): what tetra-calibrate
-  /// fits the cost model's machine file to.
   using Args = std::vector<std::pair<std::string, double>>;
   /// Seconds since the trace began.
   double now() const;
@@ -41,12 +55,7 @@ private:
   Clock::time_point origin_ = Clock::now();
   bool enabled_ = false;
   mutable std::mutex mutex_;
-  struct Event {
-    std::string track, name;
-    double begin, end;
-    Args args;
-  };
-  std::vector<Event> events_;
+  std::vector<TraceEvent> events_;
   double exposed_ = 0;
 };
 
