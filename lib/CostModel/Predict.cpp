@@ -149,8 +149,10 @@ std::vector<Program> buildPrograms(ModuleOp module, const SearchOptions &o, cons
   std::vector<TrainingPipeline> pipelines;
   for (size_t i = 0; i < overlaps.size(); ++i) {
     llvm::Expected<TrainingPipeline> p = trainingPipeline(pipelineOptions(o, grid, overlaps[i]));
-    if (!p) {
-      programs[i].rejected = llvm::toString(p.takeError());
+    if (!p) { // a bad overlap setting: nothing is built
+      std::string why = llvm::toString(p.takeError());
+      for (Program &program : programs)
+        program.rejected = why;
       return programs;
     }
     pipelines.push_back(*p);

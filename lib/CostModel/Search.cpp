@@ -38,15 +38,10 @@ bool hasCollectives(const Grid &g) { return g.devices() > 1; }
 } // namespace
 
 std::vector<Prediction> search(const ModelFactory &factory, const ModelInfo &model,
-                               const Machine &m, const SearchOptions &o,
-                               const std::function<void(const Prediction &)> &progress) {
+                               const Machine &m, const SearchOptions &o) {
   std::vector<Grid> grids = o.grid ? std::vector<Grid>{*o.grid} : allGrids(o.devices);
   std::vector<Prediction> all;
-  auto add = [&](Prediction p) {
-    if (progress)
-      progress(p);
-    all.push_back(std::move(p));
-  };
+  auto add = [&](Prediction p) { all.push_back(std::move(p)); };
   for (const Grid &g : grids) {
     auto [kind, why] = quickReject(model, m, o, g);
     if (kind != Rejection::None) {

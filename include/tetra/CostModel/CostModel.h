@@ -114,11 +114,9 @@ predictGrid(const ModelFactory &factory, const ModelInfo &model, const Machine &
             const SearchOptions &o, const Grid &grid, const std::vector<std::string> &overlaps,
             bool fullDepth, bool keepTimeline);
 
-/// Every configuration, feasible ones first, fastest first. `progress` (may
-/// be null) hears of each one predicted.
+/// Every configuration, feasible ones first, fastest first.
 std::vector<Prediction> search(const ModelFactory &factory, const ModelInfo &model,
-                               const Machine &m, const SearchOptions &o,
-                               const std::function<void(const Prediction &)> &progress = {});
+                               const Machine &m, const SearchOptions &o);
 
 /// Layers, hidden size, vocabulary and parameter count of a model module;
 /// an error on the module when it has no embedding to read them from.
