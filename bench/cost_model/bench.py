@@ -5,10 +5,11 @@
    tetra-calibrate fits a machine file (GEMM peak and efficiency by size,
    memory bandwidth, collective latency and bandwidth) to those traces.
 2. Validation: every configuration in --configs is trained without tracing
-   (configurations are run alternately, round after round, so that the
-   machine's noise falls on all of them alike) and its median step time after
-   the warm-up is compared with the step time the calibrated cost model
-   predicts for it (tetra-compile --report-json, the same grid and overlap).
+   and its median step time after the warm-up is compared with the step time
+   the calibrated cost model predicts for it (tetra-compile --report-json,
+   the same grid and overlap).
+Calibration and validation runs alternate, round after round, so that the
+machine's noise falls on all of them alike.
 """
 import argparse
 import json
@@ -42,7 +43,7 @@ def main():
     p.add_argument("--micro-batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--calibrate", default="1x1x1x1,2x1x1x1")
     p.add_argument("--configs", default="1x1x1x1,2x1x1x1,1x2x1x1,1x1x2x1,1x1x1x2")
     p.add_argument("--overlap", default="all")
@@ -72,24 +73,27 @@ def main():
         steps = [b - a for a, b in zip([0.0] + elapsed, elapsed)]
         return steps[args.warmup:]
 
+    # Calibration and measured runs alternate round after round, so that the
+    # machine's drift (its load moves step times by tens of percent over
+    # minutes) falls on the fit and the measurements alike.
     traces = []
-    for grid in args.calibrate.split(","):
-        tdir = os.path.join(args.out, f"trace-{grid}")
-        print(f"calibration run {grid} (traced) ...", flush=True)
-        train(grid, ["--trace", tdir])
-        traces += [os.path.join(tdir, f) for f in sorted(os.listdir(tdir)) if f.endswith(".json")]
+    measured = {g: [] for g in args.configs.split(",")}
+    for r in range(args.rounds):
+        for grid in args.calibrate.split(","):
+            tdir = os.path.join(args.out, f"trace-{grid}-{r}")
+            print(f"round {r + 1}: {grid} (traced, for the calibration) ...", flush=True)
+            train(grid, ["--trace", tdir])
+            traces += [os.path.join(tdir, f) for f in sorted(os.listdir(tdir))
+                       if f.endswith(".json")]
+        for grid in measured:
+            print(f"round {r + 1}: {grid} ...", flush=True)
+            measured[grid] += train(grid, [])
     calibrated = os.path.join(args.out, "cpu-calibrated.json")
     print(run([f"{args.bin}/tetra-calibrate", "--machine", args.machine, "-o", calibrated]
               + traces).stdout, end="")
     if args.write_machine:
         with open(calibrated) as f, open(args.write_machine, "w") as g:
             g.write(f.read())
-
-    measured = {g: [] for g in args.configs.split(",")}
-    for r in range(args.rounds):
-        for grid in measured:
-            print(f"round {r + 1}: {grid} ...", flush=True)
-            measured[grid] += train(grid, [])
 
     print()
     print(f"model {os.path.basename(args.config)}, micro-batch {args.micro_batch} x "
