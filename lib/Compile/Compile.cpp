@@ -24,8 +24,6 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -176,15 +174,7 @@ LogicalResult mlir::tetra::compileArtifact(const CompileOptions &options, MLIRCo
   llvm::Expected<cost::Machine> machine = cost::loadMachine(options.machine);
   if (!machine)
     return emitError(fileLoc) << llvm::toString(machine.takeError());
-  // Kernels exist for the CPU; GPU machines can be planned for (the cost
-  // model, --emit tetra) until their code generation lands.
-  bool cpuTarget = machine->name == "cpu";
   bool planOnly = options.outputDir.empty() && options.emit.empty();
-  if (!cpuTarget && !planOnly && options.emit != "tetra")
-    return emitError(fileLoc) << "--machine " << options.machine << ": kernels for "
-                              << machine->device
-                              << " are not generated yet; plan for it with --report, "
-                                 "--report-json or --predict-trace, or --emit tetra";
   if (options.kernelOpt != "O0" && options.kernelOpt != "O1" && options.kernelOpt != "O2" &&
       options.kernelOpt != "O3")
     return emitError(fileLoc) << "--kernel-opt must be O0, O1, O2 or O3, not '"
@@ -218,8 +208,6 @@ LogicalResult mlir::tetra::compileArtifact(const CompileOptions &options, MLIRCo
               !options.predictTrace.empty();
   DialectRegistry registry;
   registerDialects(registry);
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
   context.appendDialectRegistry(registry);
   context.loadAllAvailableDialects();
 
@@ -234,12 +222,12 @@ LogicalResult mlir::tetra::compileArtifact(const CompileOptions &options, MLIRCo
   }
   if (chosen.grid == "auto")
     return emitError(fileLoc) << "--grid auto needs the cost model";
-  return compileChosen(chosen, *config, context, fileLoc, machine->name);
+  return compileChosen(chosen, *config, context, fileLoc, *machine);
 }
 
 LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const ModelConfig &configRef,
                                    MLIRContext &context, Location fileLoc,
-                                   StringRef machineName) {
+                                   const cost::Machine &machine) {
   const ModelConfig *config = &configRef;
   OwningOpRef<ModuleOp> module =
       buildModel(*config, &context, fileLoc, ModelShape{options.microBatch, options.seqLen});
@@ -326,7 +314,32 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     if (succeeded(peak))
       (*entry)["peak_temporary_bytes"] = *peak;
   }
-  if (failed(runPipeline(*module, kLowerToLLVM)) || failed(addPackedWrappers(*module)))
+  // The artifact's folder; an artifact is complete once its manifest
+  // exists, so an old one goes first.
+  bool gpu = machine.codegen != "cpu";
+  SmallString<256> manifestPath(options.outputDir);
+  llvm::sys::path::append(manifestPath, "manifest.json");
+  auto prepareOutput = [&]() -> LogicalResult {
+    if (std::error_code ec = llvm::sys::fs::create_directories(options.outputDir))
+      return emitError(fileLoc) << "cannot create " << options.outputDir << ": " << ec.message();
+    llvm::sys::fs::remove(manifestPath);
+    return success();
+  };
+  std::optional<GpuKernelsInfo> gpuInfo;
+  if (gpu) {
+    if (options.outputDir.empty())
+      return emitError(fileLoc) << "--machine " << machine.name
+                                << ": GPU kernels go into an artifact; give -o";
+    if (failed(prepareOutput()))
+      return failure();
+    FailureOr<GpuKernelsInfo> info = lowerToGpuKernels(*module, machine, options.outputDir, fileLoc);
+    if (failed(info))
+      return failure();
+    gpuInfo = *info;
+  } else if (failed(runPipeline(*module, kLowerToLLVM))) {
+    return failure();
+  }
+  if (failed(addPackedWrappers(*module)))
     return failure();
   if (options.emit == "llvm") {
     module->print(llvm::outs());
@@ -338,12 +351,8 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
   if (!llvmModule)
     return emitError(fileLoc) << "translation to LLVM IR failed";
 
-  if (std::error_code ec = llvm::sys::fs::create_directories(options.outputDir))
-    return emitError(fileLoc) << "cannot create " << options.outputDir << ": " << ec.message();
-  // An artifact is complete once its manifest exists: remove an old one first.
-  SmallString<256> manifestPath(options.outputDir);
-  llvm::sys::path::append(manifestPath, "manifest.json");
-  llvm::sys::fs::remove(manifestPath);
+  if (!gpu && failed(prepareOutput()))
+    return failure();
 
   SmallString<256> irPath(options.outputDir), soPath(options.outputDir);
   llvm::sys::path::append(irPath, "kernels.ll");
@@ -391,7 +400,7 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
                      {"context", config->context}};
   json::Object manifest{{"format", "tetra-artifact"},
                         {"version", kArtifactVersion},
-                        {"machine", machineName.str()},
+                        {"machine", machine.name},
                         {"micro_batch", options.microBatch},
                         {"seq_len", options.seqLen},
                         {"global_batch", options.globalBatch},
@@ -404,6 +413,12 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
                         {"kernels", "kernels.so"},
                         {"plan", "plan.json"},
                         {"entries", std::move(entries)}};
+  if (gpuInfo)
+    manifest["gpu"] = json::Object{{"codegen", gpuInfo->codegen},
+                                   {"chip", gpuInfo->chip},
+                                   {"kernels", gpuInfo->kernels},
+                                   {"assembly", gpuInfo->assembly},
+                                   {"binary", gpuInfo->binary}};
   std::string text;
   llvm::raw_string_ostream os(text);
   os << llvm::formatv("{0:2}", json::Value(std::move(manifest))) << "\n";

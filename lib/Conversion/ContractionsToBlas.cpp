@@ -1,5 +1,6 @@
 //===- ContractionsToBlas.cpp - matrix products as BLAS calls --------------===//
 #include "tetra/Conversion/Passes.h"
+#include "tetra/Conversion/GemmMatch.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -13,69 +14,12 @@ namespace mlir::tetra {
 } // namespace mlir::tetra
 
 using namespace mlir;
+using mlir::tetra::Gemm;
+using mlir::tetra::matchGemm;
 
 namespace {
 
 constexpr llvm::StringLiteral kSgemm = "tetra_sgemm";
-
-/// The operands of C[i, j] += A[i, r] B[r, j], as the generic reads them.
-struct Gemm {
-  Value a, b, c;
-  bool transA = false, transB = false;
-};
-
-/// Recognises out(d0, d1) += x * y over d2 with x, y 2-D f32 memrefs.
-std::optional<Gemm> matchGemm(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() != 3)
-    return std::nullopt;
-  auto iters = op.getIteratorTypesArray();
-  if (iters[0] != utils::IteratorType::parallel || iters[1] != utils::IteratorType::parallel ||
-      iters[2] != utils::IteratorType::reduction)
-    return std::nullopt;
-  // Body: yield(out + x * y).
-  Block &body = op.getRegion().front();
-  if (body.getOperations().size() != 3)
-    return std::nullopt;
-  auto mul = llvm::dyn_cast<arith::MulFOp>(&body.front());
-  auto add = llvm::dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
-  if (!mul || !add)
-    return std::nullopt;
-  Value out = body.getArgument(2);
-  bool addsProduct = (add.getLhs() == out && add.getRhs() == mul.getResult()) ||
-                     (add.getRhs() == out && add.getLhs() == mul.getResult());
-  bool mulsInputs = (mul.getLhs() == body.getArgument(0) && mul.getRhs() == body.getArgument(1)) ||
-                    (mul.getLhs() == body.getArgument(1) && mul.getRhs() == body.getArgument(0));
-  if (!addsProduct || !mulsInputs)
-    return std::nullopt;
-  for (Value v : op->getOperands()) {
-    auto type = llvm::dyn_cast<MemRefType>(v.getType());
-    if (!type || type.getRank() != 2 || !type.getElementType().isF32())
-      return std::nullopt;
-  }
-  MLIRContext *ctx = op.getContext();
-  auto map = [&](unsigned x, unsigned y) {
-    return AffineMap::get(3, 0, {getAffineDimExpr(x, ctx), getAffineDimExpr(y, ctx)}, ctx);
-  };
-  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  if (maps[2] != map(0, 1))
-    return std::nullopt;
-  Gemm g;
-  g.c = op.getDpsInitOperand(0)->get();
-  for (unsigned i = 0; i < 2; ++i) {
-    Value v = op.getDpsInputOperand(i)->get();
-    if (maps[i] == map(0, 2) || maps[i] == map(2, 0)) {
-      g.a = v;
-      g.transA = maps[i] == map(2, 0);
-    } else if (maps[i] == map(2, 1) || maps[i] == map(1, 2)) {
-      g.b = v;
-      g.transB = maps[i] == map(1, 2);
-    }
-  }
-  if (!g.a || !g.b)
-    return std::nullopt;
-  return g;
-}
 
 struct ConvertContractionsToBlasPass
     : tetra::impl::ConvertContractionsToBlasBase<ConvertContractionsToBlasPass> {

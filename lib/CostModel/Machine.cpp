@@ -115,7 +115,8 @@ llvm::Expected<Machine> parseMachine(StringRef text, StringRef path) {
     return r.error("format", "must be \"tetra-machine\" with \"version\": 1");
 
   // Every number is documented: KEY needs KEY_source beside it.
-  static const llvm::StringSet<> plain{"format", "version", "name", "description", "device"};
+  static const llvm::StringSet<> plain{"format", "version", "name", "description", "device",
+                                       "codegen", "chip"};
   for (const auto &kv : *root) {
     StringRef key = kv.first;
     if (plain.contains(key) || key.ends_with("_source"))
@@ -128,6 +129,12 @@ llvm::Expected<Machine> parseMachine(StringRef text, StringRef path) {
   Machine m;
   m.name = root->getString("name").value_or("").str();
   m.device = root->getString("device").value_or("").str();
+  m.codegen = root->getString("codegen").value_or("cpu").str();
+  m.chip = root->getString("chip").value_or("").str();
+  if (m.codegen != "cpu" && m.codegen != "nvvm" && m.codegen != "rocdl")
+    return r.error("codegen", "must be \"cpu\", \"nvvm\" or \"rocdl\"");
+  if (m.codegen != "cpu" && m.chip.empty())
+    return r.error("chip", "names the GPU to generate kernels for (sm_90a, gfx90a, ...)");
   auto fail = [](llvm::Error e) -> llvm::Expected<Machine> { return std::move(e); };
 #define READ(target, expr)                                                                     \
   if (auto v = (expr))                                                                         \

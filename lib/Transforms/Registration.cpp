@@ -8,6 +8,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 void mlir::tetra::registerDialects(DialectRegistry &registry) {
   registry.insert<TetraDialect, sched::SchedDialect>();
@@ -16,6 +17,9 @@ void mlir::tetra::registerDialects(DialectRegistry &registry) {
   // (bufferization, conversion to LLVM).
   registerAllDialects(registry);
   registerAllExtensions(registry);
+  // LLVM IR of host code and of GPU kernels (NVVM, ROCDL), which
+  // gpu-module-to-binary serialises.
+  registerAllToLLVMIRTranslations(registry);
   registerGradientModels(registry);
   registerShardingModels(registry);
   registerCollectiveBufferization(registry);

@@ -71,7 +71,22 @@ LogicalResult compileArtifact(const CompileOptions &options, MLIRContext &contex
 /// The artifact for a decided grid and overlap (compileArtifact's second
 /// half).
 LogicalResult compileChosen(const CompileOptions &options, const ModelConfig &config,
-                            MLIRContext &context, Location loc, StringRef machineName);
+                            MLIRContext &context, Location loc, const cost::Machine &machine);
+
+/// What lowerToGpuKernels wrote.
+struct GpuKernelsInfo {
+  std::string codegen, chip;
+  int64_t kernels = 0;
+  /// Paths relative to the artifact: the assembly and the loadable binary.
+  std::string assembly, binary;
+};
+
+/// Outlines the fused groups of a bufferized module as GPU kernels for
+/// `machine` (codegen nvvm or rocdl), writes `outputDir/kernels/` (assembly
+/// and cubin or HSACO) and lowers the host code to the LLVM dialect with the
+/// binary embedded.
+FailureOr<GpuKernelsInfo> lowerToGpuKernels(ModuleOp module, const cost::Machine &machine,
+                                            StringRef outputDir, Location loc);
 
 /// The most bytes the temporaries of a bufferized entry point hold at once
 /// (static allocations only; failure for a dynamic one).

@@ -45,4 +45,40 @@ def ConvertContractionsToBlas
                            "::mlir::arith::ArithDialect"];
 }
 
+def ConvertLinalgToGPUKernels
+    : Pass<"convert-linalg-to-gpu-kernels", "::mlir::ModuleOp"> {
+  let summary = "Outline every fused linalg group into one GPU kernel";
+  let description = [{
+    Runs after bufferization. Each linalg op that is not nested in another
+    (a fused group: tetra-fuse-elementwise has already merged elementwise
+    chains) becomes one `gpu.func` in `gpu.module @kernels` and is replaced
+    by a `gpu.launch_func` of it:
+
+    - a 2-D matrix product (the groups the CPU hands to BLAS) becomes a
+      tensor-core kernel: operands rounded to bf16, products accumulated in
+      fp32 and added to C's initial value (zeros, a bias, or a residual), so
+      the bias and residual epilogues ride in the GEMM. `target=nvvm` issues
+      `mma.sync.m16n8k16` (one warp per 16x8 tile), `target=rocdl` issues
+      `v_mfma_f32_16x16x16bf16_1k` (one wave64 per 16x16 tile);
+    - any other group gets one thread per point of its parallel loops, which
+      walks the reduction loops in order (norms, softmax and logsumexp rows)
+      and evaluates the group's body.
+
+    Values the group reads from above (scalars, other buffers) become kernel
+    arguments; constants are rematerialised inside the kernel.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"nvvm\"",
+           "Tensor-core flavour of the GEMM kernels: nvvm or rocdl">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block of the pointwise and reduction kernels">
+  ];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::affine::AffineDialect", "::mlir::vector::VectorDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::amdgpu::AMDGPUDialect",
+    "::mlir::LLVM::LLVMDialect"
+  ];
+}
+
 #endif // TETRA_CONVERSION_PASSES_TD

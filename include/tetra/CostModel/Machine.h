@@ -42,6 +42,10 @@ struct EfficiencyPoint {
 struct Machine {
   std::string name;
   std::string device;
+  /// How kernels are generated: "cpu" (LLVM for the host), "nvvm" or
+  /// "rocdl" (GPU kernels for `chip`, e.g. sm_90a or gfx90a).
+  std::string codegen = "cpu";
+  std::string chip;
   int64_t devicesPerNode = 1;
   /// Bytes of one stored element (2 for bf16 on GPUs, 4 for f32 on CPUs).
   int64_t storageBytes = 4;

@@ -1,0 +1,140 @@
+//===- GpuKernels.cpp - fused groups to cubin / HSACO, host code to LLVM ---===//
+//
+// The bufferized entry points keep their ABI; their fused groups become GPU
+// kernels (convert-linalg-to-gpu-kernels), serialised by MLIR's NVVM target
+// (PTX assembled by ptxas into a cubin) or ROCDL target (AMDGCN linked by
+// ld.lld with the ROCm device libraries into an HSACO). The host code keeps
+// the launches as calls of the runtime's mgpu* functions and the binary
+// embedded, so kernels.so loads its own kernels.
+//
+//===----------------------------------------------------------------------===//
+#include "tetra/Compile/Compile.h"
+#include "tetra/CostModel/Machine.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::tetra;
+
+namespace {
+
+/// Host code after the launches are in place: the CPU path's lowering
+/// without its BLAS calls.
+constexpr const char *kHostToLLVM =
+    "convert-scf-to-cf,"
+    "expand-strided-metadata,"
+    "lower-affine,"
+    "finalize-memref-to-llvm{use-generic-functions=true},"
+    "convert-math-to-llvm,"
+    "convert-math-to-libm,"
+    "convert-arith-to-llvm,"
+    "convert-index-to-llvm,"
+    "convert-cf-to-llvm,"
+    "convert-func-to-llvm,"
+    "gpu-to-llvm,"
+    "reconcile-unrealized-casts";
+
+LogicalResult run(ModuleOp module, const std::string &pipeline) {
+  PassManager pm(module.getContext());
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    return failure();
+  return pm.run(module);
+}
+
+std::string toolkitOf(StringRef codegen) {
+  // ROCDL wants $ROCM_PATH/amdgcn/bitcode and $ROCM_PATH/llvm/bin/ld.lld;
+  // the build lays such a folder out from Debian's packages.
+  const char *variable = codegen == "rocdl" ? "ROCM_PATH" : "CUDA_PATH";
+  if (std::optional<std::string> env = llvm::sys::Process::GetEnv(variable))
+    return *env;
+  return codegen == "rocdl" ? TETRA_ROCM_PATH : TETRA_CUDA_PATH;
+}
+
+/// Lowers the kernels of `module` (already outlined) to their target's
+/// LLVM dialect.
+std::string kernelPipeline(const cost::Machine &machine) {
+  if (machine.codegen == "rocdl")
+    return llvm::formatv("rocdl-attach-target{{chip={0} O=3},"
+                         "convert-math-to-rocdl{{chipset={0}},"
+                         "gpu.module(lower-affine,convert-scf-to-cf,"
+                         "convert-amdgpu-to-rocdl{{chipset={0}},"
+                         "convert-gpu-to-rocdl{{chipset={0}},reconcile-unrealized-casts)",
+                         machine.chip)
+        .str();
+  return llvm::formatv("nvvm-attach-target{{chip={0} features=+ptx80 O=3},"
+                       "gpu.module(lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm,"
+                       "reconcile-unrealized-casts)",
+                       machine.chip)
+      .str();
+}
+
+LogicalResult writeFile(Location loc, StringRef path, StringRef bytes) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return emitError(loc) << "cannot write " << path << ": " << ec.message();
+  os << bytes;
+  return success();
+}
+
+/// Writes every gpu.binary's object of `module` as `dir/NAME.suffix`.
+LogicalResult writeObjects(ModuleOp module, StringRef dir, StringRef suffix, Location loc) {
+  for (auto binary : module.getOps<gpu::BinaryOp>())
+    for (Attribute attr : binary.getObjects()) {
+      auto object = llvm::cast<gpu::ObjectAttr>(attr);
+      SmallString<256> path(dir);
+      llvm::sys::path::append(path, (binary.getName() + "." + suffix).str());
+      if (failed(writeFile(loc, path, object.getObject().getValue())))
+        return failure();
+    }
+  return success();
+}
+
+} // namespace
+
+FailureOr<GpuKernelsInfo> mlir::tetra::lowerToGpuKernels(ModuleOp module,
+                                                       const cost::Machine &machine,
+                                                       StringRef outputDir, Location loc) {
+  if (failed(run(module, "convert-linalg-to-gpu-kernels{target=" + machine.codegen + "}")) ||
+      failed(run(module, kernelPipeline(machine))))
+    return failure();
+  GpuKernelsInfo info;
+  info.codegen = machine.codegen;
+  info.chip = machine.chip;
+  for (auto kernels : module.getOps<gpu::GPUModuleOp>())
+    for (auto fn : kernels.getOps<LLVM::LLVMFuncOp>())
+      if (fn->hasAttr(gpu::GPUDialect::getKernelFuncAttrName()))
+        ++info.kernels;
+
+  SmallString<256> dir(outputDir);
+  llvm::sys::path::append(dir, "kernels");
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return emitError(loc) << "cannot create " << dir << ": " << ec.message();
+  std::string toolkit = toolkitOf(machine.codegen);
+  bool amd = machine.codegen == "rocdl";
+  // The assembly, for reading: PTX or AMDGCN, from a copy of the kernels.
+  {
+    OwningOpRef<ModuleOp> copy = ModuleOp::create(loc);
+    for (auto kernels : module.getOps<gpu::GPUModuleOp>())
+      copy->getBody()->push_back(kernels->clone());
+    if (failed(run(*copy, "gpu-module-to-binary{format=isa toolkit=" + toolkit + "}")) ||
+        failed(writeObjects(*copy, dir, amd ? "s" : "ptx", loc)))
+      return failure();
+  }
+  if (failed(run(module, kHostToLLVM)) ||
+      failed(run(module, "gpu-module-to-binary{format=bin toolkit=" + toolkit + "}")) ||
+      failed(writeObjects(module, dir, amd ? "hsaco" : "cubin", loc)))
+    return failure();
+  info.assembly = std::string("kernels/kernels.") + (amd ? "s" : "ptx");
+  info.binary = std::string("kernels/kernels.") + (amd ? "hsaco" : "cubin");
+  return info;
+}

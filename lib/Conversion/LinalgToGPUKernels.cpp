@@ -1,0 +1,278 @@
+//===- LinalgToGPUKernels.cpp - one GPU kernel per fused linalg group ------===//
+//
+// After bufferization every top-level linalg op is one group of fused work.
+// Each becomes a gpu.func in gpu.module @kernels, launched where the op was:
+// matrix products on the tensor cores (TensorCoreGemm.cpp), everything else
+// as one thread per point of the parallel loops.
+//
+//===----------------------------------------------------------------------===//
+#include "TensorCoreGemm.h"
+#include "tetra/Conversion/GemmMatch.h"
+#include "tetra/Conversion/Passes.h"
+
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::tetra {
+#define GEN_PASS_DEF_CONVERTLINALGTOGPUKERNELS
+#include "tetra/Conversion/Passes.h.inc"
+} // namespace mlir::tetra
+
+using namespace mlir;
+using namespace mlir::tetra;
+
+namespace {
+
+/// Element `ivs` of every operand read through its indexing map.
+Value loadThroughMap(OpBuilder &b, Location loc, Value memory, AffineMap map, ValueRange ivs) {
+  SmallVector<Value> indices;
+  for (AffineExpr e : map.getResults())
+    indices.push_back(affine::AffineApplyOp::create(
+        b, loc, AffineMap::get(map.getNumDims(), 0, e), ivs));
+  return memref::LoadOp::create(b, loc, memory, indices);
+}
+
+void storeThroughMap(OpBuilder &b, Location loc, Value value, Value memory, AffineMap map,
+                     ValueRange ivs) {
+  SmallVector<Value> indices;
+  for (AffineExpr e : map.getResults())
+    indices.push_back(affine::AffineApplyOp::create(
+        b, loc, AffineMap::get(map.getNumDims(), 0, e), ivs));
+  memref::StoreOp::create(b, loc, value, memory, indices);
+}
+
+/// The generic's body at loop point `ivs`, with `outs` as the current
+/// values of its outputs; returns what it yields.
+SmallVector<Value> evaluateBody(OpBuilder &b, linalg::GenericOp op, IRMapping &map,
+                                ArrayRef<Value> ivs, ValueRange outs) {
+  Location loc = op.getLoc();
+  Block &body = op.getRegion().front();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    Value operand = map.lookup(input->get());
+    Value v = llvm::isa<MemRefType>(operand.getType())
+                  ? loadThroughMap(b, loc, operand, maps[input->getOperandNumber()], ivs)
+                  : operand;
+    map.map(body.getArgument(input->getOperandNumber()), v);
+  }
+  for (auto [i, out] : llvm::enumerate(outs))
+    map.map(body.getArgument(op.getNumDpsInputs() + i), out);
+  for (Operation &inner : body.without_terminator()) {
+    if (auto index = llvm::dyn_cast<linalg::IndexOp>(inner)) {
+      map.map(index.getResult(), ivs[index.getDim()]);
+      continue;
+    }
+    b.clone(inner, map);
+  }
+  SmallVector<Value> results;
+  for (Value v : body.getTerminator()->getOperands())
+    results.push_back(map.lookupOrDefault(v));
+  return results;
+}
+
+/// Loops over reduction dims `dims[from..]`, carrying the outputs.
+SmallVector<Value> reduce(OpBuilder &b, linalg::GenericOp op, IRMapping &map,
+                          SmallVector<Value> &ivs, ArrayRef<unsigned> dims,
+                          ArrayRef<int64_t> ranges, ValueRange outs) {
+  if (dims.empty())
+    return evaluateBody(b, op, map, ivs, outs);
+  Location loc = op.getLoc();
+  unsigned d = dims.front();
+  Value lb = arith::ConstantIndexOp::create(b, loc, 0);
+  Value ub = arith::ConstantIndexOp::create(b, loc, ranges[d]);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  auto loop = scf::ForOp::create(
+      b, loc, lb, ub, one, outs, [&](OpBuilder &nb, Location, Value iv, ValueRange carried) {
+        ivs[d] = iv;
+        SmallVector<Value> next = reduce(nb, op, map, ivs, dims.drop_front(), ranges, carried);
+        scf::YieldOp::create(nb, loc, next);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// One thread per point of the parallel loops (grid-stride), each walking
+/// the reduction loops in order.
+FailureOr<LaunchShape> buildPointwise(OpBuilder &b, linalg::GenericOp op, IRMapping &map,
+                                      int64_t blockSize) {
+  Location loc = op.getLoc();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
+    return op.emitOpError("has dynamic loop bounds; GPU kernels need static shapes");
+  SmallVector<unsigned> parallel, reduction;
+  for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray()))
+    (it == utils::IteratorType::parallel ? parallel : reduction).push_back(d);
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (OpOperand &init : op.getDpsInitsMutable())
+    for (unsigned d : reduction)
+      if (maps[init.getOperandNumber()].isFunctionOfDim(d))
+        return op.emitOpError("writes its output through a reduction loop");
+
+  int64_t total = 1;
+  for (unsigned d : parallel)
+    total *= ranges[d];
+  LaunchShape shape;
+  shape.threads = std::min<int64_t>(blockSize, std::max<int64_t>(32, (total + 31) / 32 * 32));
+  shape.blocks = std::clamp<int64_t>((total + shape.threads - 1) / shape.threads, 1, 1 << 16);
+
+  auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value first = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, bid, c(shape.threads)), tid);
+  auto loop = scf::ForOp::create(
+      b, loc, first, c(total), c(shape.blocks * shape.threads), ValueRange{},
+      [&](OpBuilder &nb, Location, Value linear, ValueRange) {
+        SmallVector<Value> ivs(ranges.size(), arith::ConstantIndexOp::create(nb, loc, 0));
+        Value rest = linear;
+        for (unsigned d : llvm::reverse(parallel)) {
+          Value size = arith::ConstantIndexOp::create(nb, loc, ranges[d]);
+          ivs[d] = arith::RemUIOp::create(nb, loc, rest, size);
+          rest = arith::DivUIOp::create(nb, loc, rest, size);
+        }
+        SmallVector<Value> outs;
+        for (OpOperand &init : op.getDpsInitsMutable())
+          outs.push_back(loadThroughMap(nb, loc, map.lookup(init.get()),
+                                        maps[init.getOperandNumber()], ivs));
+        // The reduction loops overwrite their entries of a copy; outputs are
+        // indexed by the parallel loops only.
+        SmallVector<Value> loopIvs = ivs;
+        SmallVector<Value> results = reduce(nb, op, map, loopIvs, reduction, ranges, outs);
+        for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
+          storeThroughMap(nb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], ivs);
+        scf::YieldOp::create(nb, loc);
+      });
+  (void)loop;
+  return shape;
+}
+
+FailureOr<GemmShape> gemmShape(linalg::GenericOp op, const Gemm &g) {
+  auto aType = llvm::cast<MemRefType>(g.a.getType());
+  auto cType = llvm::cast<MemRefType>(g.c.getType());
+  if (!aType.hasStaticShape() || !cType.hasStaticShape())
+    return op.emitOpError("is a matrix product of dynamic shape; GPU kernels need static shapes");
+  return GemmShape{cType.getDimSize(0), cType.getDimSize(1),
+                   aType.getDimSize(g.transA ? 0 : 1), g.transA, g.transB};
+}
+
+struct ConvertLinalgToGPUKernelsPass
+    : tetra::impl::ConvertLinalgToGPUKernelsBase<ConvertLinalgToGPUKernelsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (target != "nvvm" && target != "rocdl") {
+      module.emitError() << "convert-linalg-to-gpu-kernels: target must be nvvm or rocdl, not '"
+                         << target << "'";
+      return signalPassFailure();
+    }
+    // Named ops (fill, copy, matmul, ...) as generics: one kernel builder.
+    IRRewriter rewriter(&getContext());
+    SmallVector<linalg::LinalgOp> named;
+    module.walk([&](linalg::LinalgOp op) {
+      if (!llvm::isa<linalg::GenericOp>(op))
+        named.push_back(op);
+    });
+    for (linalg::LinalgOp op : named) {
+      rewriter.setInsertionPoint(op);
+      if (failed(linalg::generalizeNamedOp(rewriter, op))) {
+        op.emitOpError("has no generic form for a GPU kernel");
+        return signalPassFailure();
+      }
+    }
+
+    SmallVector<linalg::GenericOp> groups;
+    module.walk([&](func::FuncOp func) {
+      func.walk([&](linalg::GenericOp op) {
+        if (!op->getParentOfType<linalg::LinalgOp>())
+          groups.push_back(op);
+      });
+    });
+    if (groups.empty())
+      return;
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(&getContext()));
+    OpBuilder mb(module.getBodyRegion());
+    mb.setInsertionPointToEnd(module.getBody());
+    auto kernels = gpu::GPUModuleOp::create(mb, module.getLoc(), "kernels");
+    SymbolTable symbols(kernels);
+
+    llvm::DenseMap<Operation *, unsigned> counter;
+    for (linalg::GenericOp op : groups) {
+      auto func = op->getParentOfType<func::FuncOp>();
+      if (!op.hasPureBufferSemantics()) {
+        op.emitOpError("is on tensors; outline GPU kernels after bufferization");
+        return signalPassFailure();
+      }
+      std::optional<Gemm> gemm = matchGemm(op);
+      std::string kind = gemm ? "gemm"
+                         : op.getNumReductionLoops() ? "reduction"
+                                                     : "pointwise";
+      std::string name =
+          (func.getName() + "_" + std::to_string(counter[func]++) + "_" + kind).str();
+      if (failed(outline(op, gemm, name, kernels, symbols)))
+        return signalPassFailure();
+    }
+  }
+
+  LogicalResult outline(linalg::GenericOp op, std::optional<Gemm> gemm, StringRef name,
+                        gpu::GPUModuleOp kernels, SymbolTable &symbols) {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = &getContext();
+    // What the kernel reads from outside: operands, and values the body
+    // captures. Constants are cheaper copied in than passed.
+    llvm::SetVector<Value> captured(op->getOperands().begin(), op->getOperands().end());
+    getUsedValuesDefinedAbove(op.getRegion(), captured);
+    SmallVector<Value> args;
+    SmallVector<Operation *> constants;
+    for (Value v : captured) {
+      Operation *def = v.getDefiningOp();
+      if (def && def->hasTrait<OpTrait::ConstantLike>() && !llvm::isa<ShapedType>(v.getType()))
+        constants.push_back(def);
+      else
+        args.push_back(v);
+    }
+    SmallVector<Type> argTypes;
+    for (Value v : args)
+      argTypes.push_back(v.getType());
+
+    OpBuilder kb(ctx);
+    kb.setInsertionPointToEnd(kernels.getBody());
+    auto fn = gpu::GPUFuncOp::create(kb, loc, name, FunctionType::get(ctx, argTypes, {}));
+    fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+    symbols.insert(fn);
+    Block &entry = fn.getBody().front();
+    IRMapping map;
+    for (auto [v, arg] : llvm::zip(args, entry.getArguments()))
+      map.map(v, arg);
+    OpBuilder b = OpBuilder::atBlockBegin(&entry);
+    for (Operation *def : constants)
+      b.clone(*def, map);
+
+    FailureOr<LaunchShape> shape = failure();
+    if (gemm) {
+      FailureOr<GemmShape> dims = gemmShape(op, *gemm);
+      if (failed(dims))
+        return failure();
+      shape = buildTensorCoreGemm(b, loc, target, map.lookup(gemm->a), map.lookup(gemm->b),
+                                  map.lookup(gemm->c), *dims);
+    } else {
+      shape = buildPointwise(b, op, map, blockSize);
+    }
+    if (failed(shape))
+      return failure();
+    gpu::ReturnOp::create(b, loc);
+    fn.setKnownBlockSizeAttr(
+        DenseI32ArrayAttr::get(ctx, {static_cast<int32_t>(shape->threads), 1, 1}));
+
+    OpBuilder hb(op);
+    auto dim = [&](int64_t v) { return arith::ConstantIndexOp::create(hb, loc, v); };
+    Value one = dim(1);
+    gpu::LaunchFuncOp::create(hb, loc, fn, gpu::KernelDim3{dim(shape->blocks), one, one},
+                              gpu::KernelDim3{dim(shape->threads), one, one}, Value(), args);
+    op.erase();
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,31 @@
+//===- TensorCoreGemm.h - GEMM kernels on NVIDIA and AMD matrix cores -----===//
+#ifndef TETRA_LIB_CONVERSION_TENSORCOREGEMM_H
+#define TETRA_LIB_CONVERSION_TENSORCOREGEMM_H
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::tetra {
+
+/// Blocks and threads per block of a one-dimensional launch.
+struct LaunchShape {
+  int64_t blocks = 1, threads = 1;
+};
+
+/// A matrix product C[M, N] += op(A) op(B) with op(A) M x K and op(B) K x N;
+/// a transposed operand is stored the other way round.
+struct GemmShape {
+  int64_t m, n, k;
+  bool transA, transB;
+};
+
+/// Emits, at `b`'s insertion point inside a kernel, the tensor-core GEMM for
+/// `target` ("nvvm": mma.sync m16n8k16 bf16, one warp per 16x8 tile;
+/// "rocdl": MFMA 16x16x16 bf16, one wave64 per 16x16 tile). Operands are
+/// rounded to bf16, products summed in fp32 and added to C. Returns the
+/// launch it needs.
+LaunchShape buildTensorCoreGemm(OpBuilder &b, Location loc, StringRef target, Value a,
+                                Value bMatrix, Value c, const GemmShape &shape);
+
+} // namespace mlir::tetra
+
+#endif // TETRA_LIB_CONVERSION_TENSORCOREGEMM_H
