@@ -23,3 +23,19 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.tetra_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
     ["tetra-opt", "tetra-translate", "tetra-compile", "tetra-run", "tetra-calibrate"], tool_dirs)
+
+# GPU kernels: ptxas assembles PTX for sm_90a; the ROCm folder the build lays
+# out holds the device libraries and ld.lld.
+config.substitutions.append(("%ptxas", os.path.join(config.cuda_path, "bin", "ptxas")))
+config.substitutions.append(("%cuda_path", config.cuda_path))
+config.substitutions.append(("%rocm_path", config.rocm_path))
+config.environment["ROCM_PATH"] = config.rocm_path
+# A machine with an NVIDIA driver runs GPU artifacts instead of refusing them.
+try:
+    import ctypes
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass
+if os.path.exists("/dev/kfd"):
+    config.available_features.add("amd-gpu")

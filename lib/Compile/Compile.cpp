@@ -326,7 +326,16 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     return success();
   };
   std::optional<GpuKernelsInfo> gpuInfo;
+  if (!gpu && options.emit == "gpu")
+    return emitError(fileLoc) << "--emit gpu: --machine " << machine.name
+                              << " has no GPU kernels (try --machine alps or frontier)";
   if (gpu) {
+    if (failed(outlineGpuKernels(*module, machine)))
+      return failure();
+    if (options.emit == "gpu") {
+      module->print(llvm::outs());
+      return success();
+    }
     if (options.outputDir.empty())
       return emitError(fileLoc) << "--machine " << machine.name
                                 << ": GPU kernels go into an artifact; give -o";

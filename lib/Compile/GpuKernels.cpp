@@ -101,11 +101,14 @@ LogicalResult writeObjects(ModuleOp module, StringRef dir, StringRef suffix, Loc
 
 } // namespace
 
+LogicalResult mlir::tetra::outlineGpuKernels(ModuleOp module, const cost::Machine &machine) {
+  return run(module, "convert-linalg-to-gpu-kernels{target=" + machine.codegen + "}");
+}
+
 FailureOr<GpuKernelsInfo> mlir::tetra::lowerToGpuKernels(ModuleOp module,
                                                        const cost::Machine &machine,
                                                        StringRef outputDir, Location loc) {
-  if (failed(run(module, "convert-linalg-to-gpu-kernels{target=" + machine.codegen + "}")) ||
-      failed(run(module, kernelPipeline(machine))))
+  if (failed(run(module, kernelPipeline(machine))))
     return failure();
   GpuKernelsInfo info;
   info.codegen = machine.codegen;

@@ -1,5 +1,6 @@
 //===- Artifact.cpp - manifest, kernels and calls into them ---------------===//
 #include "tetra/runtime/Artifact.h"
+#include "tetra/runtime/Device.h"
 #include "tetra/runtime/Error.h"
 
 #include "llvm/Support/JSON.h"
@@ -85,6 +86,12 @@ Manifest readManifest(const std::string &dir) {
   m.globalBatch = root->getInteger("global_batch").value_or(m.microBatch);
   m.kernels = root->getString("kernels").value_or("").str();
   m.plan = root->getString("plan").value_or("").str();
+  if (const json::Object *gpu = root->getObject("gpu")) {
+    m.gpuCodegen = gpu->getString("codegen").value_or("").str();
+    m.gpuChip = gpu->getString("chip").value_or("").str();
+    if (m.gpuCodegen.empty())
+      throw Error(file + ": gpu.codegen is missing");
+  }
   if (const json::Object *model = root->getObject("model")) {
     m.family = model->getString("family").value_or("").str();
     m.vocab = model->getInteger("vocab").value_or(0);
@@ -181,6 +188,9 @@ KernelLibrary::PackedFn KernelLibrary::lookup(const std::string &symbol) const {
 }
 
 Artifact::Artifact(const std::string &dir) : dir_(dir), manifest_(readManifest(dir)) {
+  // The kernels' host code loads its GPU kernels as the library loads.
+  if (!manifest_.gpuCodegen.empty() && device().name == std::string("cpu"))
+    loadDeviceBackend(manifest_.gpuCodegen);
   kernels_ = std::make_unique<KernelLibrary>(dir + "/" + manifest_.kernels);
   if (!manifest_.plan.empty())
     plan_ = readPlan(dir + "/" + manifest_.plan);

@@ -1,9 +1,11 @@
 //===- MemoryUse.cpp - counted tensor memory, and the kernels' allocator ---===//
 #include "tetra/runtime/MemoryUse.h"
+#include "tetra/runtime/Device.h"
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 namespace tetra::rt {
 namespace {
@@ -21,24 +23,30 @@ MemoryUse memoryUse() { return {current.load(), peak.load()}; }
 
 void resetMemoryPeak() { peak.store(current.load()); }
 
-CountedBytes::CountedBytes(size_t size) : bytes_(new unsigned char[size]()), size_(size) {
+CountedBytes::CountedBytes(size_t size)
+    : bytes_(static_cast<unsigned char *>(device().allocate(size))), size_(size) {
+  if (!bytes_)
+    throw std::bad_alloc();
   countMemory(static_cast<int64_t>(size));
 }
 
 CountedBytes &CountedBytes::operator=(CountedBytes &&other) noexcept {
   if (this != &other) {
     release();
-    bytes_ = std::move(other.bytes_);
+    bytes_ = other.bytes_;
     size_ = other.size_;
+    other.bytes_ = nullptr;
     other.size_ = 0;
   }
   return *this;
 }
 
 void CountedBytes::release() {
-  if (bytes_)
+  if (bytes_) {
     countMemory(-static_cast<int64_t>(size_));
-  bytes_.reset();
+    device().release(bytes_);
+  }
+  bytes_ = nullptr;
   size_ = 0;
 }
 
@@ -50,7 +58,7 @@ void CountedBytes::release() {
 extern "C" {
 void *_mlir_memref_to_llvm_alloc(size_t size) {
   constexpr size_t kHeader = 16; // keeps malloc's 16-byte alignment
-  auto *block = static_cast<unsigned char *>(std::malloc(size + kHeader));
+  auto *block = static_cast<unsigned char *>(tetra::rt::device().allocate(size + kHeader));
   if (!block)
     return nullptr;
   std::memcpy(block, &size, sizeof(size));
@@ -65,6 +73,6 @@ void _mlir_memref_to_llvm_free(void *pointer) {
   size_t size;
   std::memcpy(&size, block, sizeof(size));
   tetra::rt::countMemory(-static_cast<int64_t>(size));
-  std::free(block);
+  tetra::rt::device().release(block);
 }
 }

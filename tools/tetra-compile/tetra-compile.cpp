@@ -70,7 +70,7 @@ static cl::opt<std::string> goldfish(
     cl::init(""));
 static cl::opt<std::string> emit(
     "emit", cl::desc("Print one stage instead of writing the artifact: tetra, "
-                     "linalg or llvm"),
+                     "linalg, gpu (the kernels outlined; GPU machines) or llvm"),
     cl::init(""));
 static cl::opt<std::string> clang("clang", cl::desc("C compiler for the kernels"),
                                   cl::init(TETRA_CLANG));
@@ -83,8 +83,8 @@ int main(int argc, char **argv) {
     llvm::errs() << "tetra-compile: -o DIR is required (or --emit=STAGE, or --report)\n";
     return 1;
   }
-  if (!emit.empty() && emit != "tetra" && emit != "linalg" && emit != "llvm") {
-    llvm::errs() << "tetra-compile: --emit must be tetra, linalg or llvm\n";
+  if (!emit.empty() && emit != "tetra" && emit != "linalg" && emit != "gpu" && emit != "llvm") {
+    llvm::errs() << "tetra-compile: --emit must be tetra, linalg, gpu or llvm\n";
     return 1;
   }
   mlir::MLIRContext context;

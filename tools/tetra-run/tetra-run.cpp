@@ -2,8 +2,10 @@
 #include "tetra/runtime/Artifact.h"
 #include "tetra/runtime/Communicator.h"
 #include "tetra/runtime/Data.h"
+#include "tetra/runtime/Device.h"
 #include "tetra/runtime/Error.h"
 #include "tetra/runtime/Generate.h"
+#include "tetra/runtime/NcclCollectives.h"
 #include "tetra/runtime/Trace.h"
 #include "tetra/runtime/Parameters.h"
 #include "tetra/runtime/Safetensors.h"
@@ -18,6 +20,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <optional>
 
@@ -62,6 +65,10 @@ static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the initialisers"), cl::
 static cl::opt<std::string> saveCheckpoint(
     "save-checkpoint", cl::desc("Write parameters, optimizer state and step here at the end"),
     cl::cat(trainCat));
+static cl::opt<std::string> collectivesKind(
+    "collectives",
+    cl::desc("Collectives of a grid: mpi, or nccl (GPU artifacts on CUDA; the default there)"),
+    cl::init("auto"), cl::cat(trainCat));
 static cl::opt<std::string> traceDir(
     "trace", cl::desc("Write a Chrome/Perfetto trace per rank (DIR/rank-R.json): compute "
                       "and one track per communicator"),
@@ -126,6 +133,33 @@ static std::optional<TokenData> readData() {
 /// The grid's communicators when the artifact has one or mpirun started us.
 static std::unique_ptr<GridCommunicator> comm;
 
+/// The collectives in use: MPI's, or NCCL's on a CUDA device.
+static std::unique_ptr<Collectives> deviceCollectives;
+static Collectives *collectives() {
+  return deviceCollectives ? deviceCollectives.get() : comm.get();
+}
+
+/// NCCL communicators beside the MPI ones, from the CUDA backend.
+static void startDeviceCollectives() {
+  std::string kind = collectivesKind;
+  if (kind != "auto" && kind != "mpi" && kind != "nccl")
+    throw Error("--collectives must be mpi or nccl, not '" + kind + "'");
+  bool cuda = device().name == std::string("cuda");
+  if (kind == "nccl" && !cuda)
+    throw Error("--collectives nccl needs a CUDA artifact on a CUDA device (this is " +
+                std::string(device().name) + ")");
+  if (kind == "mpi" || !cuda || !comm)
+    return;
+  auto factory =
+      reinterpret_cast<NcclCollectivesFactory>(dlsym(RTLD_DEFAULT, kNcclCollectivesSymbol));
+  if (!factory)
+    throw Error(std::string("the CUDA backend has no ") + kNcclCollectivesSymbol);
+  GridCommunicator *mpi = comm.get();
+  deviceCollectives.reset(
+      factory(mpi, [mpi](const std::vector<Axis> &axes) { return mpi->group(axes); }));
+  setKernelCollectives(deviceCollectives.get());
+}
+
 /// Whether this process prints: rank 0, or the only process.
 static bool leader() { return !comm || comm->rank() == 0; }
 
@@ -178,14 +212,15 @@ static int run() {
     comm = std::make_unique<GridCommunicator>(MPI_COMM_WORLD, m.grid);
     setKernelCollectives(comm.get());
   }
+  startDeviceCollectives();
   if (!traceDir.empty()) {
     if (std::error_code ec = llvm::sys::fs::create_directories(traceDir))
       throw Error(traceDir + ": cannot create the trace directory (" + ec.message() + ")");
     trace().enable();
   }
   Trainer trainer = initFrom.empty()
-                        ? Trainer(artifact, initParameters(m, seed), comm.get())
-                        : Trainer::fromCheckpoint(artifact, initFrom, comm.get());
+                        ? Trainer(artifact, initParameters(m, seed), collectives())
+                        : Trainer::fromCheckpoint(artifact, initFrom, collectives());
   int64_t count = 0;
   for (const ParamSpec &spec : m.params) {
     int64_t n = 1;

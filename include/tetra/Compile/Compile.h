@@ -82,9 +82,12 @@ struct GpuKernelsInfo {
 };
 
 /// Outlines the fused groups of a bufferized module as GPU kernels for
-/// `machine` (codegen nvvm or rocdl), writes `outputDir/kernels/` (assembly
-/// and cubin or HSACO) and lowers the host code to the LLVM dialect with the
-/// binary embedded.
+/// `machine` (codegen nvvm or rocdl): one gpu.func and one launch each.
+LogicalResult outlineGpuKernels(ModuleOp module, const cost::Machine &machine);
+
+/// Lowers outlined kernels to their target, writes `outputDir/kernels/`
+/// (assembly, and cubin or HSACO) and lowers the host code to the LLVM
+/// dialect with the binary embedded.
 FailureOr<GpuKernelsInfo> lowerToGpuKernels(ModuleOp module, const cost::Machine &machine,
                                             StringRef outputDir, Location loc);
 

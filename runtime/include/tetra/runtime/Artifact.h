@@ -60,6 +60,8 @@ struct Manifest {
   std::map<std::string, EntrySpec> entries;
   std::string kernels; // file name inside the artifact
   std::string plan;    // file name inside the artifact
+  /// GPU artifacts: "nvvm" or "rocdl" and the chip; empty for the CPU.
+  std::string gpuCodegen, gpuChip;
 };
 
 /// Reads DIR/manifest.json; throws Error naming the file on any problem,

@@ -27,7 +27,8 @@ void resetMemoryPeak();
 /// Records `bytes` more (or fewer, when negative) held.
 void countMemory(int64_t bytes);
 
-/// A zeroed, counted byte buffer (a tensor's storage).
+/// A zeroed, counted byte buffer (a tensor's storage), from the device's
+/// allocator (host memory on the CPU, memory both sides address on a GPU).
 class CountedBytes {
 public:
   CountedBytes() = default;
@@ -38,12 +39,12 @@ public:
   CountedBytes(const CountedBytes &) = delete;
   CountedBytes &operator=(const CountedBytes &) = delete;
 
-  unsigned char *data() { return bytes_.get(); }
+  unsigned char *data() { return bytes_; }
   size_t size() const { return size_; }
 
 private:
   void release();
-  std::unique_ptr<unsigned char[]> bytes_;
+  unsigned char *bytes_ = nullptr;
   size_t size_ = 0;
 };
 

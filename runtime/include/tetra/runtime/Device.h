@@ -1,0 +1,42 @@
+//===- Device.h - where tensors live and kernels run -----------------------===//
+//
+// The CPU is the default device. A GPU artifact names its codegen (nvvm or
+// rocdl); the runtime then loads the matching backend library
+// (libtetra_cuda.so, libtetra_rocm.so), which provides the mgpu* functions
+// the compiled host code calls to load and launch its kernels, and memory
+// that both the host code and the kernels can address.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TETRA_RUNTIME_DEVICE_H
+#define TETRA_RUNTIME_DEVICE_H
+
+#include <cstddef>
+#include <string>
+
+namespace tetra::rt {
+
+struct DeviceBackend {
+  const char *name; // "cpu", "cuda", "rocm"
+  /// Zeroed bytes the host and the device can both address.
+  void *(*allocate)(size_t bytes);
+  void (*release)(void *pointer);
+  /// Waits until every launched kernel has finished.
+  void (*synchronize)();
+};
+
+/// The backend in use (the CPU until loadDeviceBackend succeeds).
+const DeviceBackend &device();
+
+/// Loads the backend library for `codegen` ("nvvm" or "rocdl") and selects
+/// the device of this rank. Throws Error naming the library or the driver
+/// call that failed (no GPU, no driver, a stub driver).
+void loadDeviceBackend(const std::string &codegen);
+
+/// The symbol a backend library exports: fills `error` and returns null
+/// when its device cannot be used.
+using DeviceBackendEntry = const DeviceBackend *(*)(char *error, size_t errorSize);
+constexpr const char *kDeviceBackendSymbol = "tetra_device_backend";
+
+} // namespace tetra::rt
+
+#endif // TETRA_RUNTIME_DEVICE_H

@@ -1,0 +1,198 @@
+//===- CudaDevice.cpp - the CUDA backend: driver API under mgpu* ----------===//
+//
+// The compiled host code calls mgpuModuleLoad (from a constructor, with the
+// cubin tetra-compile embedded), mgpuModuleGetFunction, mgpuStreamCreate,
+// mgpuLaunchKernel and mgpuStreamSynchronize around every kernel. Here they
+// are the CUDA driver API on this rank's device: one primary context and
+// one stream per thread. Tensors are managed memory, which the host code,
+// MPI and NCCL address alike.
+//
+//===----------------------------------------------------------------------===//
+#include "tetra/runtime/Device.h"
+
+#include <cuda.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+CUdevice device = 0;
+CUcontext context = nullptr;
+
+[[noreturn]] void fail(const char *call, CUresult result) {
+  const char *name = nullptr, *text = nullptr;
+  cuGetErrorName(result, &name);
+  cuGetErrorString(result, &text);
+  std::fprintf(stderr, "tetra-run: CUDA: %s failed: %s (%s)\n", call, name ? name : "?",
+               text ? text : "no description");
+  std::exit(1);
+}
+
+void check(CUresult result, const char *call) {
+  if (result != CUDA_SUCCESS)
+    fail(call, result);
+}
+
+/// Every thread that calls the driver uses the rank's primary context.
+void bindContext() {
+  CUcontext currentContext = nullptr;
+  cuCtxGetCurrent(&currentContext);
+  if (currentContext != context)
+    check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+}
+
+CUstream threadStream() {
+  thread_local CUstream stream = nullptr;
+  if (!stream) {
+    bindContext();
+    check(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  }
+  return stream;
+}
+
+void *allocate(size_t bytes) {
+  bindContext();
+  CUdeviceptr pointer = 0;
+  check(cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL),
+        "cuMemAllocManaged");
+  check(cuMemsetD8(pointer, 0, bytes ? bytes : 1), "cuMemsetD8");
+  check(cuCtxSynchronize(), "cuCtxSynchronize");
+  return reinterpret_cast<void *>(pointer);
+}
+
+void release(void *pointer) {
+  if (!pointer)
+    return;
+  bindContext();
+  // Work still using it finishes first.
+  check(cuCtxSynchronize(), "cuCtxSynchronize");
+  check(cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+}
+
+void synchronize() {
+  bindContext();
+  check(cuCtxSynchronize(), "cuCtxSynchronize");
+}
+
+const tetra::rt::DeviceBackend backend{"cuda", allocate, release, synchronize};
+
+/// This rank's device among the node's: the launcher's local rank.
+int localRank() {
+  for (const char *name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
+    if (const char *v = std::getenv(name))
+      return std::atoi(v);
+  return 0;
+}
+
+} // namespace
+
+extern "C" {
+
+const tetra::rt::DeviceBackend *tetra_device_backend(char *error, size_t errorSize) {
+  auto refuse = [&](const char *call, CUresult result) -> const tetra::rt::DeviceBackend * {
+    const char *text = nullptr;
+    cuGetErrorString(result, &text);
+    std::snprintf(error, errorSize, "CUDA: %s failed: %s", call, text ? text : "unknown error");
+    return nullptr;
+  };
+  if (CUresult r = cuInit(0); r != CUDA_SUCCESS)
+    return refuse("cuInit", r);
+  int count = 0;
+  if (CUresult r = cuDeviceGetCount(&count); r != CUDA_SUCCESS)
+    return refuse("cuDeviceGetCount", r);
+  if (count == 0) {
+    std::snprintf(error, errorSize, "CUDA: no device");
+    return nullptr;
+  }
+  if (CUresult r = cuDeviceGet(&device, localRank() % count); r != CUDA_SUCCESS)
+    return refuse("cuDeviceGet", r);
+  if (CUresult r = cuDevicePrimaryCtxRetain(&context, device); r != CUDA_SUCCESS)
+    return refuse("cuDevicePrimaryCtxRetain", r);
+  if (CUresult r = cuCtxSetCurrent(context); r != CUDA_SUCCESS)
+    return refuse("cuCtxSetCurrent", r);
+  return &backend;
+}
+
+// The entry points MLIR's gpu-to-llvm lowering calls.
+
+void *mgpuModuleLoad(void *data, size_t /*size*/) {
+  bindContext();
+  CUmodule module = nullptr;
+  check(cuModuleLoadData(&module, data), "cuModuleLoadData");
+  return module;
+}
+
+void mgpuModuleUnload(void *module) {
+  // At exit the context may be gone already; nothing is left to free then.
+  CUcontext currentContext = nullptr;
+  if (cuCtxGetCurrent(&currentContext) == CUDA_SUCCESS && currentContext)
+    cuModuleUnload(static_cast<CUmodule>(module));
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  CUfunction function = nullptr;
+  CUresult r = cuModuleGetFunction(&function, static_cast<CUmodule>(module), name);
+  if (r != CUDA_SUCCESS) {
+    std::fprintf(stderr, "tetra-run: CUDA: kernel %s: ", name);
+    fail("cuModuleGetFunction", r);
+  }
+  return function;
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
+                      intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t sharedBytes,
+                      void *stream, void **params, void **extra, size_t /*paramsCount*/) {
+  bindContext();
+  check(cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
+                       blockZ, sharedBytes, static_cast<CUstream>(stream), params, extra),
+        "cuLaunchKernel");
+}
+
+void *mgpuStreamCreate() { return threadStream(); }
+
+// The thread's stream lives as long as the thread.
+void mgpuStreamDestroy(void *) {}
+
+void mgpuStreamSynchronize(void *stream) {
+  check(cuStreamSynchronize(static_cast<CUstream>(stream)), "cuStreamSynchronize");
+}
+
+void mgpuStreamWaitEvent(void *stream, void *event) {
+  check(cuStreamWaitEvent(static_cast<CUstream>(stream), static_cast<CUevent>(event), 0),
+        "cuStreamWaitEvent");
+}
+
+void *mgpuEventCreate() {
+  bindContext();
+  CUevent event = nullptr;
+  check(cuEventCreate(&event, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+  return event;
+}
+
+void mgpuEventDestroy(void *event) { cuEventDestroy(static_cast<CUevent>(event)); }
+
+void mgpuEventSynchronize(void *event) {
+  check(cuEventSynchronize(static_cast<CUevent>(event)), "cuEventSynchronize");
+}
+
+void mgpuEventRecord(void *event, void *stream) {
+  check(cuEventRecord(static_cast<CUevent>(event), static_cast<CUstream>(stream)),
+        "cuEventRecord");
+}
+
+void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool /*hostShared*/) {
+  return allocate(bytes);
+}
+
+void mgpuMemFree(void *pointer, void * /*stream*/) { release(pointer); }
+
+void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
+  check(cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst), reinterpret_cast<CUdeviceptr>(src),
+                      bytes, static_cast<CUstream>(stream)),
+        "cuMemcpyAsync");
+}
+
+} // extern "C"

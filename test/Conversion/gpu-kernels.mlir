@@ -1,0 +1,52 @@
+// One kernel per fused group, launched where the group was.
+// RUN: tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels | FileCheck %s
+// RUN: tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels=target=rocdl | FileCheck %s --check-prefix=AMD
+// RUN: tetra-opt %s -split-input-file -verify-diagnostics --convert-linalg-to-gpu-kernels
+
+// CHECK: module attributes {gpu.container_module}
+// CHECK-LABEL: func.func @layer
+// CHECK-NOT: linalg.
+// The GEMM: 40x20 in 16x8 tiles is 15 warps, 4 a block.
+// CHECK: gpu.launch_func @kernels::@layer_0_gemm blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) args(%arg0 : memref<40x24xf32>, %arg1 : memref<20x24xf32>, %arg2 : memref<40x20xf32>)
+// CHECK: gpu.launch_func @kernels::@layer_1_pointwise {{.*}} args(%arg2 : memref<40x20xf32>)
+// CHECK: gpu.launch_func @kernels::@layer_2_pointwise {{.*}} args(%arg3 : memref<40xf32>)
+// CHECK: gpu.launch_func @kernels::@layer_3_reduction {{.*}} args(%arg2 : memref<40x20xf32>, %arg3 : memref<40xf32>)
+// CHECK-NOT: linalg.
+// CHECK: gpu.module @kernels
+// CHECK: gpu.func @layer_0_gemm({{.*}}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: scf.for
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: gpu.func @layer_1_pointwise
+// The constant 2.0 the epilogue reads is copied into the kernel.
+// CHECK: arith.constant 2.0
+// CHECK: math.tanh
+// CHECK: gpu.func @layer_2_pointwise
+// CHECK: gpu.func @layer_3_reduction
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} iter_args
+
+// AMD: gpu.func @layer_0_gemm({{.*}}) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// AMD: amdgpu.mfma 16x16x16 {{.*}} : vector<4xbf16>, vector<4xbf16>, vector<4xf32>
+// AMD-NOT: nvvm.
+
+func.func @on_tensors(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{is on tensors; outline GPU kernels after bufferization}}
+  %y = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      outs(%x : tensor<4xf32>) {
+  ^bb0(%v: f32):
+    linalg.yield %v : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+func.func @dynamic(%x: memref<?xf32>) {
+  // expected-error @+1 {{has dynamic loop bounds; GPU kernels need static shapes}}
+  linalg.generic {indexing_maps = [affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      outs(%x : memref<?xf32>) {
+  ^bb0(%v: f32):
+    linalg.yield %v : f32
+  }
+  return
+}
