@@ -294,6 +294,27 @@ TEST(CostModelMachine, PublishedMachinesLoad) {
   EXPECT_EQ(frontier->devicesPerNode, 8);
   EXPECT_DOUBLE_EQ(frontier->peakMatrix, 191.5e12);
   EXPECT_NEAR(frontier->gemmEfficiencyAt(1e12), 0.653, 1e-12);
+  // Which kernels each machine gets.
+  EXPECT_EQ(frontier->codegen, "rocdl");
+  EXPECT_EQ(frontier->chip, "gfx90a");
+  llvm::Expected<Machine> alps = loadMachine(std::string(examples) + "/machines/alps.json");
+  EXPECT_EQ(alps->codegen, "nvvm");
+  EXPECT_EQ(alps->chip, "sm_90a");
+  llvm::Expected<Machine> cpu = loadMachine(std::string(examples) + "/machines/cpu.json");
+  EXPECT_EQ(cpu->codegen, "cpu");
+}
+
+TEST(CostModelMachine, CodegenIsKnownAndGpusNameTheirChip) {
+  llvm::Expected<Machine> unknown = parseMachine(
+      R"({"format": "tetra-machine", "version": 1, "name": "m", "codegen": "spirv"})", "m.json");
+  ASSERT_FALSE(bool(unknown));
+  EXPECT_EQ(llvm::toString(unknown.takeError()),
+            "m.json: key 'codegen' must be \"cpu\", \"nvvm\" or \"rocdl\"");
+  llvm::Expected<Machine> chipless = parseMachine(
+      R"({"format": "tetra-machine", "version": 1, "name": "m", "codegen": "nvvm"})", "m.json");
+  ASSERT_FALSE(bool(chipless));
+  EXPECT_EQ(llvm::toString(chipless.takeError()),
+            "m.json: key 'chip' names the GPU to generate kernels for (sm_90a, gfx90a, ...)");
 }
 
 } // namespace
