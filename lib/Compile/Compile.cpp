@@ -330,7 +330,15 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     return emitError(fileLoc) << "--emit gpu: --machine " << machine.name
                               << " has no GPU kernels (try --machine alps or frontier)";
   if (gpu) {
-    if (failed(outlineGpuKernels(*module, machine)))
+    if (options.gemm != "tensor-cores" && options.gemm != "vendor")
+      return emitError(fileLoc) << "--gemm must be tensor-cores or vendor, not '" << options.gemm
+                                << "'";
+    // The vendor GEMM is cuBLAS, in the CUDA backend; the AMD backend has no
+    // BLAS (Debian ships neither hipBLASLt nor rocBLAS).
+    if (options.gemm == "vendor" && machine.codegen != "nvvm")
+      return emitError(fileLoc) << "--gemm vendor: no vendor GEMM library for " << machine.device
+                                << " in this build; use --gemm tensor-cores";
+    if (failed(outlineGpuKernels(*module, machine, options.gemm)))
       return failure();
     if (options.emit == "gpu") {
       module->print(llvm::outs());

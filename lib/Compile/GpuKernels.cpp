@@ -101,8 +101,10 @@ LogicalResult writeObjects(ModuleOp module, StringRef dir, StringRef suffix, Loc
 
 } // namespace
 
-LogicalResult mlir::tetra::outlineGpuKernels(ModuleOp module, const cost::Machine &machine) {
-  return run(module, "convert-linalg-to-gpu-kernels{target=" + machine.codegen + "}");
+LogicalResult mlir::tetra::outlineGpuKernels(ModuleOp module, const cost::Machine &machine,
+                                            StringRef gemm) {
+  return run(module, "convert-linalg-to-gpu-kernels{target=" + machine.codegen +
+                         " gemm=" + gemm.str() + "}");
 }
 
 FailureOr<GpuKernelsInfo> mlir::tetra::lowerToGpuKernels(ModuleOp module,

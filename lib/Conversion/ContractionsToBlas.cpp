@@ -24,41 +24,16 @@ constexpr llvm::StringLiteral kSgemm = "tetra_sgemm";
 struct ConvertContractionsToBlasPass
     : tetra::impl::ConvertContractionsToBlasBase<ConvertContractionsToBlasPass> {
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    MLIRContext *ctx = &getContext();
-    OpBuilder b(ctx);
-    // Fully dynamic strided memrefs: any 2-D view passes.
-    int64_t dyn = ShapedType::kDynamic;
-    auto anyMatrix = MemRefType::get(
-        {dyn, dyn}, b.getF32Type(), StridedLayoutAttr::get(ctx, dyn, {dyn, dyn}));
-    func::FuncOp callee;
-    SmallVector<linalg::GenericOp> gemms;
-    module.walk([&](linalg::GenericOp op) {
-      if (matchGemm(op))
-        gemms.push_back(op);
+    SmallVector<std::pair<linalg::GenericOp, Gemm>> gemms;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (std::optional<Gemm> g = matchGemm(op))
+        gemms.push_back({op, *g});
     });
     if (gemms.empty())
       return;
-    b.setInsertionPointToStart(module.getBody());
-    callee = func::FuncOp::create(
-        b, module.getLoc(), kSgemm,
-        b.getFunctionType({b.getI64Type(), b.getI64Type(), anyMatrix, anyMatrix, anyMatrix},
-                          {}));
-    callee.setPrivate();
-    callee->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-    for (linalg::GenericOp op : gemms) {
-      Gemm g = *matchGemm(op);
-      b.setInsertionPoint(op);
-      Location loc = op.getLoc();
-      auto cast = [&](Value v) -> Value {
-        return memref::CastOp::create(b, loc, anyMatrix, v);
-      };
-      Value transA = arith::ConstantIntOp::create(b, loc, g.transA, 64);
-      Value transB = arith::ConstantIntOp::create(b, loc, g.transB, 64);
-      func::CallOp::create(b, loc, callee,
-                           ValueRange{transA, transB, cast(g.a), cast(g.b), cast(g.c)});
-      op.erase();
-    }
+    func::FuncOp callee = tetra::declareGemmFunction(getOperation(), kSgemm);
+    for (auto &[op, g] : gemms)
+      tetra::replaceWithGemmCall(op, g, callee);
   }
 };
 

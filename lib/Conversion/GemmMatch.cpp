@@ -2,6 +2,7 @@
 #include "tetra/Conversion/GemmMatch.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/AffineMap.h"
 
 using namespace mlir;
@@ -56,4 +57,33 @@ std::optional<tetra::Gemm> tetra::matchGemm(linalg::GenericOp op) {
   if (!g.a || !g.b)
     return std::nullopt;
   return g;
+}
+
+func::FuncOp tetra::declareGemmFunction(ModuleOp module, StringRef name) {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  MLIRContext *ctx = module.getContext();
+  OpBuilder b(ctx);
+  // Fully dynamic strided memrefs: any 2-D view passes.
+  int64_t dyn = ShapedType::kDynamic;
+  auto anyMatrix = MemRefType::get({dyn, dyn}, b.getF32Type(),
+                                   StridedLayoutAttr::get(ctx, dyn, {dyn, dyn}));
+  b.setInsertionPointToStart(module.getBody());
+  auto callee = func::FuncOp::create(
+      b, module.getLoc(), name,
+      b.getFunctionType({b.getI64Type(), b.getI64Type(), anyMatrix, anyMatrix, anyMatrix}, {}));
+  callee.setPrivate();
+  callee->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  return callee;
+}
+
+void tetra::replaceWithGemmCall(linalg::GenericOp op, const Gemm &g, func::FuncOp callee) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type anyMatrix = callee.getFunctionType().getInput(2);
+  auto cast = [&](Value v) -> Value { return memref::CastOp::create(b, loc, anyMatrix, v); };
+  Value transA = arith::ConstantIntOp::create(b, loc, g.transA, 64);
+  Value transB = arith::ConstantIntOp::create(b, loc, g.transB, 64);
+  func::CallOp::create(b, loc, callee, ValueRange{transA, transB, cast(g.a), cast(g.b), cast(g.c)});
+  op.erase();
 }

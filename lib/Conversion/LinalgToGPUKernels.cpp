@@ -162,6 +162,12 @@ struct ConvertLinalgToGPUKernelsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (gemm != "tensor-cores" && gemm != "vendor") {
+      module.emitError() << "convert-linalg-to-gpu-kernels: gemm must be tensor-cores or "
+                            "vendor, not '"
+                         << gemm << "'";
+      return signalPassFailure();
+    }
     if (target != "nvvm" && target != "rocdl") {
       module.emitError() << "convert-linalg-to-gpu-kernels: target must be nvvm or rocdl, not '"
                          << target << "'";
@@ -198,6 +204,7 @@ struct ConvertLinalgToGPUKernelsPass
     SymbolTable symbols(kernels);
 
     llvm::DenseMap<Operation *, unsigned> counter;
+    func::FuncOp vendorGemm;
     for (linalg::GenericOp op : groups) {
       auto func = op->getParentOfType<func::FuncOp>();
       if (!op.hasPureBufferSemantics()) {
@@ -205,6 +212,12 @@ struct ConvertLinalgToGPUKernelsPass
         return signalPassFailure();
       }
       std::optional<Gemm> gemm = matchGemm(op);
+      if (gemm && this->gemm == "vendor") {
+        if (!vendorGemm)
+          vendorGemm = declareGemmFunction(module, "tetra_gpu_sgemm");
+        replaceWithGemmCall(op, *gemm, vendorGemm);
+        continue;
+      }
       std::string kind = gemm ? "gemm"
                          : op.getNumReductionLoops() ? "reduction"
                                                      : "pointwise";

@@ -55,6 +55,10 @@ static cl::opt<std::string> overlap(
 static cl::opt<int64_t> prefetch(
     "prefetch", cl::desc("Weight all-gathers in flight ahead of the one in use (oag)"),
     cl::init(1));
+static cl::opt<std::string> gemm(
+    "gemm", cl::desc("GPU machines: matrix products as generated tensor-core kernels "
+                     "(tensor-cores, the default) or by the vendor library (vendor: cuBLAS)"),
+    cl::init("tensor-cores"));
 static cl::opt<std::string> kernelOpt(
     "kernel-opt", cl::desc("Optimisation level of the kernels' C compile: O0..O3 (default O3)"),
     cl::init("O3"));
@@ -109,6 +113,7 @@ int main(int argc, char **argv) {
   options.goldfish = goldfish;
   options.grid = grid;
   options.kernelOpt = kernelOpt;
+  options.gemm = gemm;
   options.overlap = overlap;
   options.prefetch = prefetch;
   options.emit = emit;

@@ -50,6 +50,9 @@ struct CompileOptions {
   /// and its optimisation level (O3; tests use O1 to compile faster).
   std::string clang;
   std::string kernelOpt = "O3";
+  /// GPU machines: matrix products as generated tensor-core kernels
+  /// ("tensor-cores") or served by the vendor library ("vendor": cuBLAS).
+  std::string gemm = "tensor-cores";
 };
 
 struct ModelConfig;
@@ -83,7 +86,8 @@ struct GpuKernelsInfo {
 
 /// Outlines the fused groups of a bufferized module as GPU kernels for
 /// `machine` (codegen nvvm or rocdl): one gpu.func and one launch each.
-LogicalResult outlineGpuKernels(ModuleOp module, const cost::Machine &machine);
+LogicalResult outlineGpuKernels(ModuleOp module, const cost::Machine &machine,
+                                StringRef gemm);
 
 /// Lowers outlined kernels to their target, writes `outputDir/kernels/`
 /// (assembly, and cubin or HSACO) and lowers the host code to the LLVM

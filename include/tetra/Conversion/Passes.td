@@ -57,7 +57,9 @@ def ConvertLinalgToGPUKernels
     - a 2-D matrix product (the groups the CPU hands to BLAS) becomes a
       tensor-core kernel: operands rounded to bf16, products accumulated in
       fp32 and added to C's initial value (zeros, a bias, or a residual), so
-      the bias and residual epilogues ride in the GEMM. `target=nvvm` issues
+      the bias and residual epilogues ride in the GEMM (or, with
+      `gemm=vendor`, a call of the runtime's `tetra_gpu_sgemm`, cuBLAS with
+      the same arithmetic, stays in the host code). `target=nvvm` issues
       `mma.sync.m16n8k16` (one warp per 16x8 tile), `target=rocdl` issues
       `v_mfma_f32_16x16x16bf16_1k` (one wave64 per 16x16 tile);
     - any other group gets one thread per point of its parallel loops, which
@@ -71,7 +73,11 @@ def ConvertLinalgToGPUKernels
     Option<"target", "target", "std::string", /*default=*/"\"nvvm\"",
            "Tensor-core flavour of the GEMM kernels: nvvm or rocdl">,
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
-           "Threads per block of the pointwise and reduction kernels">
+           "Threads per block of the pointwise and reduction kernels">,
+    Option<"gemm", "gemm", "std::string", /*default=*/"\"tensor-cores\"",
+           "Matrix products as generated tensor-core kernels (tensor-cores) "
+           "or as calls of tetra_gpu_sgemm, which the runtime serves with the "
+           "vendor library (vendor: cuBLAS, bf16 tensor cores, fp32 sums)">
   ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
