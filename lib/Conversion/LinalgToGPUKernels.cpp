@@ -173,8 +173,22 @@ struct ConvertLinalgToGPUKernelsPass
                          << target << "'";
       return signalPassFailure();
     }
-    // Named ops (fill, copy, matmul, ...) as generics: one kernel builder.
+    // Copies between buffers (bufferization's, the out-params') run on the
+    // device too, as copy groups: the host would drag the data across.
     IRRewriter rewriter(&getContext());
+    SmallVector<memref::CopyOp> copies;
+    module.walk([&](memref::CopyOp copy) {
+      auto type = llvm::dyn_cast<MemRefType>(copy.getSource().getType());
+      if (type && type.hasStaticShape() && type.getRank() > 0 &&
+          copy->getParentOfType<func::FuncOp>())
+        copies.push_back(copy);
+    });
+    for (memref::CopyOp copy : copies) {
+      rewriter.setInsertionPoint(copy);
+      linalg::CopyOp::create(rewriter, copy.getLoc(), copy.getSource(), copy.getTarget());
+      rewriter.eraseOp(copy);
+    }
+    // Named ops (fill, copy, matmul, ...) as generics: one kernel builder.
     SmallVector<linalg::LinalgOp> named;
     module.walk([&](linalg::LinalgOp op) {
       if (!llvm::isa<linalg::GenericOp>(op))

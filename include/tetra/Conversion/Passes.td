@@ -66,8 +66,10 @@ def ConvertLinalgToGPUKernels
       walks the reduction loops in order (norms, softmax and logsumexp rows)
       and evaluates the group's body.
 
-    Values the group reads from above (scalars, other buffers) become kernel
-    arguments; constants are rematerialised inside the kernel.
+    Copies between static buffers (memref.copy, from bufferization) become
+    copy kernels too, so the data stays on the device. Values the group
+    reads from above (scalars, other buffers) become kernel arguments;
+    constants are rematerialised inside the kernel.
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"nvvm\"",

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Tetra's GPU kernels on one NVIDIA GPU (sm_90a: H100/H200/GH200), checked
+# against the CPU path and measured against cuBLAS and the device's peak.
+#
+#   bench/gpu/check.sh            (about 5 minutes on one H200 after the build)
+#
+# 1. The tensor-core GEMM kernel tetra-opt generates, at 1024^3, 4096^3 and
+#    8192^3: error against fp32 cuBLAS (normwise, tolerance 1e-2: bf16
+#    inputs), TFLOP/s against cuBLAS with the same arithmetic (fp32 storage,
+#    bf16 tensor cores) and against cuBLAS on bf16 storage (the practical
+#    peak; the H100/H200 datasheet's dense bf16 peak is 989 TFLOP/s).
+# 2. Every kernel of a model: tiny-llama-bytes compiled for alps and for the
+#    CPU, the same initial parameters; logits of one batch compared
+#    (max |gpu - cpu| <= 3e-2 max |cpu|: every GEMM rounds to bf16), then
+#    5 training steps compared step by step (relative loss difference
+#    <= 2e-2), with --gemm tensor-cores and with --gemm vendor.
+# Exit status: non-zero when any comparison fails.
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/lib/build.sh"
+HERE="$TETRA_ROOT/bench/gpu"
+WORK="${TETRA_GPU_WORK:-$(mktemp -d)}"
+START=$SECONDS
+status=0
+stamp() { echo "== [$((SECONDS - START)) s] $*"; }
+
+stamp "build"
+tetra_build tetra-opt tetra-compile tetra-run tetra_cuda
+BIN="$TETRA_BUILD/bin"
+CUDA="${CUDA_PATH:-/usr/local/cuda}"
+nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader || true
+g++ -O2 -std=c++17 -I"$CUDA/include" "$HERE/gemm_check.cpp" -L"$CUDA/lib64" -lcuda -lcublas \
+  -Wl,-rpath,"$CUDA/lib64" -o "$WORK/gemm_check"
+
+stamp "1. the generated GEMM kernel against cuBLAS"
+for size in 1024 4096 8192; do
+  sed -e "s/@M@/$size/g" -e "s/@N@/$size/g" -e "s/@K@/$size/g" "$HERE/gemm.mlir.in" \
+    > "$WORK/gemm-$size.mlir"
+  "$BIN/tetra-opt" "$WORK/gemm-$size.mlir" --pass-pipeline="builtin.module(\
+convert-linalg-to-gpu-kernels{target=nvvm},nvvm-attach-target{chip=sm_90a features=+ptx80 O=3},\
+gpu.module(lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm,reconcile-unrealized-casts),\
+gpu-module-to-binary{format=bin toolkit=$CUDA})" -o "$WORK/gemm-$size.out.mlir"
+  "$WORK/gemm_check" "$WORK/gemm-$size.out.mlir" "$size" "$size" "$size" || status=1
+done
+
+stamp "2. a model's kernels against the CPU path"
+CONFIG="$TETRA_ROOT/examples/configs/tiny-llama-bytes.json"
+DATA="$TETRA_ROOT/README.md"
+SHAPE=(--seq-len 64 --micro-batch 4 --global-batch 4)
+"$BIN/tetra-compile" "$CONFIG" "${SHAPE[@]}" -o "$WORK/cpu"
+"$BIN/tetra-run" "$WORK/cpu" --evaluate --data-text "$DATA" --dump-logits "$WORK/cpu.logits"
+"$BIN/tetra-run" "$WORK/cpu" --steps 5 --data-text "$DATA" --log "$WORK/cpu.jsonl" > /dev/null
+for gemm in tensor-cores vendor; do
+  stamp "   --machine alps --gemm $gemm"
+  "$BIN/tetra-compile" "$CONFIG" "${SHAPE[@]}" --machine alps --gemm "$gemm" -o "$WORK/alps-$gemm"
+  "$BIN/tetra-run" "$WORK/alps-$gemm" --evaluate --data-text "$DATA" \
+    --dump-logits "$WORK/alps-$gemm.logits"
+  /usr/bin/python3 "$HERE/compare_runs.py" logits "$WORK/cpu.logits" "$WORK/alps-$gemm.logits" 3e-2 \
+    || status=1
+  "$BIN/tetra-run" "$WORK/alps-$gemm" --steps 5 --data-text "$DATA" --log "$WORK/alps-$gemm.jsonl" \
+    > /dev/null
+  /usr/bin/python3 "$HERE/compare_runs.py" losses "$WORK/cpu.jsonl" "$WORK/alps-$gemm.jsonl" 2e-2 \
+    || status=1
+done
+
+stamp "done (status $status); files in $WORK"
+exit $status

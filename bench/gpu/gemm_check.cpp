@@ -1,0 +1,220 @@
+//===- gemm_check.cpp - Tetra's tensor-core GEMM kernel against cuBLAS -----===//
+//
+// Reads the module tetra-opt wrote for bench/gpu/gemm.mlir.in (host function
+// with its gpu.launch_func, gpu.binary with the cubin), launches the kernel
+// on random inputs and compares it with cuBLAS:
+//   numerics: against cuBLAS in full fp32 (CUBLAS_COMPUTE_32F), normwise;
+//   speed: against cuBLAS on the same fp32 storage with bf16 tensor cores
+//          (CUBLAS_COMPUTE_32F_FAST_16BF, the same arithmetic), and against
+//          cuBLAS on bf16 storage, the device's practical bf16 peak.
+//
+//===----------------------------------------------------------------------===//
+#include <cublas_v2.h>
+#include <cuda.h>
+#include <cuda_bf16.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#define CU(call)                                                                             \
+  do {                                                                                       \
+    CUresult r_ = (call);                                                                    \
+    if (r_ != CUDA_SUCCESS) {                                                                \
+      const char *s_ = nullptr;                                                              \
+      cuGetErrorString(r_, &s_);                                                             \
+      std::fprintf(stderr, "gemm_check: %s failed: %s\n", #call, s_ ? s_ : "?");            \
+      std::exit(1);                                                                          \
+    }                                                                                        \
+  } while (0)
+#define BLAS(call)                                                                           \
+  do {                                                                                       \
+    cublasStatus_t s_ = (call);                                                              \
+    if (s_ != CUBLAS_STATUS_SUCCESS) {                                                       \
+      std::fprintf(stderr, "gemm_check: %s failed: status %d\n", #call, int(s_));           \
+      std::exit(1);                                                                          \
+    }                                                                                        \
+  } while (0)
+
+namespace {
+
+/// The bytes of `bin = "..."`, undoing MLIR's escapes (\\ and \XX).
+std::string objectOf(const std::string &text) {
+  size_t start = text.find("bin = \"");
+  if (start == std::string::npos) {
+    std::fprintf(stderr, "gemm_check: no gpu.binary object in the module\n");
+    std::exit(1);
+  }
+  std::string bytes;
+  for (size_t i = start + 7; i < text.size() && text[i] != '"'; ++i) {
+    if (text[i] == '\\' && text[i + 1] == '\\') {
+      bytes.push_back('\\');
+      i += 1;
+    } else if (text[i] == '\\') {
+      bytes.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      bytes.push_back(text[i]);
+    }
+  }
+  return bytes;
+}
+
+/// The launch's blocks and threads (x), from the host function's constants.
+void launchOf(const std::string &text, const std::string &kernel, long &blocks, long &threads) {
+  std::smatch m;
+  std::regex launch("gpu\\.launch_func\\s+@kernels::@" + kernel +
+                    " blocks in \\((%\\w+), %\\w+, %\\w+\\) threads in \\((%\\w+),");
+  if (!std::regex_search(text, m, launch)) {
+    std::fprintf(stderr, "gemm_check: no launch of %s\n", kernel.c_str());
+    std::exit(1);
+  }
+  auto constant = [&](const std::string &name) {
+    std::smatch c;
+    std::regex def(name + " = arith\\.constant (\\d+) : index");
+    if (!std::regex_search(text, c, def)) {
+      std::fprintf(stderr, "gemm_check: no constant %s\n", name.c_str());
+      std::exit(1);
+    }
+    return std::stol(c[1]);
+  };
+  blocks = constant(m[1]);
+  threads = constant(m[2]);
+}
+
+double seconds(CUevent a, CUevent b) {
+  float ms = 0;
+  CU(cuEventElapsedTime(&ms, a, b));
+  return ms / 1e3;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: gemm_check MODULE.mlir M N K\n");
+    return 2;
+  }
+  std::ifstream in(argv[1]);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  long m = std::atol(argv[2]), n = std::atol(argv[3]), k = std::atol(argv[4]);
+
+  CU(cuInit(0));
+  CUdevice dev;
+  CU(cuDeviceGet(&dev, 0));
+  CUcontext ctx;
+  CU(cuDevicePrimaryCtxRetain(&ctx, dev));
+  CU(cuCtxSetCurrent(ctx));
+  std::string object = objectOf(text);
+  CUmodule module;
+  CU(cuModuleLoadData(&module, object.data()));
+  CUfunction fn;
+  CU(cuModuleGetFunction(&fn, module, "linear_0_gemm"));
+  long blocks = 0, threads = 0;
+  launchOf(text, "linear_0_gemm", blocks, threads);
+
+  std::mt19937 rng(0);
+  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  std::vector<float> x(m * k), w(n * k);
+  for (float &v : x)
+    v = uniform(rng);
+  for (float &v : w)
+    v = uniform(rng);
+  std::vector<__nv_bfloat16> xb(x.size()), wb(w.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    xb[i] = __float2bfloat16(x[i]);
+  for (size_t i = 0; i < w.size(); ++i)
+    wb[i] = __float2bfloat16(w[i]);
+  CUdeviceptr dx, dw, dy, dref, dxb, dwb;
+  CU(cuMemAlloc(&dx, x.size() * 4));
+  CU(cuMemAlloc(&dw, w.size() * 4));
+  CU(cuMemAlloc(&dy, m * n * 4));
+  CU(cuMemAlloc(&dref, m * n * 4));
+  CU(cuMemAlloc(&dxb, x.size() * 2));
+  CU(cuMemAlloc(&dwb, w.size() * 2));
+  CU(cuMemcpyHtoD(dx, x.data(), x.size() * 4));
+  CU(cuMemcpyHtoD(dw, w.data(), w.size() * 4));
+  CU(cuMemcpyHtoD(dxb, xb.data(), xb.size() * 2));
+  CU(cuMemcpyHtoD(dwb, wb.data(), wb.size() * 2));
+
+  // Memref descriptors, expanded: allocated, aligned, offset, sizes, strides.
+  struct Desc {
+    CUdeviceptr allocated, aligned;
+    long offset, size0, size1, stride0, stride1;
+  };
+  Desc a{dx, dx, 0, m, k, k, 1}, b{dw, dw, 0, n, k, k, 1}, c{dy, dy, 0, m, n, n, 1};
+  std::vector<void *> params;
+  for (Desc *d : {&a, &b, &c})
+    for (void *field : {(void *)&d->allocated, (void *)&d->aligned, (void *)&d->offset,
+                        (void *)&d->size0, (void *)&d->size1, (void *)&d->stride0,
+                        (void *)&d->stride1})
+      params.push_back(field);
+  auto launch = [&] {
+    CU(cuLaunchKernel(fn, blocks, 1, 1, threads, 1, 1, 0, nullptr, params.data(), nullptr));
+  };
+
+  cublasHandle_t h;
+  BLAS(cublasCreate(&h));
+  float one = 1.f, zero = 0.f;
+  // y = x w^T, row-major: y^T = w x^T in column-major.
+  auto blas = [&](CUdeviceptr out, CUdeviceptr xs, CUdeviceptr ws, cudaDataType in,
+                  cublasComputeType_t compute) {
+    BLAS(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, (void *)ws, in, k,
+                      (void *)xs, in, k, &zero, (void *)out, CUDA_R_32F, n, compute,
+                      CUBLAS_GEMM_DEFAULT));
+  };
+
+  // Numerics: one launch into zeros against fp32 cuBLAS.
+  CU(cuMemsetD32(dy, 0, m * n));
+  launch();
+  blas(dref, dx, dw, CUDA_R_32F, CUBLAS_COMPUTE_32F_PEDANTIC);
+  CU(cuCtxSynchronize());
+  std::vector<float> y(m * n), ref(m * n);
+  CU(cuMemcpyDtoH(y.data(), dy, y.size() * 4));
+  CU(cuMemcpyDtoH(ref.data(), dref, ref.size() * 4));
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    diff += (y[i] - ref[i]) * double(y[i] - ref[i]);
+    norm += ref[i] * double(ref[i]);
+  }
+  double relative = std::sqrt(diff / norm);
+  // bf16 keeps 8 significant bits: each product is off by up to 2^-8
+  // relative, random in sign, so the normwise error stays near 2^-8.
+  const double tolerance = 1e-2;
+
+  CUevent start, stop;
+  CU(cuEventCreate(&start, 0));
+  CU(cuEventCreate(&stop, 0));
+  auto timeIt = [&](auto &&body) {
+    body();
+    CU(cuCtxSynchronize());
+    int reps = 10;
+    CU(cuEventRecord(start, nullptr));
+    for (int i = 0; i < reps; ++i)
+      body();
+    CU(cuEventRecord(stop, nullptr));
+    CU(cuEventSynchronize(stop));
+    return seconds(start, stop) / reps;
+  };
+  double flops = 2.0 * m * n * k;
+  double ours = timeIt(launch);
+  double fast16 = timeIt([&] { blas(dref, dx, dw, CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_16BF); });
+  double bf16 = timeIt([&] { blas(dref, dxb, dwb, CUDA_R_16BF, CUBLAS_COMPUTE_32F); });
+  auto tf = [&](double s) { return flops / s / 1e12; };
+  std::printf("gemm %ldx%ldx%ld: error vs fp32 cuBLAS %.2e (tolerance %.0e) %s\n", m, n, k,
+              relative, tolerance, relative < tolerance ? "ok" : "FAILED");
+  std::printf("  tetra tensor-core kernel   %8.1f TFLOP/s\n", tf(ours));
+  std::printf("  cuBLAS fp32 in, bf16 TC    %8.1f TFLOP/s   tetra/cuBLAS = %.3f\n", tf(fast16),
+              fast16 / ours);
+  std::printf("  cuBLAS bf16 in (peak ref)  %8.1f TFLOP/s   tetra/peak   = %.3f\n", tf(bf16),
+              bf16 / ours);
+  return relative < tolerance ? 0 : 1;
+}
