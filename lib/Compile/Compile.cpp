@@ -317,6 +317,11 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
   // The artifact's folder; an artifact is complete once its manifest
   // exists, so an old one goes first.
   bool gpu = machine.codegen != "cpu";
+  // Tests of the GPU lowering on a CPU: the outlined kernels run as loops.
+  bool emulated = gpu && options.emulateGpu;
+  if (options.emulateGpu && !gpu)
+    return emitError(fileLoc) << "--emulate-gpu: --machine " << machine.name
+                              << " has no GPU kernels to emulate";
   SmallString<256> manifestPath(options.outputDir);
   llvm::sys::path::append(manifestPath, "manifest.json");
   auto prepareOutput = [&]() -> LogicalResult {
@@ -338,12 +343,14 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     if (options.gemm == "vendor" && machine.codegen != "nvvm")
       return emitError(fileLoc) << "--gemm vendor: no vendor GEMM library for " << machine.device
                                 << " in this build; use --gemm tensor-cores";
-    if (failed(outlineGpuKernels(*module, machine, options.gemm)))
+    if (failed(outlineGpuKernels(*module, machine, emulated ? "vendor" : options.gemm)))
       return failure();
     if (options.emit == "gpu") {
       module->print(llvm::outs());
       return success();
     }
+  }
+  if (gpu && !emulated) {
     if (options.outputDir.empty())
       return emitError(fileLoc) << "--machine " << machine.name
                                 << ": GPU kernels go into an artifact; give -o";
@@ -353,7 +360,8 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     if (failed(info))
       return failure();
     gpuInfo = *info;
-  } else if (failed(runPipeline(*module, kLowerToLLVM))) {
+  } else if (failed(runPipeline(*module, std::string(emulated ? "tetra-emulate-gpu-launches," : "") +
+                                              kLowerToLLVM))) {
     return failure();
   }
   if (failed(addPackedWrappers(*module)))
@@ -368,7 +376,7 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
   if (!llvmModule)
     return emitError(fileLoc) << "translation to LLVM IR failed";
 
-  if (!gpu && failed(prepareOutput()))
+  if (!gpuInfo && failed(prepareOutput()))
     return failure();
 
   SmallString<256> irPath(options.outputDir), soPath(options.outputDir);

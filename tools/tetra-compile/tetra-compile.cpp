@@ -59,6 +59,11 @@ static cl::opt<std::string> gemm(
     "gemm", cl::desc("GPU machines: matrix products as generated tensor-core kernels "
                      "(tensor-cores, the default) or by the vendor library (vendor: cuBLAS)"),
     cl::init("tensor-cores"));
+static cl::opt<bool> emulateGpu(
+    "emulate-gpu",
+    cl::desc("GPU machines: run the outlined kernels as loops on the CPU (tests of the "
+             "outlining; matrix products by BLAS)"),
+    cl::init(false), cl::Hidden);
 static cl::opt<std::string> kernelOpt(
     "kernel-opt", cl::desc("Optimisation level of the kernels' C compile: O0..O3 (default O3)"),
     cl::init("O3"));
@@ -114,6 +119,7 @@ int main(int argc, char **argv) {
   options.grid = grid;
   options.kernelOpt = kernelOpt;
   options.gemm = gemm;
+  options.emulateGpu = emulateGpu;
   options.overlap = overlap;
   options.prefetch = prefetch;
   options.emit = emit;

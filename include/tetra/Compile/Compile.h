@@ -53,6 +53,9 @@ struct CompileOptions {
   /// GPU machines: matrix products as generated tensor-core kernels
   /// ("tensor-cores") or served by the vendor library ("vendor": cuBLAS).
   std::string gemm = "tensor-cores";
+  /// GPU machines, for tests: outline the kernels (matrix products as
+  /// vendor calls), then run them as host loops in a CPU artifact.
+  bool emulateGpu = false;
 };
 
 struct ModelConfig;

@@ -89,4 +89,20 @@ def ConvertLinalgToGPUKernels
   ];
 }
 
+def EmulateGPULaunches : Pass<"tetra-emulate-gpu-launches", "::mlir::ModuleOp"> {
+  let summary = "Run outlined GPU kernels as host loops (tests of the outlining)";
+  let description = [{
+    Replaces every `gpu.launch_func` by loops over its blocks and threads
+    (x only) around a copy of the kernel's body, with `gpu.block_id x` and
+    `gpu.thread_id x` the loop counters, then drops `gpu.module @kernels`.
+    Each thread runs alone, so kernels whose threads cooperate (the
+    warp-wide tensor-core GEMMs) are refused: emulate a module outlined with
+    `gemm=vendor`, whose `tetra_gpu_sgemm` calls become the CPU's
+    `tetra_sgemm`. What this checks on a CPU is everything the outlining
+    decides: which values a kernel captures, how it indexes, how it walks
+    its reductions, how it splits its iterations over threads.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
 #endif // TETRA_CONVERSION_PASSES_TD
