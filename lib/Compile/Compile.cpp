@@ -49,25 +49,12 @@ constexpr const char *kBufferize =
     "buffer-deallocation-pipeline,"
     "canonicalize";
 
-/// Lowering after bufferization: loops, then the LLVM dialect. Allocations
-/// go through the runtime's _mlir_memref_to_llvm_alloc, which counts them.
-constexpr const char *kLowerToLLVM =
-    "convert-contractions-to-blas,"
-    "convert-linalg-to-loops,"
-    "lower-affine,"
-    "convert-scf-to-cf,"
-    "expand-strided-metadata,"
-    "lower-affine,"
-    "finalize-memref-to-llvm{use-generic-functions=true},"
-    // LLVM intrinsics where they exist (rsqrt, exp, sin, ...), libm for the
-    // rest (erf, tanh).
-    "convert-math-to-llvm,"
-    "convert-math-to-libm,"
-    "convert-arith-to-llvm,"
-    "convert-index-to-llvm,"
-    "convert-cf-to-llvm,"
-    "convert-func-to-llvm,"
-    "reconcile-unrealized-casts";
+/// Lowering after bufferization on the CPU: BLAS calls, loops, then the
+/// host code's lowering to LLVM.
+std::string cpuToLLVM() {
+  return std::string("convert-contractions-to-blas,convert-linalg-to-loops,lower-affine,") +
+         kHostToLLVM + ",reconcile-unrealized-casts";
+}
 
 json::Array shapeOf(ShapedType type) {
   json::Array shape;
@@ -168,6 +155,22 @@ LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
 }
 
 } // namespace
+
+// Allocations go through the runtime's _mlir_memref_to_llvm_alloc, which
+// counts them.
+const char *const mlir::tetra::kHostToLLVM =
+    "convert-scf-to-cf,"
+    "expand-strided-metadata,"
+    "lower-affine,"
+    "finalize-memref-to-llvm{use-generic-functions=true},"
+    // LLVM intrinsics where they exist (rsqrt, exp, sin, ...), libm for the
+    // rest (erf, tanh).
+    "convert-math-to-llvm,"
+    "convert-math-to-libm,"
+    "convert-arith-to-llvm,"
+    "convert-index-to-llvm,"
+    "convert-cf-to-llvm,"
+    "convert-func-to-llvm";
 
 LogicalResult mlir::tetra::compileArtifact(const CompileOptions &options, MLIRContext &context) {
   Location fileLoc = FileLineColLoc::get(&context, options.configPath, 1, 1);
@@ -361,7 +364,7 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
       return failure();
     gpuInfo = *info;
   } else if (failed(runPipeline(*module, std::string(emulated ? "tetra-emulate-gpu-launches," : "") +
-                                              kLowerToLLVM))) {
+                                              cpuToLLVM()))) {
     return failure();
   }
   if (failed(addPackedWrappers(*module)))

@@ -28,20 +28,10 @@ using namespace mlir::tetra;
 namespace {
 
 /// Host code after the launches are in place: the CPU path's lowering
-/// without its BLAS calls.
-constexpr const char *kHostToLLVM =
-    "convert-scf-to-cf,"
-    "expand-strided-metadata,"
-    "lower-affine,"
-    "finalize-memref-to-llvm{use-generic-functions=true},"
-    "convert-math-to-llvm,"
-    "convert-math-to-libm,"
-    "convert-arith-to-llvm,"
-    "convert-index-to-llvm,"
-    "convert-cf-to-llvm,"
-    "convert-func-to-llvm,"
-    "gpu-to-llvm,"
-    "reconcile-unrealized-casts";
+/// without its BLAS calls, and the launches as mgpu* calls.
+std::string hostToLLVM() {
+  return std::string(kHostToLLVM) + ",gpu-to-llvm,reconcile-unrealized-casts";
+}
 
 LogicalResult run(ModuleOp module, const std::string &pipeline) {
   PassManager pm(module.getContext());
@@ -135,7 +125,7 @@ FailureOr<GpuKernelsInfo> mlir::tetra::lowerToGpuKernels(ModuleOp module,
         failed(writeObjects(*copy, dir, amd ? "s" : "ptx", loc)))
       return failure();
   }
-  if (failed(run(module, kHostToLLVM)) ||
+  if (failed(run(module, hostToLLVM())) ||
       failed(run(module, "gpu-module-to-binary{format=bin toolkit=" + toolkit + "}")) ||
       failed(writeObjects(module, dir, amd ? "hsaco" : "cubin", loc)))
     return failure();

@@ -4,23 +4,13 @@
 // --export-dynamic), so a kernels.so resolves them when it is loaded.
 //
 //===----------------------------------------------------------------------===//
+#include "tetra/runtime/MatrixDescriptor.h"
 #include "tetra/runtime/Trace.h"
 
 #include <cblas.h>
 #include <cstdint>
 
-namespace {
-/// A 2-D f32 memref descriptor as MLIR passes it.
-struct Matrix {
-  float *allocated;
-  float *aligned;
-  int64_t offset;
-  int64_t sizes[2];
-  int64_t strides[2];
-
-  float *data() const { return aligned + offset; }
-};
-} // namespace
+using Matrix = tetra::rt::MatrixDescriptor;
 
 /// C[i, j] += sum_r A'[i, r] B'[r, j], A' = A or A^T, B' = B or B^T: a BLAS
 /// sgemm with beta = 1, so C's initial value is kept.

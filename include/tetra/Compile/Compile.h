@@ -79,6 +79,10 @@ LogicalResult compileArtifact(const CompileOptions &options, MLIRContext &contex
 LogicalResult compileChosen(const CompileOptions &options, const ModelConfig &config,
                             MLIRContext &context, Location loc, const cost::Machine &machine);
 
+/// Bufferized host code (scf, memref, math, arith, func) to the LLVM
+/// dialect, as a pass pipeline; without the final reconcile-unrealized-casts.
+extern const char *const kHostToLLVM;
+
 /// What lowerToGpuKernels wrote.
 struct GpuKernelsInfo {
   std::string codegen, chip;

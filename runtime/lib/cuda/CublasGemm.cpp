@@ -6,6 +6,8 @@
 // call computes C^T = op(B)^T op(A)^T.
 //
 //===----------------------------------------------------------------------===//
+#include "tetra/runtime/MatrixDescriptor.h"
+
 #include <cublas_v2.h>
 #include <cuda.h>
 
@@ -13,17 +15,9 @@
 #include <cstdio>
 #include <cstdlib>
 
+using Matrix = tetra::rt::MatrixDescriptor;
+
 namespace {
-
-struct Matrix {
-  float *allocated;
-  float *aligned;
-  int64_t offset;
-  int64_t sizes[2];
-  int64_t strides[2];
-
-  float *data() const { return aligned + offset; }
-};
 
 [[noreturn]] void fail(const char *what, int status) {
   std::fprintf(stderr, "tetra-run: cuBLAS: %s failed (status %d)\n", what, status);

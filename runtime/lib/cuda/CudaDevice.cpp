@@ -79,13 +79,6 @@ void synchronize() {
 
 const tetra::rt::DeviceBackend backend{"cuda", allocate, release, synchronize};
 
-/// This rank's device among the node's: the launcher's local rank.
-int localRank() {
-  for (const char *name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
-    if (const char *v = std::getenv(name))
-      return std::atoi(v);
-  return 0;
-}
 
 } // namespace
 
@@ -107,7 +100,7 @@ const tetra::rt::DeviceBackend *tetra_device_backend(char *error, size_t errorSi
     std::snprintf(error, errorSize, "CUDA: no device");
     return nullptr;
   }
-  if (CUresult r = cuDeviceGet(&device, localRank() % count); r != CUDA_SUCCESS)
+  if (CUresult r = cuDeviceGet(&device, tetra::rt::launcherLocalRank() % count); r != CUDA_SUCCESS)
     return refuse("cuDeviceGet", r);
   if (CUresult r = cuDevicePrimaryCtxRetain(&context, device); r != CUDA_SUCCESS)
     return refuse("cuDevicePrimaryCtxRetain", r);

@@ -148,12 +148,6 @@ void synchronize() {}
 
 const tetra::rt::DeviceBackend backend{"rocm", allocate, release, synchronize};
 
-int localRank() {
-  for (const char *name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
-    if (const char *v = std::getenv(name))
-      return std::atoi(v);
-  return 0;
-}
 
 struct Agents {
   std::vector<hsa_agent_t> gpus, cpus;
@@ -215,7 +209,7 @@ const tetra::rt::DeviceBackend *tetra_device_backend(char *error, size_t errorSi
     std::snprintf(error, errorSize, "HSA: no GPU agent");
     return nullptr;
   }
-  gpu = agents.gpus[localRank() % agents.gpus.size()];
+  gpu = agents.gpus[tetra::rt::launcherLocalRank() % agents.gpus.size()];
   cpu = agents.cpus.front();
   kernargRegion.handle = 0;
   hsa_agent_iterate_regions(gpu, findKernargRegion, &kernargRegion);

@@ -11,6 +11,7 @@
 #define TETRA_RUNTIME_DEVICE_H
 
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 
 namespace tetra::rt {
@@ -36,6 +37,16 @@ void loadDeviceBackend(const std::string &codegen);
 /// when its device cannot be used.
 using DeviceBackendEntry = const DeviceBackend *(*)(char *error, size_t errorSize);
 constexpr const char *kDeviceBackendSymbol = "tetra_device_backend";
+
+/// This process's rank among those the launcher started on its node
+/// (mpirun, srun, MPICH); 0 when started alone. Backends pick their device
+/// by it.
+inline int launcherLocalRank() {
+  for (const char *name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
+    if (const char *v = std::getenv(name))
+      return std::atoi(v);
+  return 0;
+}
 
 } // namespace tetra::rt
 
