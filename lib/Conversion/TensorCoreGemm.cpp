@@ -18,6 +18,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace mlir::tetra;
 
@@ -119,7 +121,8 @@ LaunchShape buildMmaSync(IndexMath &m, const MatrixReader &a, const MatrixReader
         IndexMath n{nb, loc};
         Value kBase = n.add(k0, pairCol);
         SmallVector<Value> aRegs, bRegs;
-        // a0..a3: rows g, g+8; columns 2t, 2t+8 (pairs along k).
+        // Registers 0..3 (bf16 elements a0..a7): rows g, g+8; columns 2t, 2t+8
+        // (pairs along k).
         for (int r = 0; r < 4; ++r) {
           Value row = r % 2 ? row1 : row0;
           Value col = n.add(kBase, 8 * (r / 2));
@@ -145,7 +148,7 @@ LaunchShape buildMmaSync(IndexMath &m, const MatrixReader &a, const MatrixReader
   Value rows[4] = {row0, row0, row1, row1}, cols[4] = {col0, col1, col0, col1};
   for (int i = 0; i < 4; ++i)
     accumulate(m, c, s.m, s.n, rows[i], cols[i], loop.getResult(i));
-  return {ceilDiv(tiles, kWarps), kWarps * 32};
+  return {std::max<int64_t>(1, ceilDiv(tiles, kWarps)), kWarps * 32};
 }
 
 LaunchShape buildMfma(IndexMath &m, const MatrixReader &a, const MatrixReader &bm, Value c,
@@ -183,7 +186,7 @@ LaunchShape buildMfma(IndexMath &m, const MatrixReader &a, const MatrixReader &b
     Value v = vector::ExtractOp::create(m.b, m.loc, loop.getResult(0), i);
     accumulate(m, c, s.m, s.n, row, col, v);
   }
-  return {ceilDiv(tiles, kWaves), kWaves * 64};
+  return {std::max<int64_t>(1, ceilDiv(tiles, kWaves)), kWaves * 64};
 }
 
 } // namespace

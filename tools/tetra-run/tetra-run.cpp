@@ -381,6 +381,9 @@ static int run() {
     trace().write(traceDir + "/rank-" + std::to_string(rank) + ".json", label);
   }
   if (comm) {
+    // NCCL's communicators go before the MPI groups their ids came over.
+    setKernelCollectives(nullptr);
+    deviceCollectives.reset();
     comm.reset();
     MPI_Finalize();
   }

@@ -102,6 +102,16 @@ const tetra::rt::DeviceBackend *tetra_device_backend(char *error, size_t errorSi
   }
   if (CUresult r = cuDeviceGet(&device, tetra::rt::launcherLocalRank() % count); r != CUDA_SUCCESS)
     return refuse("cuDeviceGet", r);
+  // The host code and the kernels take turns on managed memory; without
+  // concurrent managed access the host may not touch it while any kernel runs.
+  int concurrent = 0;
+  cuDeviceGetAttribute(&concurrent, CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, device);
+  if (!concurrent) {
+    std::snprintf(error, errorSize,
+                  "CUDA: the device lacks concurrent managed memory access, which Tetra's "
+                  "tensors need");
+    return nullptr;
+  }
   if (CUresult r = cuDevicePrimaryCtxRetain(&context, device); r != CUDA_SUCCESS)
     return refuse("cuDevicePrimaryCtxRetain", r);
   if (CUresult r = cuCtxSetCurrent(context); r != CUDA_SUCCESS)
@@ -126,6 +136,7 @@ void mgpuModuleUnload(void *module) {
 }
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
+  bindContext();
   CUfunction function = nullptr;
   CUresult r = cuModuleGetFunction(&function, static_cast<CUmodule>(module), name);
   if (r != CUDA_SUCCESS) {
@@ -139,6 +150,11 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
                       intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t sharedBytes,
                       void *stream, void **params, void **extra, size_t /*paramsCount*/) {
   bindContext();
+  // Above 48 KiB a kernel's dynamic shared memory needs its opt-in.
+  if (sharedBytes > 48 * 1024)
+    check(cuFuncSetAttribute(static_cast<CUfunction>(function),
+                             CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, sharedBytes),
+          "cuFuncSetAttribute");
   check(cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
                        blockZ, sharedBytes, static_cast<CUstream>(stream), params, extra),
         "cuLaunchKernel");
@@ -150,6 +166,7 @@ void *mgpuStreamCreate() { return threadStream(); }
 void mgpuStreamDestroy(void *) {}
 
 void mgpuStreamSynchronize(void *stream) {
+  bindContext();
   check(cuStreamSynchronize(static_cast<CUstream>(stream)), "cuStreamSynchronize");
 }
 
@@ -183,6 +200,7 @@ void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool /*hostShared*/) {
 void mgpuMemFree(void *pointer, void * /*stream*/) { release(pointer); }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
+  bindContext();
   check(cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst), reinterpret_cast<CUdeviceptr>(src),
                       bytes, static_cast<CUstream>(stream)),
         "cuMemcpyAsync");

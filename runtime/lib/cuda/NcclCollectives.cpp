@@ -2,8 +2,10 @@
 //
 // One NCCL communicator per group of grid axes, made on first use from the
 // matching MPI group (rank 0 of the group broadcasts the unique id). Each
-// collective runs on the calling thread's stream and is waited for, as the
-// MPI ones are: the kernels' collectives are synchronous calls.
+// collective runs on its own stream and is waited for, as the MPI ones are:
+// the kernels' collectives are synchronous calls. NCCL addresses device and
+// managed memory only; a collective on ordinary host buffers (the runtime's
+// staging vectors) goes to MPI instead.
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/Error.h"
@@ -49,29 +51,49 @@ public:
   void barrier() override { mpi_->barrier(); }
 
   void allReduceSum(float *data, int64_t count, const std::vector<Axis> &axes) override {
+    if (!addressable(data))
+      return mpi_->allReduceSum(data, count, axes);
     run(ncclAllReduce(data, data, count, ncclFloat, ncclSum, group(axes), stream()),
         "AllReduce");
   }
   void allReduceSum(double *data, int64_t count, const std::vector<Axis> &axes) override {
+    if (!addressable(data))
+      return mpi_->allReduceSum(data, count, axes);
     run(ncclAllReduce(data, data, count, ncclDouble, ncclSum, group(axes), stream()),
         "AllReduce");
   }
   void allReduceMax(float *data, int64_t count, const std::vector<Axis> &axes) override {
+    if (!addressable(data))
+      return mpi_->allReduceMax(data, count, axes);
     run(ncclAllReduce(data, data, count, ncclFloat, ncclMax, group(axes), stream()),
         "AllReduce");
   }
   void allGather(const float *in, int64_t count, float *out,
                  const std::vector<Axis> &axes) override {
+    if (!addressable(in) || !addressable(out))
+      return mpi_->allGather(in, count, out, axes);
     run(ncclAllGather(in, out, count, ncclFloat, group(axes), stream()), "AllGather");
   }
   void reduceScatterSum(const float *in, float *out, int64_t count,
                         const std::vector<Axis> &axes) override {
+    if (!addressable(in) || !addressable(out))
+      return mpi_->reduceScatterSum(in, out, count, axes);
     run(ncclReduceScatter(in, out, count, ncclFloat, ncclSum, group(axes), stream()),
         "ReduceScatter");
   }
 
 private:
   cudaStream_t stream() { return reinterpret_cast<cudaStream_t>(stream_); }
+
+  /// Whether the device can address `pointer`: device or managed memory
+  /// (the driver does not know ordinary host memory).
+  bool addressable(const void *pointer) {
+    bindContext();
+    unsigned int type = 0;
+    return cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE,
+                                 reinterpret_cast<CUdeviceptr>(pointer)) == CUDA_SUCCESS &&
+           type != CU_MEMORYTYPE_HOST;
+  }
 
   /// The kernels' collectives run on the communication thread: it needs
   /// the rank's context too.

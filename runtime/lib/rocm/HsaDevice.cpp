@@ -51,6 +51,7 @@ struct Argument {
 
 struct KernelInfo {
   std::vector<Argument> args;
+  size_t explicitArgs = 0; // those not named hidden_*
 };
 
 struct Kernel {
@@ -87,7 +88,9 @@ std::map<std::string, KernelInfo> readMetadata(const void *data, size_t size) {
     for (const auto &note : file->notes(section, err)) {
       if (note.getName() != "AMDGPU" || note.getType() != llvm::ELF::NT_AMDGPU_METADATA)
         continue;
-      llvm::ArrayRef<uint8_t> desc = note.getDesc(section.sh_addralign);
+      // Notes are 4-aligned at least, as LLVM's own reader assumes.
+      llvm::ArrayRef<uint8_t> desc =
+          note.getDesc(std::max<uint64_t>(section.sh_addralign, 4));
       llvm::msgpack::Document doc;
       if (!doc.readFromBlob(llvm::StringRef(reinterpret_cast<const char *>(desc.data()),
                                             desc.size()),
@@ -107,6 +110,8 @@ std::map<std::string, KernelInfo> readMetadata(const void *data, size_t size) {
           argument.offset = a[".offset"].getUInt();
           argument.size = a[".size"].getUInt();
           argument.kind = a[".value_kind"].getString().str();
+          if (argument.kind.rfind("hidden_", 0) != 0)
+            ++info.explicitArgs;
           info.args.push_back(argument);
         }
         kernels[symbol] = std::move(info);
@@ -181,8 +186,11 @@ hsa_status_t findFineGrainedPool(hsa_amd_memory_pool_t pool, void *data) {
   hsa_amd_memory_pool_get_info(pool, HSA_AMD_MEMORY_POOL_INFO_SEGMENT, &segment);
   uint32_t flags = 0;
   hsa_amd_memory_pool_get_info(pool, HSA_AMD_MEMORY_POOL_INFO_GLOBAL_FLAGS, &flags);
-  if (segment == HSA_AMD_SEGMENT_GLOBAL &&
-      (flags & HSA_AMD_MEMORY_POOL_GLOBAL_FLAG_FINE_GRAINED)) {
+  bool allocatable = false;
+  hsa_amd_memory_pool_get_info(pool, HSA_AMD_MEMORY_POOL_INFO_RUNTIME_ALLOC_ALLOWED, &allocatable);
+  if (segment == HSA_AMD_SEGMENT_GLOBAL && allocatable &&
+      (flags & HSA_AMD_MEMORY_POOL_GLOBAL_FLAG_FINE_GRAINED) &&
+      !(flags & HSA_AMD_MEMORY_POOL_GLOBAL_FLAG_KERNARG_INIT)) {
     *static_cast<hsa_amd_memory_pool_t *>(data) = pool;
     return HSA_STATUS_INFO_BREAK;
   }
@@ -276,12 +284,20 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
                       intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t sharedBytes,
                       void * /*stream*/, void **params, void ** /*extra*/, size_t paramsCount) {
   auto *kernel = static_cast<Kernel *>(function);
+  if (paramsCount != kernel->info->explicitArgs) {
+    std::fprintf(stderr, "tetra-run: HSA: a launch passes %zu arguments, the kernel takes %zu\n",
+                 paramsCount, kernel->info->explicitArgs);
+    std::exit(1);
+  }
   void *kernargs = nullptr;
   check(hsa_memory_allocate(kernargRegion, std::max<uint32_t>(kernel->kernargBytes, 16),
                             &kernargs),
         "hsa_memory_allocate");
   std::memset(kernargs, 0, std::max<uint32_t>(kernel->kernargBytes, 16));
-  // Explicit arguments in order, then the hidden ones the launch knows.
+  hsa_queue_t *queue = threadQueue();
+  // Explicit arguments in order, then the hidden ones the launch knows
+  // (code object v5). The rest stay zero: the hostcall buffer and heap
+  // serve printf and malloc in kernels, which Tetra's kernels do not call.
   size_t explicitIndex = 0;
   for (const Argument &arg : kernel->info->args) {
     auto *slot = static_cast<char *>(kernargs) + arg.offset;
@@ -297,12 +313,19 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
                arg.kind == "hidden_group_size_z") {
       uint16_t v = arg.kind.back() == 'x' ? blockX : arg.kind.back() == 'y' ? blockY : blockZ;
       std::memcpy(slot, &v, std::min<uint64_t>(arg.size, sizeof(v)));
+    } else if (arg.kind == "hidden_grid_dims") {
+      uint16_t dims = 3;
+      std::memcpy(slot, &dims, std::min<uint64_t>(arg.size, sizeof(dims)));
+    } else if (arg.kind == "hidden_dynamic_lds_size") {
+      uint32_t bytes = sharedBytes;
+      std::memcpy(slot, &bytes, std::min<uint64_t>(arg.size, sizeof(bytes)));
+    } else if (arg.kind == "hidden_queue_ptr") {
+      std::memcpy(slot, &queue, std::min<uint64_t>(arg.size, sizeof(queue)));
     }
   }
 
   hsa_signal_t done;
   check(hsa_signal_create(1, 0, nullptr, &done), "hsa_signal_create");
-  hsa_queue_t *queue = threadQueue();
   uint64_t index = hsa_queue_add_write_index_relaxed(queue, 1);
   while (index - hsa_queue_load_read_index_scacquire(queue) >= queue->size) {
   }
