@@ -135,8 +135,9 @@ json::Object describeParam(ParamOp param) {
   return described;
 }
 
-/// Writes `text` to `path` through a temporary file and a rename.
-LogicalResult writeAtomically(MLIRContext &ctx, StringRef path, StringRef text) {
+} // namespace
+
+LogicalResult mlir::tetra::writeAtomically(MLIRContext &ctx, StringRef path, StringRef text) {
   if (llvm::Error err = llvm::writeToOutput(path, [&](raw_ostream &os) {
         os << text;
         return llvm::Error::success();
@@ -146,15 +147,12 @@ LogicalResult writeAtomically(MLIRContext &ctx, StringRef path, StringRef text) 
   return success();
 }
 
-/// Runs a comma-separated list of module passes.
-LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
+LogicalResult mlir::tetra::runPipeline(ModuleOp module, StringRef pipeline) {
   PassManager pm(module.getContext());
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
     return failure();
   return pm.run(module);
 }
-
-} // namespace
 
 // Allocations go through the runtime's _mlir_memref_to_llvm_alloc, which
 // counts them.
@@ -178,6 +176,22 @@ LogicalResult mlir::tetra::compileArtifact(const CompileOptions &options, MLIRCo
   if (!machine)
     return emitError(fileLoc) << llvm::toString(machine.takeError());
   bool planOnly = options.outputDir.empty() && options.emit.empty();
+  // What the GPU options ask of the machine, before any work.
+  bool gpuMachine = machine->codegen != "cpu";
+  if (!gpuMachine && options.emit == "gpu")
+    return emitError(fileLoc) << "--emit gpu: --machine " << machine->name
+                              << " has no GPU kernels (try --machine alps or frontier)";
+  if (options.emulateGpu && !gpuMachine)
+    return emitError(fileLoc) << "--emulate-gpu: --machine " << machine->name
+                              << " has no GPU kernels to emulate";
+  if (gpuMachine && options.gemm != "tensor-cores" && options.gemm != "vendor")
+    return emitError(fileLoc) << "--gemm must be tensor-cores or vendor, not '" << options.gemm
+                              << "'";
+  // The vendor GEMM is cuBLAS, in the CUDA backend; the AMD backend has no
+  // BLAS (Debian ships neither hipBLASLt nor rocBLAS).
+  if (gpuMachine && options.gemm == "vendor" && machine->codegen != "nvvm")
+    return emitError(fileLoc) << "--gemm vendor: no vendor GEMM library for " << machine->device
+                              << " in this build; use --gemm tensor-cores";
   if (options.kernelOpt != "O0" && options.kernelOpt != "O1" && options.kernelOpt != "O2" &&
       options.kernelOpt != "O3")
     return emitError(fileLoc) << "--kernel-opt must be O0, O1, O2 or O3, not '"
@@ -322,9 +336,6 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
   bool gpu = machine.codegen != "cpu";
   // Tests of the GPU lowering on a CPU: the outlined kernels run as loops.
   bool emulated = gpu && options.emulateGpu;
-  if (options.emulateGpu && !gpu)
-    return emitError(fileLoc) << "--emulate-gpu: --machine " << machine.name
-                              << " has no GPU kernels to emulate";
   SmallString<256> manifestPath(options.outputDir);
   llvm::sys::path::append(manifestPath, "manifest.json");
   auto prepareOutput = [&]() -> LogicalResult {
@@ -334,18 +345,7 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     return success();
   };
   std::optional<GpuKernelsInfo> gpuInfo;
-  if (!gpu && options.emit == "gpu")
-    return emitError(fileLoc) << "--emit gpu: --machine " << machine.name
-                              << " has no GPU kernels (try --machine alps or frontier)";
   if (gpu) {
-    if (options.gemm != "tensor-cores" && options.gemm != "vendor")
-      return emitError(fileLoc) << "--gemm must be tensor-cores or vendor, not '" << options.gemm
-                                << "'";
-    // The vendor GEMM is cuBLAS, in the CUDA backend; the AMD backend has no
-    // BLAS (Debian ships neither hipBLASLt nor rocBLAS).
-    if (options.gemm == "vendor" && machine.codegen != "nvvm")
-      return emitError(fileLoc) << "--gemm vendor: no vendor GEMM library for " << machine.device
-                                << " in this build; use --gemm tensor-cores";
     if (failed(outlineGpuKernels(*module, machine, emulated ? "vendor" : options.gemm)))
       return failure();
     if (options.emit == "gpu") {

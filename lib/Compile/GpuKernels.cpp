@@ -33,12 +33,6 @@ std::string hostToLLVM() {
   return std::string(kHostToLLVM) + ",gpu-to-llvm,reconcile-unrealized-casts";
 }
 
-LogicalResult run(ModuleOp module, const std::string &pipeline) {
-  PassManager pm(module.getContext());
-  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
-    return failure();
-  return pm.run(module);
-}
 
 std::string toolkitOf(StringRef codegen) {
   // ROCDL wants $ROCM_PATH/amdgcn/bitcode and $ROCM_PATH/llvm/bin/ld.lld;
@@ -67,23 +61,15 @@ std::string kernelPipeline(const cost::Machine &machine) {
       .str();
 }
 
-LogicalResult writeFile(Location loc, StringRef path, StringRef bytes) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
-  if (ec)
-    return emitError(loc) << "cannot write " << path << ": " << ec.message();
-  os << bytes;
-  return success();
-}
 
 /// Writes every gpu.binary's object of `module` as `dir/NAME.suffix`.
-LogicalResult writeObjects(ModuleOp module, StringRef dir, StringRef suffix, Location loc) {
+LogicalResult writeObjects(ModuleOp module, StringRef dir, StringRef suffix) {
   for (auto binary : module.getOps<gpu::BinaryOp>())
     for (Attribute attr : binary.getObjects()) {
       auto object = llvm::cast<gpu::ObjectAttr>(attr);
       SmallString<256> path(dir);
       llvm::sys::path::append(path, (binary.getName() + "." + suffix).str());
-      if (failed(writeFile(loc, path, object.getObject().getValue())))
+      if (failed(writeAtomically(*module.getContext(), path, object.getObject().getValue())))
         return failure();
     }
   return success();
@@ -93,14 +79,14 @@ LogicalResult writeObjects(ModuleOp module, StringRef dir, StringRef suffix, Loc
 
 LogicalResult mlir::tetra::outlineGpuKernels(ModuleOp module, const cost::Machine &machine,
                                             StringRef gemm) {
-  return run(module, "convert-linalg-to-gpu-kernels{target=" + machine.codegen +
+  return runPipeline(module, "convert-linalg-to-gpu-kernels{target=" + machine.codegen +
                          " gemm=" + gemm.str() + "}");
 }
 
 FailureOr<GpuKernelsInfo> mlir::tetra::lowerToGpuKernels(ModuleOp module,
                                                        const cost::Machine &machine,
                                                        StringRef outputDir, Location loc) {
-  if (failed(run(module, kernelPipeline(machine))))
+  if (failed(runPipeline(module, kernelPipeline(machine))))
     return failure();
   GpuKernelsInfo info;
   info.codegen = machine.codegen;
@@ -121,13 +107,13 @@ FailureOr<GpuKernelsInfo> mlir::tetra::lowerToGpuKernels(ModuleOp module,
     OwningOpRef<ModuleOp> copy = ModuleOp::create(loc);
     for (auto kernels : module.getOps<gpu::GPUModuleOp>())
       copy->getBody()->push_back(kernels->clone());
-    if (failed(run(*copy, "gpu-module-to-binary{format=isa toolkit=" + toolkit + "}")) ||
-        failed(writeObjects(*copy, dir, amd ? "s" : "ptx", loc)))
+    if (failed(runPipeline(*copy, "gpu-module-to-binary{format=isa toolkit=" + toolkit + "}")) ||
+        failed(writeObjects(*copy, dir, amd ? "s" : "ptx")))
       return failure();
   }
-  if (failed(run(module, hostToLLVM())) ||
-      failed(run(module, "gpu-module-to-binary{format=bin toolkit=" + toolkit + "}")) ||
-      failed(writeObjects(module, dir, amd ? "hsaco" : "cubin", loc)))
+  if (failed(runPipeline(module, hostToLLVM())) ||
+      failed(runPipeline(module, "gpu-module-to-binary{format=bin toolkit=" + toolkit + "}")) ||
+      failed(writeObjects(module, dir, amd ? "hsaco" : "cubin")))
     return failure();
   info.assembly = std::string("kernels/kernels.") + (amd ? "s" : "ptx");
   info.binary = std::string("kernels/kernels.") + (amd ? "hsaco" : "cubin");

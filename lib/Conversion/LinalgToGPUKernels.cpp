@@ -26,22 +26,22 @@ using namespace mlir::tetra;
 
 namespace {
 
-/// Element `ivs` of every operand read through its indexing map.
-Value loadThroughMap(OpBuilder &b, Location loc, Value memory, AffineMap map, ValueRange ivs) {
+/// The indices of loop point `ivs` in an operand, through its indexing map.
+SmallVector<Value> indicesThroughMap(OpBuilder &b, Location loc, AffineMap map, ValueRange ivs) {
   SmallVector<Value> indices;
   for (AffineExpr e : map.getResults())
     indices.push_back(affine::AffineApplyOp::create(
         b, loc, AffineMap::get(map.getNumDims(), 0, e), ivs));
-  return memref::LoadOp::create(b, loc, memory, indices);
+  return indices;
+}
+
+Value loadThroughMap(OpBuilder &b, Location loc, Value memory, AffineMap map, ValueRange ivs) {
+  return memref::LoadOp::create(b, loc, memory, indicesThroughMap(b, loc, map, ivs));
 }
 
 void storeThroughMap(OpBuilder &b, Location loc, Value value, Value memory, AffineMap map,
                      ValueRange ivs) {
-  SmallVector<Value> indices;
-  for (AffineExpr e : map.getResults())
-    indices.push_back(affine::AffineApplyOp::create(
-        b, loc, AffineMap::get(map.getNumDims(), 0, e), ivs));
-  memref::StoreOp::create(b, loc, value, memory, indices);
+  memref::StoreOp::create(b, loc, value, memory, indicesThroughMap(b, loc, map, ivs));
 }
 
 /// The generic's body at loop point `ivs`, with `outs` as the current

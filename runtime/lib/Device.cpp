@@ -2,9 +2,12 @@
 #include "tetra/runtime/Device.h"
 #include "tetra/runtime/Error.h"
 
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
 #include <cstdlib>
 #include <dlfcn.h>
-#include <unistd.h>
 
 namespace tetra::rt {
 namespace {
@@ -18,13 +21,11 @@ const DeviceBackend *current = &cpuBackend;
 
 /// The folder of the running executable's libraries: <bin>/../lib.
 std::string libraryDir() {
-  char path[4096];
-  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (n <= 0)
-    return "";
-  std::string exe(path, n);
-  std::string bin = exe.substr(0, exe.find_last_of('/'));
-  return bin.substr(0, bin.find_last_of('/')) + "/lib";
+  static int anchor;
+  std::string exe = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  llvm::SmallString<256> dir(llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
+  llvm::sys::path::append(dir, "lib");
+  return std::string(dir);
 }
 
 } // namespace

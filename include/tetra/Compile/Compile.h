@@ -79,6 +79,13 @@ LogicalResult compileArtifact(const CompileOptions &options, MLIRContext &contex
 LogicalResult compileChosen(const CompileOptions &options, const ModelConfig &config,
                             MLIRContext &context, Location loc, const cost::Machine &machine);
 
+/// Runs a comma-separated list of module passes.
+LogicalResult runPipeline(ModuleOp module, StringRef pipeline);
+
+/// Writes `bytes` to `path` through a temporary file and a rename; errors
+/// name the file.
+LogicalResult writeAtomically(MLIRContext &ctx, StringRef path, StringRef bytes);
+
 /// Bufferized host code (scf, memref, math, arith, func) to the LLVM
 /// dialect, as a pass pipeline; without the final reconcile-unrealized-casts.
 extern const char *const kHostToLLVM;
