@@ -56,6 +56,15 @@ std::string cpuToLLVM() {
          kHostToLLVM + ",reconcile-unrealized-casts";
 }
 
+/// The GPU kernels run on the host (tests of the GPU lowering): loops, or
+/// fibers of the runtime's emulator where threads cooperate. bf16 rounding
+/// becomes integer arithmetic, since the host's libgcc has no bf16 helpers.
+std::string emulatedGpuToLLVM(const cost::Machine &machine) {
+  std::string warp = machine.codegen == "rocdl" ? "64" : "32";
+  return "tetra-emulate-gpu-launches{warp-size=" + warp + "},arith-expand{include-bf16=true},convert-vector-to-llvm," +
+         cpuToLLVM() + ",tetra-emulate-gpu-trampolines";
+}
+
 json::Array shapeOf(ShapedType type) {
   json::Array shape;
   for (int64_t d : type.getShape())
@@ -346,7 +355,7 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
   };
   std::optional<GpuKernelsInfo> gpuInfo;
   if (gpu) {
-    if (failed(outlineGpuKernels(*module, machine, emulated ? "vendor" : options.gemm)))
+    if (failed(outlineGpuKernels(*module, machine, options.gemm)))
       return failure();
     if (options.emit == "gpu") {
       module->print(llvm::outs());
@@ -363,8 +372,7 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     if (failed(info))
       return failure();
     gpuInfo = *info;
-  } else if (failed(runPipeline(*module, std::string(emulated ? "tetra-emulate-gpu-launches," : "") +
-                                              cpuToLLVM()))) {
+  } else if (failed(runPipeline(*module, emulated ? emulatedGpuToLLVM(machine) : cpuToLLVM()))) {
     return failure();
   }
   if (failed(addPackedWrappers(*module)))

@@ -1,4 +1,10 @@
-//===- EmulateGPULaunches.cpp - outlined kernels as host loops ------------===//
+//===- EmulateGPULaunches.cpp - outlined kernels as host code -------------===//
+//
+// Kernels whose threads run alone become loops; kernels whose threads
+// cooperate become host functions run by the runtime's fiber emulator
+// (runtime/lib/GpuEmulator.cpp).
+//
+//===----------------------------------------------------------------------===//
 #include "tetra/Conversion/Passes.h"
 
 #include "mlir/IR/IRMapping.h"
@@ -20,7 +26,172 @@ std::optional<int64_t> constantSize(Value v) {
   return std::nullopt;
 }
 
+/// The private declaration `name : type` in `module`, made on first use.
+func::FuncOp declare(ModuleOp module, StringRef name, FunctionType type) {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto decl = func::FuncOp::create(b, module.getLoc(), name, type);
+  decl.setPrivate();
+  return decl;
+}
+
+bool cooperates(gpu::GPUFuncOp kernel) {
+  bool found = false;
+  kernel.walk([&](Operation *op) {
+    StringRef dialect = op->getDialect()->getNamespace();
+    if (dialect == "nvvm" || dialect == "amdgpu" || dialect == "rocdl" ||
+        llvm::isa<gpu::BarrierOp, gpu::ShuffleOp>(op))
+      found = true;
+  });
+  return found;
+}
+
+/// Rewrites the body of a cooperating kernel, copied into a host function,
+/// into calls of the runtime's emulator.
+class CooperatingKernel {
+public:
+  CooperatingKernel(ModuleOp module, func::FuncOp host) : module(module), host(host) {}
+
+  LogicalResult rewrite() {
+    SmallVector<Operation *> ops;
+    host.walk([&](Operation *op) { ops.push_back(op); });
+    for (Operation *op : ops)
+      if (failed(rewrite(op)))
+        return failure();
+    return success();
+  }
+
+private:
+  ModuleOp module;
+  func::FuncOp host;
+  Value resultBuffer; // memref<4xf32> the matrix instructions write D into
+
+  Value call(OpBuilder &b, Location loc, StringRef name, ValueRange operands, TypeRange results) {
+    auto callee = declare(module, name, b.getFunctionType(operands.getTypes(), results));
+    auto c = func::CallOp::create(b, loc, callee, operands);
+    return results.empty() ? Value() : c.getResult(0);
+  }
+
+  /// One buffer per function, at its entry, so no loop grows the stack.
+  Value buffer(Location loc) {
+    if (!resultBuffer) {
+      OpBuilder b = OpBuilder::atBlockBegin(&host.getBody().front());
+      resultBuffer = memref::AllocaOp::create(
+          b, loc, MemRefType::get({4}, b.getF32Type()));
+    }
+    return resultBuffer;
+  }
+
+  LogicalResult idCall(Operation *op, gpu::Dimension dim, StringRef name) {
+    if (dim != gpu::Dimension::x)
+      return op->emitOpError("emulates the x dimension only");
+    OpBuilder b(op);
+    op->getResult(0).replaceAllUsesWith(
+        call(b, op->getLoc(), name, {}, b.getIndexType()));
+    op->erase();
+    return success();
+  }
+
+  /// Replaces each `llvm.extractvalue %d[i]` of the struct result by the
+  /// i-th element of the result buffer.
+  LogicalResult replaceStructResult(Operation *op, Value buf) {
+    for (Operation *user : llvm::make_early_inc_range(op->getResult(0).getUsers())) {
+      auto extract = llvm::dyn_cast<LLVM::ExtractValueOp>(user);
+      if (!extract || extract.getPosition().size() != 1)
+        return op->emitOpError("has a use the emulator does not know: ") << *user;
+      OpBuilder b(extract);
+      Value index = arith::ConstantIndexOp::create(b, extract.getLoc(), extract.getPosition()[0]);
+      extract.getResult().replaceAllUsesWith(
+          memref::LoadOp::create(b, extract.getLoc(), buf, index));
+      extract.erase();
+    }
+    return success();
+  }
+
+  LogicalResult rewriteMma(NVVM::MmaOp mma) {
+    auto shape = mma.getShapeAttr();
+    bool supported = shape.getM() == 16 && shape.getN() == 8 && shape.getK() == 16 &&
+                     mma.getMultiplicandAPtxType() == NVVM::MMATypes::bf16 &&
+                     mma.getLayoutA() == NVVM::MMALayout::row &&
+                     mma.getLayoutB() == NVVM::MMALayout::col &&
+                     mma.getOperandA().size() == 4 && mma.getOperandB().size() == 2 &&
+                     mma.getOperandC().size() == 4 && mma.getOperandC()[0].getType().isF32();
+    if (!supported)
+      return mma.emitOpError("is emulated for m16n8k16 row.col bf16 with f32 accumulators only");
+    Value buf = buffer(mma.getLoc());
+    OpBuilder b(mma);
+    SmallVector<Value> operands(mma.getOperandA());
+    llvm::append_range(operands, mma.getOperandB());
+    llvm::append_range(operands, mma.getOperandC());
+    operands.push_back(buf);
+    call(b, mma.getLoc(), "tetra_emu_mma_sync_m16n8k16_bf16", operands, {});
+    if (failed(replaceStructResult(mma, buf)))
+      return failure();
+    mma.erase();
+    return success();
+  }
+
+  LogicalResult rewriteMfma(amdgpu::MFMAOp mfma) {
+    auto operandType = VectorType::get({4}, OpBuilder(mfma).getBF16Type());
+    auto accType = VectorType::get({4}, OpBuilder(mfma).getF32Type());
+    if (mfma.getM() != 16 || mfma.getN() != 16 || mfma.getK() != 16 || mfma.getBlocks() != 1 ||
+        mfma.getSourceA().getType() != operandType || mfma.getSourceB().getType() != operandType ||
+        mfma.getDestC().getType() != accType || mfma.getCbsz() != 0 || mfma.getAbid() != 0 ||
+        mfma.getBlgp() != amdgpu::MFMAPermB::none)
+      return mfma.emitOpError("is emulated for 16x16x16 bf16 with f32 accumulators only");
+    Value buf = buffer(mfma.getLoc());
+    OpBuilder b(mfma);
+    Location loc = mfma.getLoc();
+    SmallVector<Value> operands{
+        LLVM::BitcastOp::create(b, loc, b.getI64Type(), mfma.getSourceA()),
+        LLVM::BitcastOp::create(b, loc, b.getI64Type(), mfma.getSourceB())};
+    for (int64_t i = 0; i < 4; ++i)
+      operands.push_back(vector::ExtractOp::create(b, loc, mfma.getDestC(), i));
+    operands.push_back(buf);
+    call(b, loc, "tetra_emu_mfma_16x16x16_bf16", operands, {});
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    mfma.getResult().replaceAllUsesWith(
+        vector::LoadOp::create(b, loc, accType, buf, ValueRange{zero}));
+    mfma.erase();
+    return success();
+  }
+
+  LogicalResult rewrite(Operation *op) {
+    if (auto id = llvm::dyn_cast<gpu::ThreadIdOp>(op))
+      return idCall(op, id.getDimension(), "tetra_emu_thread_id");
+    if (auto id = llvm::dyn_cast<gpu::BlockIdOp>(op))
+      return idCall(op, id.getDimension(), "tetra_emu_block_id");
+    if (auto dim = llvm::dyn_cast<gpu::BlockDimOp>(op))
+      return idCall(op, dim.getDimension(), "tetra_emu_block_dim");
+    if (auto dim = llvm::dyn_cast<gpu::GridDimOp>(op))
+      return idCall(op, dim.getDimension(), "tetra_emu_grid_dim");
+    if (llvm::isa<gpu::BarrierOp>(op)) {
+      OpBuilder b(op);
+      call(b, op->getLoc(), "tetra_emu_barrier", {}, {});
+      op->erase();
+      return success();
+    }
+    if (llvm::isa<gpu::ReturnOp>(op)) {
+      OpBuilder b(op);
+      func::ReturnOp::create(b, op->getLoc());
+      op->erase();
+      return success();
+    }
+    if (auto mma = llvm::dyn_cast<NVVM::MmaOp>(op))
+      return rewriteMma(mma);
+    if (auto mfma = llvm::dyn_cast<amdgpu::MFMAOp>(op))
+      return rewriteMfma(mfma);
+    StringRef dialect = op->getDialect()->getNamespace();
+    if (dialect == "gpu" || dialect == "nvvm" || dialect == "amdgpu" || dialect == "rocdl")
+      return op->emitOpError("is not emulated on the host");
+    return success();
+  }
+};
+
 struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULaunchesPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTableCollection symbols;
@@ -44,21 +215,54 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
     }
   }
 
+  /// `<kernel>_emulated`, made on the first launch of `kernel`.
+  FailureOr<func::FuncOp> hostFunction(gpu::GPUFuncOp kernel) {
+    ModuleOp module = getOperation();
+    std::string name = (kernel.getName() + "_emulated").str();
+    if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+      return existing;
+    if (kernel.getNumWorkgroupAttributions() || kernel.getNumPrivateAttributions())
+      return kernel.emitOpError("has workgroup or private memory, which is not emulated");
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    auto host = func::FuncOp::create(b, kernel.getLoc(), name, kernel.getFunctionType());
+    host.setPrivate();
+    IRMapping map;
+    kernel.getBody().cloneInto(&host.getBody(), map);
+    if (failed(CooperatingKernel(module, host).rewrite()))
+      return failure();
+    return host;
+  }
+
+  /// The launch as a call of `<kernel>_emulated_launch(grid, block, warp
+  /// size, operands...)`.
+  LogicalResult emulateCooperating(gpu::LaunchFuncOp launch, gpu::GPUFuncOp kernel) {
+    FailureOr<func::FuncOp> host = hostFunction(kernel);
+    if (failed(host))
+      return failure();
+    OpBuilder b(launch);
+    Location loc = launch.getLoc();
+    SmallVector<Value> operands{launch.getGridSizeX(), launch.getBlockSizeX(),
+                                arith::ConstantIndexOp::create(b, loc, warpSize)};
+    llvm::append_range(operands, launch.getKernelOperands());
+    auto callee = declare(getOperation(), (host->getName() + "_launch").str(),
+                          b.getFunctionType(ValueRange(operands).getTypes(), {}));
+    func::CallOp::create(b, loc, callee, operands);
+    launch.erase();
+    return success();
+  }
+
   LogicalResult emulate(gpu::LaunchFuncOp launch, SymbolTableCollection &symbols) {
     auto kernel = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(launch, launch.getKernel());
     if (!kernel)
       return launch.emitOpError("launches a kernel that is not here");
-    bool cooperates = false;
-    kernel.walk([&](Operation *op) {
-      StringRef dialect = op->getDialect()->getNamespace();
-      if (dialect == "nvvm" || dialect == "amdgpu" || dialect == "rocdl" ||
-          llvm::isa<gpu::BarrierOp, gpu::ShuffleOp>(op))
-        cooperates = true;
-    });
-    if (cooperates)
-      return launch.emitOpError("launches ")
-             << kernel.getName()
-             << ", whose threads cooperate; emulate kernels outlined with gemm=vendor";
+    for (Value size : {launch.getGridSizeY(), launch.getGridSizeZ(), launch.getBlockSizeY(),
+                       launch.getBlockSizeZ()})
+      if (constantSize(size) != 1)
+        return launch.emitOpError("emulates launches along x only");
+    if (launch.getDynamicSharedMemorySize())
+      return launch.emitOpError("has dynamic shared memory, which is not emulated");
+    if (cooperates(kernel))
+      return emulateCooperating(launch, kernel);
     std::optional<int64_t> blocks = constantSize(launch.getGridSizeX());
     std::optional<int64_t> threads = constantSize(launch.getBlockSizeX());
     if (!blocks || !threads)

@@ -1,7 +1,10 @@
-// Outlined kernels as host loops, the CPU's check of the outlining.
+// Outlined kernels on the host, the CPU's check of the GPU lowering.
 // RUN: tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels=gemm=vendor --tetra-emulate-gpu-launches | FileCheck %s
-// RUN: not tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels --tetra-emulate-gpu-launches 2>&1 | FileCheck %s --check-prefix=COOPERATE
+// RUN: tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels --tetra-emulate-gpu-launches | FileCheck %s --check-prefix=MMA
+// RUN: tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels=target=rocdl --tetra-emulate-gpu-launches=warp-size=64 | FileCheck %s --check-prefix=MFMA
+// RUN: tetra-opt %s --split-input-file --verify-diagnostics --tetra-emulate-gpu-launches | FileCheck %s --check-prefix=BARRIER
 
+// Threads that run alone: loops.
 // CHECK-NOT: gpu.
 // CHECK: func.func private @tetra_sgemm
 // CHECK-LABEL: func.func @layer
@@ -14,4 +17,108 @@
 // CHECK: math.tanh
 // CHECK-NOT: gpu.
 
-// COOPERATE: error: 'gpu.launch_func' op launches layer_0_gemm, whose threads cooperate; emulate kernels outlined with gemm=vendor
+// The warp-wide GEMM: a host function the emulator runs once per thread,
+// with the matrix instruction a call that sees the whole warp's fragments.
+// MMA-NOT: gpu.
+// MMA-LABEL: func.func @layer
+// MMA: call @layer_0_gemm_emulated_launch(%c3, %c128, %c32, %arg0, %arg1, %arg2)
+// MMA: scf.for
+// MMA: math.tanh
+// MMA-LABEL: func.func private @layer_0_gemm_emulated(
+// MMA: %[[D:.*]] = memref.alloca() : memref<4xf32>
+// MMA: call @tetra_emu_thread_id() : () -> index
+// MMA: call @tetra_emu_block_id() : () -> index
+// MMA: scf.for {{.*}} iter_args(%[[C0:.*]] = %{{.*}}, %[[C1:.*]] = %{{.*}}, %[[C2:.*]] = %{{.*}}, %[[C3:.*]] = %{{.*}})
+// MMA: call @tetra_emu_mma_sync_m16n8k16_bf16({{.*}}, %[[C0]], %[[C1]], %[[C2]], %[[C3]], %[[D]])
+// MMA: memref.load %[[D]][%c0
+// MMA: return
+// MMA: func.func private @layer_0_gemm_emulated_launch(index, index, index, memref<40x24xf32>, memref<20x24xf32>, memref<40x20xf32>)
+// MMA-NOT: gpu.
+
+// MFMA: call @layer_0_gemm_emulated_launch(%{{.*}}, %c256, %c64,
+// MFMA-LABEL: func.func private @layer_0_gemm_emulated(
+// MFMA: %[[A:.*]] = llvm.bitcast %{{.*}} : vector<4xbf16> to i64
+// MFMA: %[[B:.*]] = llvm.bitcast %{{.*}} : vector<4xbf16> to i64
+// MFMA: call @tetra_emu_mfma_16x16x16_bf16(%[[A]], %[[B]],
+// MFMA: vector.load %{{.*}}[%{{.*}}] : memref<4xf32>, vector<4xf32>
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @reduce(%buffer: memref<128xf32>) kernel {
+      %t = gpu.thread_id x
+      %v = memref.load %buffer[%t] : memref<128xf32>
+      gpu.barrier
+      memref.store %v, %buffer[%t] : memref<128xf32>
+      gpu.return
+    }
+  }
+  func.func @run(%buffer: memref<128xf32>) {
+    %c1 = arith.constant 1 : index
+    %c128 = arith.constant 128 : index
+    gpu.launch_func @kernels::@reduce blocks in (%c1, %c1, %c1) threads in (%c128, %c1, %c1)
+        args(%buffer : memref<128xf32>)
+    return
+  }
+}
+// BARRIER-LABEL: func.func @run
+// BARRIER: call @reduce_emulated_launch(%c1, %c128, %c32, %arg0)
+// BARRIER-LABEL: func.func private @reduce_emulated(
+// BARRIER: call @tetra_emu_thread_id()
+// BARRIER: call @tetra_emu_barrier()
+// BARRIER: return
+
+// -----
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @staged(%buffer: memref<128xf32>) workgroup(%tile: memref<128xf32, #gpu.address_space<workgroup>>) kernel {
+      // expected-error @-1 {{has workgroup or private memory, which is not emulated}}
+      gpu.barrier
+      gpu.return
+    }
+  }
+  func.func @run(%buffer: memref<128xf32>) {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @kernels::@staged blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
+        args(%buffer : memref<128xf32>)
+    return
+  }
+}
+
+// -----
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @shuffled(%x: f32) kernel {
+      %c1 = arith.constant 1 : i32
+      %c32 = arith.constant 32 : i32
+      // expected-error @+1 {{is not emulated on the host}}
+      %y, %ok = gpu.shuffle xor %x, %c1, %c32 : f32
+      gpu.return
+    }
+  }
+  func.func @run(%x: f32) {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @kernels::@shuffled blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
+        args(%x : f32)
+    return
+  }
+}
+
+// -----
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @plane(%x: f32) kernel {
+      gpu.return
+    }
+  }
+  func.func @run(%x: f32) {
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    // expected-error @+1 {{emulates launches along x only}}
+    gpu.launch_func @kernels::@plane blocks in (%c1, %c2, %c1) threads in (%c1, %c1, %c1)
+        args(%x : f32)
+    return
+  }
+}

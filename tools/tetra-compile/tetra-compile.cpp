@@ -61,8 +61,8 @@ static cl::opt<std::string> gemm(
     cl::init("tensor-cores"));
 static cl::opt<bool> emulateGpu(
     "emulate-gpu",
-    cl::desc("GPU machines: run the outlined kernels as loops on the CPU (tests of the "
-             "outlining; matrix products by BLAS)"),
+    cl::desc("GPU machines: run the outlined kernels on the CPU (tests of the GPU "
+             "lowering: loops, or emulated threads where they cooperate)"),
     cl::init(false), cl::Hidden);
 static cl::opt<std::string> kernelOpt(
     "kernel-opt", cl::desc("Optimisation level of the kernels' C compile: O0..O3 (default O3)"),

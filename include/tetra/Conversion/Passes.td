@@ -90,19 +90,48 @@ def ConvertLinalgToGPUKernels
 }
 
 def EmulateGPULaunches : Pass<"tetra-emulate-gpu-launches", "::mlir::ModuleOp"> {
-  let summary = "Run outlined GPU kernels as host loops (tests of the outlining)";
+  let summary = "Run outlined GPU kernels on the host (tests of the GPU lowering)";
   let description = [{
-    Replaces every `gpu.launch_func` by loops over its blocks and threads
-    (x only) around a copy of the kernel's body, with `gpu.block_id x` and
-    `gpu.thread_id x` the loop counters, then drops `gpu.module @kernels`.
-    Each thread runs alone, so kernels whose threads cooperate (the
-    warp-wide tensor-core GEMMs) are refused: emulate a module outlined with
-    `gemm=vendor`, whose `tetra_gpu_sgemm` calls become the CPU's
-    `tetra_sgemm`. What this checks on a CPU is everything the outlining
-    decides: which values a kernel captures, how it indexes, how it walks
-    its reductions, how it splits its iterations over threads.
+    Makes the outlined kernels host code, then drops `gpu.module @kernels`.
+
+    - A kernel whose threads each run alone becomes loops over its blocks
+      and threads (x only) around a copy of its body, with `gpu.block_id x`
+      and `gpu.thread_id x` the loop counters.
+    - A kernel whose threads cooperate (`gpu.barrier`, the warp-wide
+      `nvvm.mma.sync` m16n8k16 and `amdgpu.mfma` 16x16x16 on bf16) becomes
+      a host function `<kernel>_emulated`. Thread and block ids, barriers
+      and the matrix instructions become calls of the runtime's emulator
+      (`tetra_emu_*`), which runs every thread of a block as a fiber and
+      computes a warp's matrix instruction from its lanes' fragments. The
+      launch becomes a call of `<kernel>_emulated_launch(grid, block,
+      warp size, operands...)`, which `tetra-emulate-gpu-trampolines`
+      defines once the host code is LLVM.
+
+    `tetra_gpu_sgemm` (the vendor GEMM) becomes the CPU's `tetra_sgemm`.
+    What this checks on a CPU is everything the GPU lowering decides: which
+    values a kernel captures, how it indexes, how it walks its reductions,
+    how it splits its iterations over threads, and how the tensor-core
+    kernels lay out their fragments.
   }];
-  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"warpSize", "warp-size", "int64_t", /*default=*/"32",
+           "Lanes per warp: 32 for NVIDIA, 64 for AMD's wave64">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect", "::mlir::LLVM::LLVMDialect"];
+}
+
+def EmulateGPUTrampolines : Pass<"tetra-emulate-gpu-trampolines", "::mlir::ModuleOp"> {
+  let summary = "Define the emulated launches once the host code is LLVM";
+  let description = [{
+    For every `<kernel>_emulated_launch` that `tetra-emulate-gpu-launches`
+    declared, now an `llvm.func` whose memref operands are spread into
+    their descriptors' fields: packs the operands into a struct and calls
+    `tetra_emu_launch` with `<kernel>_emulated_entry`, which unpacks them
+    and calls `<kernel>_emulated` once per emulated thread.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // TETRA_CONVERSION_PASSES_TD

@@ -1,0 +1,37 @@
+//===- GpuEmulator.h - the host ABI of emulated GPU kernels ----------------===//
+//
+// What tetra-emulate-gpu-launches makes cooperating kernels call: every
+// thread of a block runs `entry(arguments)` as a fiber; ids, barriers and
+// warp-wide matrix instructions are these calls. Index operands are int64_t
+// (MLIR's index on the host), memrefs arrive as their descriptors' fields.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TETRA_RUNTIME_GPUEMULATOR_H
+#define TETRA_RUNTIME_GPUEMULATOR_H
+
+#include <cstdint>
+
+extern "C" {
+/// Runs a `grid` x `block` launch (x only), block after block; `kernel`
+/// names it in errors. A barrier some threads skip, or a warp instruction
+/// not every lane reaches, ends the process with a message.
+void tetra_emu_launch(void (*entry)(void *), void *arguments, int64_t grid, int64_t block,
+                      int64_t warpSize, const char *kernel);
+int64_t tetra_emu_thread_id();
+int64_t tetra_emu_block_id();
+int64_t tetra_emu_block_dim();
+int64_t tetra_emu_grid_dim();
+/// gpu.barrier: waits for every thread of the block.
+void tetra_emu_barrier();
+/// nvvm.mma.sync m16n8k16 row.col, bf16 pairs in a..b, f32 c; D is the
+/// memref<4xf32> (allocated, aligned, offset, size, stride).
+void tetra_emu_mma_sync_m16n8k16_bf16(uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                      uint32_t b0, uint32_t b1, float c0, float c1, float c2,
+                                      float c3, float *, float *d, int64_t offset, int64_t,
+                                      int64_t);
+/// amdgpu.mfma 16x16x16 bf16: four bf16 in each of a and b; D as above.
+void tetra_emu_mfma_16x16x16_bf16(uint64_t a, uint64_t b, float c0, float c1, float c2, float c3,
+                                  float *, float *d, int64_t offset, int64_t, int64_t);
+}
+
+#endif // TETRA_RUNTIME_GPUEMULATOR_H

@@ -1,0 +1,322 @@
+//===- GpuEmulator.cpp - GPU kernels whose threads cooperate, on a CPU ----===//
+//
+// tetra-compile --emulate-gpu turns each kernel whose threads cooperate
+// (barriers, warp-wide matrix instructions) into a host function and its
+// launch into tetra_emu_launch. Here every thread of a block is a fiber
+// (ucontext) on one OS thread: a fiber runs until it reaches a barrier or a
+// warp-wide instruction, and the scheduler resumes the others until the
+// whole block (or warp) has arrived. Warp-wide matrix instructions are
+// computed from the fragments the lanes hold, mapped to matrix elements by
+// the layout tables of the PTX ISA (mma.m16n8k16) and AMD's CDNA2 ISA
+// (v_mfma_f32_16x16x16bf16_1k): the tables below, written independently of
+// the generator's. A block whose threads diverge at a barrier, or a warp
+// whose lanes do not all reach its instruction, stops the run with a message
+// naming the kernel.
+//
+//===----------------------------------------------------------------------===//
+#include "tetra/runtime/GpuEmulator.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <sys/mman.h>
+#include <ucontext.h>
+
+namespace {
+
+/// Why a fiber is not running.
+enum class Wait { Ready, Barrier, Warp, Done };
+
+/// The warp-wide instructions; each has its own operand and result layout.
+enum class WarpOp { MmaSyncM16N8K16Bf16, Mfma16x16x16Bf16 };
+
+struct Lane {
+  ucontext_t context;
+  Wait wait = Wait::Ready;
+  WarpOp op{};
+  uint32_t operands[10] = {}; // the lane's fragments, as the instruction takes them
+  float accumulators[4] = {};
+  float result[4] = {};
+};
+
+constexpr size_t kStackBytes = 128 * 1024;
+
+struct Emulation {
+  void (*entry)(void *) = nullptr;
+  void *arguments = nullptr;
+  const char *kernel = "";
+  int64_t grid = 0, block = 0, threads = 0, warpSize = 32, current = 0;
+  std::vector<Lane> lanes;
+  ucontext_t scheduler;
+};
+
+thread_local Emulation *active = nullptr;
+
+[[noreturn]] void fail(const Emulation &e, const std::string &what) {
+  std::fprintf(stderr, "tetra-run: error: emulated GPU kernel %s, block %lld: %s\n", e.kernel,
+               static_cast<long long>(e.block), what.c_str());
+  std::fflush(stderr);
+  std::exit(1);
+}
+
+Emulation &emulation(const char *what) {
+  if (!active) {
+    std::fprintf(stderr, "tetra-run: error: %s called outside an emulated GPU kernel\n", what);
+    std::exit(1);
+  }
+  return *active;
+}
+
+/// The fibers' stacks, kept from launch to launch (only touched pages cost
+/// memory).
+char *stacks(int64_t threads) {
+  static thread_local char *memory = nullptr;
+  static thread_local int64_t capacity = 0;
+  if (threads > capacity) {
+    if (memory)
+      munmap(memory, capacity * kStackBytes);
+    void *p = mmap(nullptr, threads * kStackBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      std::fprintf(stderr, "tetra-run: error: no memory for %lld emulated GPU threads\n",
+                   static_cast<long long>(threads));
+      std::exit(1);
+    }
+    memory = static_cast<char *>(p);
+    capacity = threads;
+  }
+  return memory;
+}
+
+void runThread() {
+  Emulation &e = *active;
+  e.entry(e.arguments);
+  e.lanes[e.current].wait = Wait::Done;
+  // Returning resumes uc_link, the scheduler.
+}
+
+/// Suspends the running fiber until the scheduler releases it.
+void suspend(Emulation &e, Wait why) {
+  Lane &lane = e.lanes[e.current];
+  lane.wait = why;
+  swapcontext(&lane.context, &e.scheduler);
+}
+
+float fromBf16(uint32_t bits) {
+  uint32_t word = bits << 16;
+  float f;
+  std::memcpy(&f, &word, sizeof f);
+  return f;
+}
+
+/// Half `h` (0: low) of a 32-bit register holding two bf16.
+float half(uint32_t reg, int h) { return fromBf16((reg >> (16 * h)) & 0xffff); }
+
+/// D = A B + C over fp32, for an m x n x k product with A, B and C gathered
+/// from the lanes.
+template <int M, int N, int K>
+void multiply(const float (&a)[M][K], const float (&b)[K][N], float (&c)[M][N]) {
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float sum = c[i][j];
+      for (int r = 0; r < K; ++r)
+        sum += a[i][r] * b[r][j];
+      c[i][j] = sum;
+    }
+}
+
+/// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 (PTX ISA, "Matrix
+/// Fragments for mma.m16n8k16 with floating point type"): with
+/// group = lane / 4 and t = lane % 4,
+///   A (16x16), element a_i of registers a0..a3 (two per register, low
+///   first): row group + 8 * ((i / 2) % 2), column 2t + (i % 2) + 8 * (i / 4);
+///   B (16x8), b_i of b0, b1: row 2t + (i % 2) + 8 * (i / 2), column group;
+///   C, D (16x8), c_i: row group + 8 * (i / 2), column 2t + (i % 2).
+void mmaSyncM16N8K16(Lane *warp) {
+  float a[16][16], b[16][8], c[16][8];
+  for (int lane = 0; lane < 32; ++lane) {
+    int group = lane / 4, t = lane % 4;
+    const Lane &l = warp[lane];
+    for (int i = 0; i < 8; ++i)
+      a[group + 8 * ((i / 2) % 2)][2 * t + i % 2 + 8 * (i / 4)] = half(l.operands[i / 2], i % 2);
+    for (int i = 0; i < 4; ++i)
+      b[2 * t + i % 2 + 8 * (i / 2)][group] = half(l.operands[4 + i / 2], i % 2);
+    for (int i = 0; i < 4; ++i)
+      c[group + 8 * (i / 2)][2 * t + i % 2] = l.accumulators[i];
+  }
+  multiply(a, b, c);
+  for (int lane = 0; lane < 32; ++lane) {
+    int group = lane / 4, t = lane % 4;
+    for (int i = 0; i < 4; ++i)
+      warp[lane].result[i] = c[group + 8 * (i / 2)][2 * t + i % 2];
+  }
+}
+
+/// v_mfma_f32_16x16x16bf16_1k (AMD CDNA2 ISA, dense matrix layouts, one
+/// block): lane l holds A[l % 16][4 (l / 16) + i] and B[4 (l / 16) + i][l % 16]
+/// as four bf16 (element i in bits 16i..16i+15), and C, D[4 (l / 16) + i][l % 16].
+void mfma16x16x16(Lane *wave) {
+  float a[16][16], b[16][16], c[16][16];
+  for (int lane = 0; lane < 64; ++lane) {
+    const Lane &l = wave[lane];
+    int rowOrCol = lane % 16, k0 = 4 * (lane / 16);
+    for (int i = 0; i < 4; ++i) {
+      a[rowOrCol][k0 + i] = half(l.operands[i / 2], i % 2);
+      b[k0 + i][rowOrCol] = half(l.operands[2 + i / 2], i % 2);
+      c[k0 + i][rowOrCol] = l.accumulators[i];
+    }
+  }
+  multiply(a, b, c);
+  for (int lane = 0; lane < 64; ++lane)
+    for (int i = 0; i < 4; ++i)
+      wave[lane].result[i] = c[4 * (lane / 16) + i][lane % 16];
+}
+
+const char *name(WarpOp op) {
+  return op == WarpOp::MmaSyncM16N8K16Bf16 ? "mma.sync.m16n8k16" : "v_mfma_f32_16x16x16bf16_1k";
+}
+
+/// Completes the warp-wide instructions and the barrier every participant
+/// has reached; true when some fiber can run again.
+bool release(Emulation &e) {
+  bool released = false;
+  for (int64_t first = 0; first < e.threads; first += e.warpSize) {
+    Lane *warp = &e.lanes[first];
+    int64_t width = std::min(e.warpSize, e.threads - first), arrived = 0;
+    for (int64_t l = 0; l < width; ++l)
+      arrived += warp[l].wait == Wait::Warp;
+    if (arrived == 0)
+      continue;
+    WarpOp op = warp[0].op;
+    for (int64_t l = 0; l < width; ++l) {
+      if (warp[l].wait == Wait::Done || (warp[l].wait == Wait::Warp && warp[l].op != op))
+        fail(e, "the lanes of warp " + std::to_string(first / e.warpSize) + " diverge at " +
+                    name(op) + " (" + std::to_string(arrived) + " of " + std::to_string(width) +
+                    " lanes reached it)");
+    }
+    if (arrived < width)
+      continue;
+    int64_t needed = op == WarpOp::MmaSyncM16N8K16Bf16 ? 32 : 64;
+    if (width != needed)
+      fail(e, std::string(name(op)) + " needs " + std::to_string(needed) + " lanes, the warp has " +
+                  std::to_string(width));
+    if (op == WarpOp::MmaSyncM16N8K16Bf16)
+      mmaSyncM16N8K16(warp);
+    else
+      mfma16x16x16(warp);
+    for (int64_t l = 0; l < width; ++l)
+      warp[l].wait = Wait::Ready;
+    released = true;
+  }
+  int64_t atBarrier = 0, done = 0;
+  for (const Lane &l : e.lanes) {
+    atBarrier += l.wait == Wait::Barrier;
+    done += l.wait == Wait::Done;
+  }
+  if (atBarrier > 0 && atBarrier + done == e.threads) {
+    if (done > 0)
+      fail(e, std::to_string(atBarrier) + " threads wait at a barrier that " +
+                  std::to_string(done) + " threads left the kernel without reaching");
+    for (Lane &l : e.lanes)
+      l.wait = Wait::Ready;
+    released = true;
+  }
+  return released;
+}
+
+void runBlock(Emulation &e) {
+  char *stack = stacks(e.threads);
+  for (int64_t t = 0; t < e.threads; ++t) {
+    Lane &lane = e.lanes[t];
+    lane.wait = Wait::Ready;
+    getcontext(&lane.context);
+    lane.context.uc_stack.ss_sp = stack + t * kStackBytes;
+    lane.context.uc_stack.ss_size = kStackBytes;
+    lane.context.uc_link = &e.scheduler;
+    makecontext(&lane.context, runThread, 0);
+  }
+  for (;;) {
+    bool ran = false;
+    for (int64_t t = 0; t < e.threads; ++t) {
+      if (e.lanes[t].wait != Wait::Ready)
+        continue;
+      e.current = t;
+      swapcontext(&e.scheduler, &e.lanes[t].context);
+      ran = true;
+    }
+    bool allDone = true;
+    for (const Lane &l : e.lanes)
+      allDone &= l.wait == Wait::Done;
+    if (allDone)
+      return;
+    if (!release(e) && !ran)
+      fail(e, "its threads wait for each other at different barriers");
+  }
+}
+
+/// A warp-wide instruction: the lane's fragments go in, the scheduler
+/// computes the whole warp's once every lane has arrived.
+void warpInstruction(WarpOp op, const uint32_t *operands, int count, const float *accumulators,
+                     float *result) {
+  Emulation &e = emulation(name(op));
+  Lane &lane = e.lanes[e.current];
+  lane.op = op;
+  std::memcpy(lane.operands, operands, count * sizeof(uint32_t));
+  std::memcpy(lane.accumulators, accumulators, sizeof lane.accumulators);
+  suspend(e, Wait::Warp);
+  std::memcpy(result, e.lanes[e.current].result, sizeof lane.result);
+}
+
+} // namespace
+
+extern "C" void tetra_emu_launch(void (*entry)(void *), void *arguments, int64_t grid,
+                                 int64_t block, int64_t warpSize, const char *kernel) {
+  Emulation e;
+  e.entry = entry;
+  e.arguments = arguments;
+  e.kernel = kernel;
+  e.grid = grid;
+  e.threads = block;
+  e.warpSize = warpSize;
+  e.lanes.resize(block);
+  Emulation *outer = active;
+  if (outer)
+    fail(*outer, "launches a kernel from a kernel");
+  active = &e;
+  for (e.block = 0; e.block < grid; ++e.block)
+    runBlock(e);
+  active = nullptr;
+}
+
+extern "C" int64_t tetra_emu_thread_id() { return emulation("gpu.thread_id").current; }
+extern "C" int64_t tetra_emu_block_id() { return emulation("gpu.block_id").block; }
+extern "C" int64_t tetra_emu_block_dim() { return emulation("gpu.block_dim").threads; }
+extern "C" int64_t tetra_emu_grid_dim() { return emulation("gpu.grid_dim").grid; }
+
+extern "C" void tetra_emu_barrier() {
+  Emulation &e = emulation("gpu.barrier");
+  suspend(e, Wait::Barrier);
+}
+
+extern "C" void tetra_emu_mma_sync_m16n8k16_bf16(uint32_t a0, uint32_t a1, uint32_t a2,
+                                                 uint32_t a3, uint32_t b0, uint32_t b1, float c0,
+                                                 float c1, float c2, float c3, float *, float *d,
+                                                 int64_t offset, int64_t, int64_t) {
+  const uint32_t operands[6] = {a0, a1, a2, a3, b0, b1};
+  const float c[4] = {c0, c1, c2, c3};
+  warpInstruction(WarpOp::MmaSyncM16N8K16Bf16, operands, 6, c, d + offset);
+}
+
+extern "C" void tetra_emu_mfma_16x16x16_bf16(uint64_t a, uint64_t b, float c0, float c1, float c2,
+                                             float c3, float *, float *d, int64_t offset, int64_t,
+                                             int64_t) {
+  const uint32_t operands[4] = {static_cast<uint32_t>(a), static_cast<uint32_t>(a >> 32),
+                                static_cast<uint32_t>(b), static_cast<uint32_t>(b >> 32)};
+  const float c[4] = {c0, c1, c2, c3};
+  warpInstruction(WarpOp::Mfma16x16x16Bf16, operands, 4, c, d + offset);
+}

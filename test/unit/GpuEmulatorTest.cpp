@@ -1,0 +1,159 @@
+//===- GpuEmulatorTest.cpp - the fibers that run cooperating kernels ------===//
+#include "tetra/runtime/GpuEmulator.h"
+
+#include <cstring>
+#include <gtest/gtest.h>
+#include <vector>
+
+namespace {
+
+/// bf16 bits of a float that bf16 holds exactly (small integers here).
+uint32_t bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits >> 16;
+}
+uint32_t pair(float lo, float hi) { return bf16(lo) | (bf16(hi) << 16); }
+
+// ---- a block-wide tree reduction, correct only if barriers hold ----------
+
+struct Reduction {
+  std::vector<float> values; // blocks x 64, reduced in place
+};
+
+void reduceEntry(void *arguments) {
+  auto &r = *static_cast<Reduction *>(arguments);
+  int64_t t = tetra_emu_thread_id(), block = tetra_emu_block_id();
+  float *row = r.values.data() + block * tetra_emu_block_dim();
+  for (int64_t stride = tetra_emu_block_dim() / 2; stride > 0; stride /= 2) {
+    if (t < stride)
+      row[t] += row[t + stride];
+    tetra_emu_barrier();
+  }
+}
+
+TEST(GpuEmulator, BarriersOrderABlockReduction) {
+  Reduction r;
+  for (int block = 0; block < 3; ++block)
+    for (int t = 0; t < 64; ++t)
+      r.values.push_back(static_cast<float>(block * 1000 + t));
+  tetra_emu_launch(reduceEntry, &r, 3, 64, 32, "reduce");
+  for (int block = 0; block < 3; ++block)
+    EXPECT_EQ(r.values[block * 64], 64.0f * block * 1000 + 63 * 64 / 2) << "block " << block;
+}
+
+// ---- warp-wide matrix instructions against a plain product ---------------
+
+struct Product {
+  float a[16][16], b[16][16], c[16][16];
+  float d[64][4]; // each lane's result
+};
+
+Product makeProduct() {
+  Product p;
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) {
+      p.a[i][j] = static_cast<float>((3 * i + j) % 7 - 3);
+      p.b[i][j] = static_cast<float>((i * j + 1) % 5 - 2);
+      p.c[i][j] = static_cast<float>(i - j);
+    }
+  return p;
+}
+
+float expected(const Product &p, int i, int j) {
+  float sum = p.c[i][j];
+  for (int k = 0; k < 16; ++k)
+    sum += p.a[i][k] * p.b[k][j];
+  return sum;
+}
+
+// PTX ISA, mma.m16n8k16 .bf16: groupID = lane >> 2, threadID_in_group = lane % 4.
+// a0,a1: (g, 2t..2t+1)  a2,a3: (g+8, 2t..)  a4,a5: (g, 2t+8..)  a6,a7: (g+8, 2t+8..)
+// b0,b1: (2t..2t+1, g)  b2,b3: (2t+8.., g)
+// c0,c1: (g, 2t..2t+1)  c2,c3: (g+8, 2t..)
+void mmaEntry(void *arguments) {
+  auto &p = *static_cast<Product *>(arguments);
+  int lane = static_cast<int>(tetra_emu_thread_id()), g = lane >> 2, t = lane % 4;
+  float d[4];
+  tetra_emu_mma_sync_m16n8k16_bf16(
+      pair(p.a[g][2 * t], p.a[g][2 * t + 1]), pair(p.a[g + 8][2 * t], p.a[g + 8][2 * t + 1]),
+      pair(p.a[g][2 * t + 8], p.a[g][2 * t + 9]), pair(p.a[g + 8][2 * t + 8], p.a[g + 8][2 * t + 9]),
+      pair(p.b[2 * t][g], p.b[2 * t + 1][g]), pair(p.b[2 * t + 8][g], p.b[2 * t + 9][g]),
+      p.c[g][2 * t], p.c[g][2 * t + 1], p.c[g + 8][2 * t], p.c[g + 8][2 * t + 1], d, d, 0, 4, 1);
+  std::memcpy(p.d[lane], d, sizeof d);
+}
+
+TEST(GpuEmulator, MmaSyncM16N8K16MatchesTheProduct) {
+  Product p = makeProduct();
+  tetra_emu_launch(mmaEntry, &p, 1, 32, 32, "mma");
+  for (int lane = 0; lane < 32; ++lane) {
+    int g = lane >> 2, t = lane % 4;
+    EXPECT_EQ(p.d[lane][0], expected(p, g, 2 * t)) << "lane " << lane;
+    EXPECT_EQ(p.d[lane][1], expected(p, g, 2 * t + 1)) << "lane " << lane;
+    EXPECT_EQ(p.d[lane][2], expected(p, g + 8, 2 * t)) << "lane " << lane;
+    EXPECT_EQ(p.d[lane][3], expected(p, g + 8, 2 * t + 1)) << "lane " << lane;
+  }
+}
+
+// CDNA2 ISA, v_mfma_f32_16x16x16bf16_1k: lane l, item i:
+// A[l % 16][4 (l / 16) + i], B[4 (l / 16) + i][l % 16], D[4 (l / 16) + i][l % 16].
+void mfmaEntry(void *arguments) {
+  auto &p = *static_cast<Product *>(arguments);
+  int lane = static_cast<int>(tetra_emu_thread_id()), x = lane % 16, k = 4 * (lane / 16);
+  uint64_t a = 0, b = 0;
+  for (int i = 0; i < 4; ++i) {
+    a |= static_cast<uint64_t>(bf16(p.a[x][k + i])) << (16 * i);
+    b |= static_cast<uint64_t>(bf16(p.b[k + i][x])) << (16 * i);
+  }
+  float d[4];
+  tetra_emu_mfma_16x16x16_bf16(a, b, p.c[k][x], p.c[k + 1][x], p.c[k + 2][x], p.c[k + 3][x], d, d,
+                               0, 4, 1);
+  std::memcpy(p.d[lane], d, sizeof d);
+}
+
+TEST(GpuEmulator, Mfma16x16x16MatchesTheProduct) {
+  Product p = makeProduct();
+  tetra_emu_launch(mfmaEntry, &p, 1, 64, 64, "mfma");
+  for (int lane = 0; lane < 64; ++lane)
+    for (int i = 0; i < 4; ++i)
+      EXPECT_EQ(p.d[lane][i], expected(p, 4 * (lane / 16) + i, lane % 16)) << "lane " << lane;
+}
+
+// ---- kernels whose threads do not meet: named errors, exit status 1 -------
+
+void skipsBarrier(void *) {
+  if (tetra_emu_thread_id() != 5)
+    tetra_emu_barrier();
+}
+
+void halfWarpMma(void *) {
+  if (tetra_emu_thread_id() < 16) {
+    float d[4];
+    tetra_emu_mma_sync_m16n8k16_bf16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, d, d, 0, 4, 1);
+  }
+}
+
+void barrierOrMma(void *) {
+  if (tetra_emu_thread_id() % 2) {
+    tetra_emu_barrier();
+  } else {
+    float d[4];
+    tetra_emu_mma_sync_m16n8k16_bf16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, d, d, 0, 4, 1);
+  }
+}
+
+TEST(GpuEmulatorDeathTest, ThreadsThatDoNotMeetNameTheKernel) {
+  EXPECT_EXIT(tetra_emu_launch(skipsBarrier, nullptr, 2, 64, 32, "skips"),
+              testing::ExitedWithCode(1),
+              "emulated GPU kernel skips, block 0: 63 threads wait at a barrier that 1 threads "
+              "left the kernel without reaching");
+  EXPECT_EXIT(tetra_emu_launch(halfWarpMma, nullptr, 1, 32, 32, "half"), testing::ExitedWithCode(1),
+              "kernel half, block 0: the lanes of warp 0 diverge at mma.sync.m16n8k16 \\(16 of 32 "
+              "lanes reached it\\)");
+  EXPECT_EXIT(tetra_emu_launch(barrierOrMma, nullptr, 1, 32, 32, "mixed"),
+              testing::ExitedWithCode(1), "kernel mixed, block 0: its threads wait for each other");
+  EXPECT_EXIT(tetra_emu_barrier(), testing::ExitedWithCode(1),
+              "gpu.barrier called outside an emulated GPU kernel");
+}
+
+} // namespace
