@@ -116,10 +116,13 @@ int main(int argc, char **argv) {
   std::string object = objectOf(text);
   CUmodule module;
   CU(cuModuleLoadData(&module, object.data()));
+  // The outlining names GEMM kernels after their shape (y += x w^T: "nt").
+  std::string kernel = "gemm_" + std::to_string(m) + "x" + std::to_string(n) + "x" +
+                       std::to_string(k) + "_nt";
   CUfunction fn;
-  CU(cuModuleGetFunction(&fn, module, "linear_0_gemm"));
+  CU(cuModuleGetFunction(&fn, module, kernel.c_str()));
   long blocks = 0, threads = 0;
-  launchOf(text, "linear_0_gemm", blocks, threads);
+  launchOf(text, kernel, blocks, threads);
 
   std::mt19937 rng(0);
   std::uniform_real_distribution<float> uniform(-1.f, 1.f);

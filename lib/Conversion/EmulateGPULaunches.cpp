@@ -36,6 +36,16 @@ func::FuncOp declare(ModuleOp module, StringRef name, FunctionType type) {
   return decl;
 }
 
+/// The kernel's workgroup buffers as host memrefs (no memory space).
+SmallVector<MemRefType> sharedTypes(gpu::GPUFuncOp kernel) {
+  SmallVector<MemRefType> types;
+  for (BlockArgument arg : kernel.getWorkgroupAttributions()) {
+    auto type = llvm::cast<MemRefType>(arg.getType());
+    types.push_back(MemRefType::get(type.getShape(), type.getElementType(), type.getLayout()));
+  }
+  return types;
+}
+
 bool cooperates(gpu::GPUFuncOp kernel) {
   bool found = false;
   kernel.walk([&](Operation *op) {
@@ -221,13 +231,20 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
     std::string name = (kernel.getName() + "_emulated").str();
     if (auto existing = module.lookupSymbol<func::FuncOp>(name))
       return existing;
-    if (kernel.getNumWorkgroupAttributions() || kernel.getNumPrivateAttributions())
-      return kernel.emitOpError("has workgroup or private memory, which is not emulated");
+    if (kernel.getNumPrivateAttributions())
+      return kernel.emitOpError("has private memory, which is not emulated");
+    // Workgroup memory becomes operands: buffers the launch allocates, which
+    // the blocks (run one after another) share.
+    SmallVector<Type> operands(kernel.getArgumentTypes());
+    for (Type type : sharedTypes(kernel))
+      operands.push_back(type);
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-    auto host = func::FuncOp::create(b, kernel.getLoc(), name, kernel.getFunctionType());
+    auto host = func::FuncOp::create(b, kernel.getLoc(), name, b.getFunctionType(operands, {}));
     host.setPrivate();
     IRMapping map;
     kernel.getBody().cloneInto(&host.getBody(), map);
+    for (auto [arg, type] : llvm::zip(host.getArguments(), operands))
+      arg.setType(type);
     if (failed(CooperatingKernel(module, host).rewrite()))
       return failure();
     return host;
@@ -244,9 +261,15 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
     SmallVector<Value> operands{launch.getGridSizeX(), launch.getBlockSizeX(),
                                 arith::ConstantIndexOp::create(b, loc, warpSize)};
     llvm::append_range(operands, launch.getKernelOperands());
+    SmallVector<Value> shared;
+    for (MemRefType type : sharedTypes(kernel))
+      shared.push_back(memref::AllocOp::create(b, loc, type));
+    llvm::append_range(operands, shared);
     auto callee = declare(getOperation(), (host->getName() + "_launch").str(),
                           b.getFunctionType(ValueRange(operands).getTypes(), {}));
     func::CallOp::create(b, loc, callee, operands);
+    for (Value buffer : shared)
+      memref::DeallocOp::create(b, loc, buffer);
     launch.erase();
     return success();
   }

@@ -218,6 +218,7 @@ struct ConvertLinalgToGPUKernelsPass
     SymbolTable symbols(kernels);
 
     llvm::DenseMap<Operation *, unsigned> counter;
+    gemmKernels.clear();
     func::FuncOp vendorGemm;
     for (linalg::GenericOp op : groups) {
       auto func = op->getParentOfType<func::FuncOp>();
@@ -232,33 +233,97 @@ struct ConvertLinalgToGPUKernelsPass
         replaceWithGemmCall(op, *gemm, vendorGemm);
         continue;
       }
-      std::string kind = gemm ? "gemm"
-                         : op.getNumReductionLoops() ? "reduction"
-                                                     : "pointwise";
-      std::string name =
-          (func.getName() + "_" + std::to_string(counter[func]++) + "_" + kind).str();
-      if (failed(outline(op, gemm, name, kernels, symbols)))
+      LogicalResult outlined = failure();
+      if (gemm) {
+        outlined = outlineGemm(op, *gemm, kernels, symbols);
+      } else {
+        std::string kind = op.getNumReductionLoops() ? "reduction" : "pointwise";
+        std::string name =
+            (func.getName() + "_" + std::to_string(counter[func]++) + "_" + kind).str();
+        outlined = outline(op, std::nullopt, name, kernels, symbols);
+      }
+      if (failed(outlined))
         return signalPassFailure();
     }
   }
 
-  LogicalResult outline(linalg::GenericOp op, std::optional<Gemm> gemm, StringRef name,
-                        gpu::GPUModuleOp kernels, SymbolTable &symbols) {
-    Location loc = op.getLoc();
-    MLIRContext *ctx = &getContext();
-    // What the kernel reads from outside: operands, and values the body
-    // captures. Constants are cheaper copied in than passed.
-    llvm::SetVector<Value> captured(op->getOperands().begin(), op->getOperands().end());
-    getUsedValuesDefinedAbove(op.getRegion(), captured);
+  /// A kernel and the launch it needs, for the matrix products that share it.
+  struct Outlined {
+    gpu::GPUFuncOp kernel;
+    LaunchShape shape;
+  };
+  /// GEMM kernels by what makes them differ: shape, transposition, operand
+  /// types.
+  llvm::StringMap<Outlined> gemmKernels;
+
+  /// Matrix products of one shape (and operand types) share one kernel,
+  /// named after its shape: gemm_<M>x<N>x<K>_<n|t><n|t>.
+  LogicalResult outlineGemm(linalg::GenericOp op, const Gemm &gemm, gpu::GPUModuleOp kernels,
+                            SymbolTable &symbols) {
+    FailureOr<GemmShape> dims = gemmShape(op, gemm);
+    if (failed(dims))
+      return failure();
+    Captures captures = capture(op);
+    std::string key;
+    llvm::raw_string_ostream os(key);
+    os << dims->m << "x" << dims->n << "x" << dims->k << "_" << (dims->transA ? "t" : "n")
+       << (dims->transB ? "t" : "n");
+    std::string name = "gemm_" + key;
+    for (Value v : {gemm.a, gemm.b, gemm.c})
+      os << " " << llvm::find(captures.args, v) - captures.args.begin();
+    for (Value v : captures.args)
+      os << " " << v.getType();
+    if (!captures.constants.empty())
+      return outline(op, gemm, name, kernels, symbols);
+    auto found = gemmKernels.find(key);
+    if (found != gemmKernels.end()) {
+      launch(op, found->second, captures.args);
+      return success();
+    }
+    FailureOr<Outlined> made = outline(op, gemm, name, kernels, symbols);
+    if (failed(made))
+      return failure();
+    gemmKernels[key] = *made;
+    return success();
+  }
+
+  /// What a kernel reads from outside: operands, and values the body
+  /// captures. Constants are cheaper copied in than passed.
+  struct Captures {
     SmallVector<Value> args;
     SmallVector<Operation *> constants;
+  };
+  static Captures capture(linalg::GenericOp op) {
+    llvm::SetVector<Value> captured(op->getOperands().begin(), op->getOperands().end());
+    getUsedValuesDefinedAbove(op.getRegion(), captured);
+    Captures c;
     for (Value v : captured) {
       Operation *def = v.getDefiningOp();
       if (def && def->hasTrait<OpTrait::ConstantLike>() && !llvm::isa<ShapedType>(v.getType()))
-        constants.push_back(def);
+        c.constants.push_back(def);
       else
-        args.push_back(v);
+        c.args.push_back(v);
     }
+    return c;
+  }
+
+  /// `op` replaced by a launch of `kernel` on `args`.
+  static void launch(linalg::GenericOp op, const Outlined &kernel, ValueRange args) {
+    Location loc = op.getLoc();
+    OpBuilder hb(op);
+    auto dim = [&](int64_t v) { return arith::ConstantIndexOp::create(hb, loc, v); };
+    Value one = dim(1);
+    gpu::LaunchFuncOp::create(hb, loc, kernel.kernel,
+                              gpu::KernelDim3{dim(kernel.shape.blocks), one, one},
+                              gpu::KernelDim3{dim(kernel.shape.threads), one, one}, Value(), args);
+    op.erase();
+  }
+
+  FailureOr<Outlined> outline(linalg::GenericOp op, std::optional<Gemm> gemm, StringRef name,
+                              gpu::GPUModuleOp kernels, SymbolTable &symbols) {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = &getContext();
+    auto [args, constants] = capture(op);
     SmallVector<Type> argTypes;
     for (Value v : args)
       argTypes.push_back(v.getType());
@@ -281,8 +346,8 @@ struct ConvertLinalgToGPUKernelsPass
       FailureOr<GemmShape> dims = gemmShape(op, *gemm);
       if (failed(dims))
         return failure();
-      shape = buildTensorCoreGemm(b, loc, target, map.lookup(gemm->a), map.lookup(gemm->b),
-                                  map.lookup(gemm->c), *dims);
+      shape = buildTensorCoreGemm(b, fn, loc, target, map.lookup(gemm->a),
+                                  map.lookup(gemm->b), map.lookup(gemm->c), *dims);
     } else {
       shape = buildPointwise(b, op, map, blockSize);
     }
@@ -292,13 +357,9 @@ struct ConvertLinalgToGPUKernelsPass
     fn.setKnownBlockSizeAttr(
         DenseI32ArrayAttr::get(ctx, {static_cast<int32_t>(shape->threads), 1, 1}));
 
-    OpBuilder hb(op);
-    auto dim = [&](int64_t v) { return arith::ConstantIndexOp::create(hb, loc, v); };
-    Value one = dim(1);
-    gpu::LaunchFuncOp::create(hb, loc, fn, gpu::KernelDim3{dim(shape->blocks), one, one},
-                              gpu::KernelDim3{dim(shape->threads), one, one}, Value(), args);
-    op.erase();
-    return success();
+    Outlined made{fn, *shape};
+    launch(op, made, args);
+    return made;
   }
 };
 

@@ -2,6 +2,7 @@
 #ifndef TETRA_LIB_CONVERSION_TENSORCOREGEMM_H
 #define TETRA_LIB_CONVERSION_TENSORCOREGEMM_H
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 
 namespace mlir::tetra {
@@ -18,13 +19,15 @@ struct GemmShape {
   bool transA, transB;
 };
 
-/// Emits, at `b`'s insertion point inside a kernel, the tensor-core GEMM for
-/// `target` ("nvvm": mma.sync m16n8k16 bf16, one warp per 16x8 tile;
-/// "rocdl": MFMA 16x16x16 bf16, one wave64 per 16x16 tile). Operands are
-/// rounded to bf16, products summed in fp32 and added to C. Returns the
-/// launch it needs.
-LaunchShape buildTensorCoreGemm(OpBuilder &b, Location loc, StringRef target, Value a,
-                                Value bMatrix, Value c, const GemmShape &shape);
+/// Emits, at `b`'s insertion point inside `kernel`, the tensor-core GEMM for
+/// `target` ("nvvm": mma.sync m16n8k16 bf16; "rocdl": MFMA 16x16x16 bf16):
+/// 64x64 tiles of C a block, four warps (waves) a block, slices of A and B
+/// staged in shared memory (workgroup attributions of `kernel`). Operands
+/// are rounded to bf16, products summed in fp32 and added to C. Returns
+/// the launch it needs.
+LaunchShape buildTensorCoreGemm(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
+                                StringRef target, Value a, Value bMatrix, Value c,
+                                const GemmShape &shape);
 
 } // namespace mlir::tetra
 

@@ -21,22 +21,26 @@
 // with the matrix instruction a call that sees the whole warp's fragments.
 // MMA-NOT: gpu.
 // MMA-LABEL: func.func @layer
-// MMA: call @layer_0_gemm_emulated_launch(%c3, %c128, %c32, %arg0, %arg1, %arg2)
+// MMA: %[[SA:.*]] = memref.alloc() : memref<64x40xbf16>
+// MMA: %[[SB:.*]] = memref.alloc() : memref<64x40xbf16>
+// MMA: call @gemm_40x20x24_nt_emulated_launch(%c1{{.*}}, %c128, %c32, %arg0, %arg1, %arg2, %[[SA]], %[[SB]])
 // MMA: scf.for
 // MMA: math.tanh
-// MMA-LABEL: func.func private @layer_0_gemm_emulated(
+// MMA-LABEL: func.func private @gemm_40x20x24_nt_emulated(
 // MMA: %[[D:.*]] = memref.alloca() : memref<4xf32>
 // MMA: call @tetra_emu_thread_id() : () -> index
 // MMA: call @tetra_emu_block_id() : () -> index
-// MMA: scf.for {{.*}} iter_args(%[[C0:.*]] = %{{.*}}, %[[C1:.*]] = %{{.*}}, %[[C2:.*]] = %{{.*}}, %[[C3:.*]] = %{{.*}})
+// MMA: scf.for {{.*}} iter_args(%[[C0:[a-z0-9]+]] = %{{[a-z0-9]+}}, %[[C1:[a-z0-9]+]] = %{{[a-z0-9]+}}, %[[C2:[a-z0-9]+]] = %{{[a-z0-9]+}}, %[[C3:[a-z0-9]+]] = %{{[a-z0-9]+}},
+// MMA: call @tetra_emu_barrier()
 // MMA: call @tetra_emu_mma_sync_m16n8k16_bf16({{.*}}, %[[C0]], %[[C1]], %[[C2]], %[[C3]], %[[D]])
 // MMA: memref.load %[[D]][%c0
+// MMA: call @tetra_emu_barrier()
 // MMA: return
-// MMA: func.func private @layer_0_gemm_emulated_launch(index, index, index, memref<40x24xf32>, memref<20x24xf32>, memref<40x20xf32>)
+// MMA: func.func private @gemm_40x20x24_nt_emulated_launch(index, index, index, memref<40x24xf32>, memref<20x24xf32>, memref<40x20xf32>, memref<64x40xbf16>, memref<64x40xbf16>)
 // MMA-NOT: gpu.
 
-// MFMA: call @layer_0_gemm_emulated_launch(%{{.*}}, %c256, %c64,
-// MFMA-LABEL: func.func private @layer_0_gemm_emulated(
+// MFMA: call @gemm_40x20x24_nt_emulated_launch(%{{.*}}, %c256, %c64,
+// MFMA-LABEL: func.func private @gemm_40x20x24_nt_emulated(
 // MFMA: %[[A:.*]] = llvm.bitcast %{{.*}} : vector<4xbf16> to i64
 // MFMA: %[[B:.*]] = llvm.bitcast %{{.*}} : vector<4xbf16> to i64
 // MFMA: call @tetra_emu_mfma_16x16x16_bf16(%[[A]], %[[B]],
@@ -72,7 +76,9 @@ module attributes {gpu.container_module} {
 module attributes {gpu.container_module} {
   gpu.module @kernels {
     gpu.func @staged(%buffer: memref<128xf32>) workgroup(%tile: memref<128xf32, #gpu.address_space<workgroup>>) kernel {
-      // expected-error @-1 {{has workgroup or private memory, which is not emulated}}
+      %t = gpu.thread_id x
+      %v = memref.load %buffer[%t] : memref<128xf32>
+      memref.store %v, %tile[%t] : memref<128xf32, #gpu.address_space<workgroup>>
       gpu.barrier
       gpu.return
     }
@@ -81,6 +87,31 @@ module attributes {gpu.container_module} {
     %c1 = arith.constant 1 : index
     gpu.launch_func @kernels::@staged blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
         args(%buffer : memref<128xf32>)
+    return
+  }
+}
+// Workgroup memory: a host buffer the launch allocates for its blocks.
+// BARRIER-LABEL: func.func @run
+// BARRIER: %[[TILE:.*]] = memref.alloc() : memref<128xf32>
+// BARRIER: call @staged_emulated_launch(%c1, %c1, %c32, %arg0, %[[TILE]])
+// BARRIER: memref.dealloc %[[TILE]]
+// BARRIER-LABEL: func.func private @staged_emulated(%arg0: memref<128xf32>, %arg1: memref<128xf32>)
+// BARRIER: memref.store %{{.*}}, %arg1[%{{.*}}] : memref<128xf32>
+
+// -----
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @scratch(%x: f32) private(%own: memref<4xf32, #gpu.address_space<private>>) kernel {
+      // expected-error @-1 {{has private memory, which is not emulated}}
+      gpu.barrier
+      gpu.return
+    }
+  }
+  func.func @run(%x: f32) {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @kernels::@scratch blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
+        args(%x : f32)
     return
   }
 }

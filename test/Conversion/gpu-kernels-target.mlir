@@ -1,22 +1,29 @@
 // The outlined kernels lowered and serialised: PTX for sm_90a with the
 // tensor-core mma.sync, AMDGCN for gfx90a with MFMA. One entry per group.
+// The GEMM stages bf16 slices in shared memory (LDS), behind barriers.
 // RUN: tetra-opt %S/Inputs/fused-groups.mlir --pass-pipeline='builtin.module(convert-linalg-to-gpu-kernels{target=nvvm},nvvm-attach-target{chip=sm_90a features=+ptx80 O=3},gpu.module(lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm,reconcile-unrealized-casts),gpu-module-to-binary{format=isa toolkit=%cuda_path})' | FileCheck %s --check-prefix=PTX
 // RUN: tetra-opt %S/Inputs/fused-groups.mlir --pass-pipeline='builtin.module(convert-linalg-to-gpu-kernels{target=rocdl},rocdl-attach-target{chip=gfx90a O=3},convert-math-to-rocdl{chipset=gfx90a},gpu.module(lower-affine,convert-scf-to-cf,convert-amdgpu-to-rocdl{chipset=gfx90a},convert-gpu-to-rocdl{chipset=gfx90a},reconcile-unrealized-casts),gpu-module-to-binary{format=isa toolkit=%rocm_path})' | FileCheck %s --check-prefix=GCN
 
 // PTX: gpu.binary @kernels
 // PTX-SAME: .target sm_90a
-// PTX-SAME: .entry layer_0_gemm(
+// PTX-SAME: .entry gemm_40x20x24_nt(
+// PTX-SAME: st.shared.b16
+// PTX-SAME: bar.sync
+// PTX-SAME: ld.shared
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-SAME: .entry layer_0_pointwise(
 // PTX-SAME: .entry layer_1_pointwise(
-// PTX-SAME: .entry layer_2_pointwise(
-// PTX-SAME: .entry layer_3_reduction(
+// PTX-SAME: .entry layer_2_reduction(
 // PTX-NOT: .entry
 
 // GCN: gpu.binary @kernels
 // GCN-SAME: .amdgcn_target \22amdgcn-amd-amdhsa--gfx90a
-// GCN-SAME: layer_0_gemm:
+// GCN-SAME: gemm_40x20x24_nt:
+// GCN-SAME: ds_write_b16
+// GCN-SAME: s_barrier
 // GCN-SAME: v_mfma_f32_16x16x16bf16_1k
-// GCN-SAME: .amdhsa_kernel layer_0_gemm
+// GCN-SAME: .amdhsa_kernel gemm_40x20x24_nt
+// GCN-SAME: .amdhsa_group_segment_fixed_size 10240
+// GCN-SAME: .amdhsa_kernel layer_0_pointwise
 // GCN-SAME: .amdhsa_kernel layer_1_pointwise
-// GCN-SAME: .amdhsa_kernel layer_2_pointwise
-// GCN-SAME: .amdhsa_kernel layer_3_reduction
+// GCN-SAME: .amdhsa_kernel layer_2_reduction
