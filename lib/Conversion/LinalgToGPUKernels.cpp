@@ -2,10 +2,13 @@
 //
 // After bufferization every top-level linalg op is one group of fused work.
 // Each becomes a gpu.func in gpu.module @kernels, launched where the op was:
-// matrix products on the tensor cores (TensorCoreGemm.cpp), everything else
-// as one thread per point of the parallel loops.
+// matrix products on the tensor cores (TensorCoreGemm.cpp), reductions of
+// long rows as a block per row (RowReductionKernel.cpp), everything else as
+// one thread per point of the parallel loops.
 //
 //===----------------------------------------------------------------------===//
+#include "GenericKernelBody.h"
+#include "RowReductionKernel.h"
 #include "TensorCoreGemm.h"
 #include "tetra/Conversion/GemmMatch.h"
 #include "tetra/Conversion/Passes.h"
@@ -25,53 +28,6 @@ using namespace mlir;
 using namespace mlir::tetra;
 
 namespace {
-
-/// The indices of loop point `ivs` in an operand, through its indexing map.
-SmallVector<Value> indicesThroughMap(OpBuilder &b, Location loc, AffineMap map, ValueRange ivs) {
-  SmallVector<Value> indices;
-  for (AffineExpr e : map.getResults())
-    indices.push_back(affine::AffineApplyOp::create(
-        b, loc, AffineMap::get(map.getNumDims(), 0, e), ivs));
-  return indices;
-}
-
-Value loadThroughMap(OpBuilder &b, Location loc, Value memory, AffineMap map, ValueRange ivs) {
-  return memref::LoadOp::create(b, loc, memory, indicesThroughMap(b, loc, map, ivs));
-}
-
-void storeThroughMap(OpBuilder &b, Location loc, Value value, Value memory, AffineMap map,
-                     ValueRange ivs) {
-  memref::StoreOp::create(b, loc, value, memory, indicesThroughMap(b, loc, map, ivs));
-}
-
-/// The generic's body at loop point `ivs`, with `outs` as the current
-/// values of its outputs; returns what it yields.
-SmallVector<Value> evaluateBody(OpBuilder &b, linalg::GenericOp op, IRMapping &map,
-                                ArrayRef<Value> ivs, ValueRange outs) {
-  Location loc = op.getLoc();
-  Block &body = op.getRegion().front();
-  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  for (OpOperand *input : op.getDpsInputOperands()) {
-    Value operand = map.lookup(input->get());
-    Value v = llvm::isa<MemRefType>(operand.getType())
-                  ? loadThroughMap(b, loc, operand, maps[input->getOperandNumber()], ivs)
-                  : operand;
-    map.map(body.getArgument(input->getOperandNumber()), v);
-  }
-  for (auto [i, out] : llvm::enumerate(outs))
-    map.map(body.getArgument(op.getNumDpsInputs() + i), out);
-  for (Operation &inner : body.without_terminator()) {
-    if (auto index = llvm::dyn_cast<linalg::IndexOp>(inner)) {
-      map.map(index.getResult(), ivs[index.getDim()]);
-      continue;
-    }
-    b.clone(inner, map);
-  }
-  SmallVector<Value> results;
-  for (Value v : body.getTerminator()->getOperands())
-    results.push_back(map.lookupOrDefault(v));
-  return results;
-}
 
 /// Loops over reduction dims `dims[from..]`, carrying the outputs.
 SmallVector<Value> reduce(OpBuilder &b, linalg::GenericOp op, IRMapping &map,
@@ -125,12 +81,7 @@ FailureOr<LaunchShape> buildPointwise(OpBuilder &b, linalg::GenericOp op, IRMapp
       b, loc, first, c(total), c(shape.blocks * shape.threads), ValueRange{},
       [&](OpBuilder &nb, Location, Value linear, ValueRange) {
         SmallVector<Value> ivs(ranges.size(), arith::ConstantIndexOp::create(nb, loc, 0));
-        Value rest = linear;
-        for (unsigned d : llvm::reverse(parallel)) {
-          Value size = arith::ConstantIndexOp::create(nb, loc, ranges[d]);
-          ivs[d] = arith::RemUIOp::create(nb, loc, rest, size);
-          rest = arith::DivUIOp::create(nb, loc, rest, size);
-        }
+        delinearize(nb, loc, linear, parallel, ranges, ivs);
         SmallVector<Value> outs;
         for (OpOperand &init : op.getDpsInitsMutable())
           outs.push_back(loadThroughMap(nb, loc, map.lookup(init.get()),
@@ -237,7 +188,9 @@ struct ConvertLinalgToGPUKernelsPass
       if (gemm) {
         outlined = outlineGemm(op, *gemm, kernels, symbols);
       } else {
-        std::string kind = op.getNumReductionLoops() ? "reduction" : "pointwise";
+        std::string kind = matchRowReduction(op)        ? "row_reduction"
+                           : op.getNumReductionLoops() ? "reduction"
+                                                       : "pointwise";
         std::string name =
             (func.getName() + "_" + std::to_string(counter[func]++) + "_" + kind).str();
         outlined = outline(op, std::nullopt, name, kernels, symbols);
@@ -348,6 +301,8 @@ struct ConvertLinalgToGPUKernelsPass
         return failure();
       shape = buildTensorCoreGemm(b, fn, loc, target, map.lookup(gemm->a),
                                   map.lookup(gemm->b), map.lookup(gemm->c), *dims);
+    } else if (std::optional<RowReduction> rows = matchRowReduction(op)) {
+      shape = buildRowReduction(b, fn, op, map, *rows, blockSize);
     } else {
       shape = buildPointwise(b, op, map, blockSize);
     }
