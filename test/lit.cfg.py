@@ -29,6 +29,10 @@ llvm_config.add_tool_substitutions(
 config.substitutions.append(("%ptxas", os.path.join(config.cuda_path, "bin", "ptxas")))
 config.substitutions.append(("%cuda_path", config.cuda_path))
 config.substitutions.append(("%rocm_path", config.rocm_path))
+# Single kernels run by MLIR's JIT, emulated threads from the runtime's emulator.
+config.substitutions.append(("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
+config.substitutions.append(("%mlir_lib_dir", os.path.join(config.llvm_tools_dir, "..", "lib")))
+config.substitutions.append(("%tetra_lib_dir", os.path.join(config.tetra_obj_root, "lib")))
 config.environment["ROCM_PATH"] = config.rocm_path
 # A machine with an NVIDIA driver runs GPU artifacts instead of refusing them.
 try:

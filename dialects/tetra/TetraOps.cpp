@@ -484,4 +484,29 @@ LogicalResult SumLeadingOp::verify() {
 }
 
 #define GET_OP_CLASSES
+LogicalResult FlashAttentionOp::verify() {
+  auto q = llvm::cast<MemRefType>(getQuery().getType());
+  auto k = llvm::cast<MemRefType>(getKey().getType());
+  auto v = llvm::cast<MemRefType>(getValue().getType());
+  auto out = llvm::cast<MemRefType>(getResult().getType());
+  for (MemRefType type : {q, k, v, out})
+    if (!type.hasStaticShape())
+      return emitOpError("needs static shapes");
+  if (q.getShape() != out.getShape())
+    return emitOpError("result shape ")
+           << shapeToString(out.getShape()) << " differs from query shape "
+           << shapeToString(q.getShape());
+  if (k.getShape() != v.getShape())
+    return emitOpError("key shape ")
+           << shapeToString(k.getShape()) << " differs from value shape "
+           << shapeToString(v.getShape());
+  if (q.getDimSize(0) != k.getDimSize(0) || q.getDimSize(3) != k.getDimSize(3))
+    return emitOpError("query and key differ in batch or head_dim");
+  if (k.getDimSize(2) == 0 || q.getDimSize(2) % k.getDimSize(2) != 0)
+    return emitOpError("query heads (")
+           << q.getDimSize(2) << ") must be a multiple of key/value heads ("
+           << k.getDimSize(2) << ")";
+  return success();
+}
+
 #include "tetra/TetraOps.cpp.inc"

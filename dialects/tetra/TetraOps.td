@@ -409,6 +409,32 @@ def Tetra_AdamWOp : Tetra_Op<"adamw", [Pure,
 }
 
 //===----------------------------------------------------------------------===//
+// Kernels on buffers (GPU lowering)
+//===----------------------------------------------------------------------===//
+
+def Tetra_FlashAttentionOp : Tetra_Op<"flash_attention"> {
+  let summary = "tetra.attention on buffers, for a fused GPU kernel";
+  let description = [{
+    Writes into `result` what tetra.attention computes from query, key and
+    value (same shapes, masks and scale; no Loki). convert-tetra-to-linalg
+    emits it, with `flash-attention`, between bufferization.to_buffer and
+    to_tensor, so bufferization passes it through; the GPU lowering makes
+    it one kernel that never holds the scores in memory (online softmax).
+  }];
+  let arguments = (ins Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$query,
+                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$key,
+                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$value,
+                       Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$result,
+                       Optional<I64>:$query_position, UnitAttr:$causal,
+                       OptionalAttr<I64Attr>:$window, OptionalAttr<F64Attr>:$scale);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `into` $result (`at` $query_position^)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `,` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Gradients (built by tetra-autodiff)
 //===----------------------------------------------------------------------===//
 

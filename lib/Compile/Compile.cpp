@@ -317,7 +317,11 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
   }
 
-  if (failed(runPipeline(*module, "convert-tetra-to-linalg,canonicalize,cse,tetra-fuse-elementwise,canonicalize,cse")))
+  // NVIDIA GPUs get attention as one fused kernel (FlashAttentionKernel.cpp).
+  std::string toLinalg = machine.codegen == "nvvm" && options.flashAttention
+                             ? "convert-tetra-to-linalg{flash-attention=true}"
+                             : "convert-tetra-to-linalg";
+  if (failed(runPipeline(*module, toLinalg + ",canonicalize,cse,tetra-fuse-elementwise,canonicalize,cse")))
     return failure();
   if (options.emit == "linalg") {
     module->print(llvm::outs());

@@ -119,6 +119,22 @@ private:
     return success();
   }
 
+  /// gpu.shuffle xor on f32: the partner lane's value; always valid (the
+  /// partner of a lane in a full warp is in the warp).
+  LogicalResult rewriteShuffle(gpu::ShuffleOp shuffle) {
+    if (shuffle.getMode() != gpu::ShuffleMode::XOR || !shuffle.getValue().getType().isF32())
+      return shuffle.emitOpError("is emulated for xor on f32 only");
+    OpBuilder b(shuffle);
+    Location loc = shuffle.getLoc();
+    Value v = call(b, loc, "tetra_emu_shuffle_xor_f32",
+                   {shuffle.getValue(), shuffle.getOffset(), shuffle.getWidth()}, b.getF32Type());
+    shuffle.getShuffleResult().replaceAllUsesWith(v);
+    shuffle.getValid().replaceAllUsesWith(
+        arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1).getResult());
+    shuffle.erase();
+    return success();
+  }
+
   LogicalResult rewriteMma(NVVM::MmaOp mma) {
     auto shape = mma.getShapeAttr();
     bool supported = shape.getM() == 16 && shape.getN() == 8 && shape.getK() == 16 &&
@@ -188,6 +204,8 @@ private:
       op->erase();
       return success();
     }
+    if (auto shuffle = llvm::dyn_cast<gpu::ShuffleOp>(op))
+      return rewriteShuffle(shuffle);
     if (auto mma = llvm::dyn_cast<NVVM::MmaOp>(op))
       return rewriteMma(mma);
     if (auto mfma = llvm::dyn_cast<amdgpu::MFMAOp>(op))

@@ -7,17 +7,21 @@
 // one thread per point of the parallel loops.
 //
 //===----------------------------------------------------------------------===//
+#include "FlashAttentionKernel.h"
 #include "GenericKernelBody.h"
 #include "RowReductionKernel.h"
 #include "TensorCoreGemm.h"
 #include "tetra/Conversion/GemmMatch.h"
 #include "tetra/Conversion/Passes.h"
+#include "tetra/TetraOps.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
+
+#include <cmath>
 
 namespace mlir::tetra {
 #define GEN_PASS_DEF_CONVERTLINALGTOGPUKERNELS
@@ -153,6 +157,15 @@ struct ConvertLinalgToGPUKernelsPass
       }
     }
 
+    SmallVector<tetra::FlashAttentionOp> attentions;
+    module.walk([&](tetra::FlashAttentionOp op) { attentions.push_back(op); });
+    if (!attentions.empty() && target != "nvvm") {
+      attentions.front().emitOpError("has a fused kernel for nvvm only; lower attention "
+                                     "without flash-attention for ")
+          << target;
+      return signalPassFailure();
+    }
+
     SmallVector<linalg::GenericOp> groups;
     module.walk([&](func::FuncOp func) {
       func.walk([&](linalg::GenericOp op) {
@@ -160,7 +173,7 @@ struct ConvertLinalgToGPUKernelsPass
           groups.push_back(op);
       });
     });
-    if (groups.empty())
+    if (groups.empty() && attentions.empty())
       return;
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(&getContext()));
     OpBuilder mb(module.getBodyRegion());
@@ -198,6 +211,61 @@ struct ConvertLinalgToGPUKernelsPass
       if (failed(outlined))
         return signalPassFailure();
     }
+    for (tetra::FlashAttentionOp op : attentions)
+      outlineAttention(op, kernels, symbols);
+  }
+
+  /// Attention of one shape and mask shares one kernel,
+  /// attention_<B>x<S>x<H>x<D>_kv<T>x<Hkv>[_causal][_window<W>][_at].
+  void outlineAttention(tetra::FlashAttentionOp op, gpu::GPUModuleOp kernels,
+                        SymbolTable &symbols) {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = &getContext();
+    ArrayRef<int64_t> q = llvm::cast<MemRefType>(op.getQuery().getType()).getShape();
+    ArrayRef<int64_t> k = llvm::cast<MemRefType>(op.getKey().getType()).getShape();
+    AttentionShape shape{q[0], q[1], q[2], k[1], k[2], q[3], op.getCausal(), std::nullopt,
+                         op.getScale() ? op.getScale()->convertToDouble()
+                                       : 1.0 / std::sqrt(static_cast<double>(q[3])),
+                         static_cast<bool>(op.getQueryPosition())};
+    if (IntegerAttr w = op.getWindowAttr())
+      shape.window = w.getInt();
+    SmallVector<Value> args{op.getQuery(), op.getKey(), op.getValue(), op.getResult()};
+    if (Value position = op.getQueryPosition())
+      args.push_back(position);
+    std::string name;
+    llvm::raw_string_ostream os(name);
+    os << "attention_" << q[0] << "x" << q[1] << "x" << q[2] << "x" << q[3] << "_kv" << k[1]
+       << "x" << k[2] << (shape.causal ? "_causal" : "");
+    if (shape.window)
+      os << "_window" << *shape.window;
+    if (shape.queryPosition)
+      os << "_at";
+    std::string key = name;
+    llvm::raw_string_ostream keyOs(key);
+    keyOs << " " << shape.scale;
+    for (Value v : args)
+      keyOs << " " << v.getType();
+    auto found = gemmKernels.find(key);
+    if (found == gemmKernels.end()) {
+      SmallVector<Type> argTypes;
+      for (Value v : args)
+        argTypes.push_back(v.getType());
+      OpBuilder kb = OpBuilder::atBlockEnd(kernels.getBody());
+      auto fn = gpu::GPUFuncOp::create(kb, loc, name, FunctionType::get(ctx, argTypes, {}));
+      fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+      symbols.insert(fn);
+      Block &entry = fn.getBody().front();
+      OpBuilder b = OpBuilder::atBlockBegin(&entry);
+      Value position = shape.queryPosition ? entry.getArgument(4) : Value();
+      LaunchShape launchShape =
+          buildFlashAttention(b, fn, loc, entry.getArgument(0), entry.getArgument(1),
+                              entry.getArgument(2), entry.getArgument(3), position, shape);
+      gpu::ReturnOp::create(b, loc);
+      fn.setKnownBlockSizeAttr(
+          DenseI32ArrayAttr::get(ctx, {static_cast<int32_t>(launchShape.threads), 1, 1}));
+      found = gemmKernels.insert({key, Outlined{fn, launchShape}}).first;
+    }
+    launchKernel(op, found->second, args);
   }
 
   /// A kernel and the launch it needs, for the matrix products that share it.
@@ -205,8 +273,8 @@ struct ConvertLinalgToGPUKernelsPass
     gpu::GPUFuncOp kernel;
     LaunchShape shape;
   };
-  /// GEMM kernels by what makes them differ: shape, transposition, operand
-  /// types.
+  /// Shared kernels (GEMMs, attention) by what makes them differ: shape,
+  /// transposition or mask, operand types.
   llvm::StringMap<Outlined> gemmKernels;
 
   /// Matrix products of one shape (and operand types) share one kernel,
@@ -230,7 +298,7 @@ struct ConvertLinalgToGPUKernelsPass
       return outline(op, gemm, name, kernels, symbols);
     auto found = gemmKernels.find(key);
     if (found != gemmKernels.end()) {
-      launch(op, found->second, captures.args);
+      launchKernel(op, found->second, captures.args);
       return success();
     }
     FailureOr<Outlined> made = outline(op, gemm, name, kernels, symbols);
@@ -261,15 +329,15 @@ struct ConvertLinalgToGPUKernelsPass
   }
 
   /// `op` replaced by a launch of `kernel` on `args`.
-  static void launch(linalg::GenericOp op, const Outlined &kernel, ValueRange args) {
-    Location loc = op.getLoc();
+  static void launchKernel(Operation *op, const Outlined &kernel, ValueRange args) {
+    Location loc = op->getLoc();
     OpBuilder hb(op);
     auto dim = [&](int64_t v) { return arith::ConstantIndexOp::create(hb, loc, v); };
     Value one = dim(1);
     gpu::LaunchFuncOp::create(hb, loc, kernel.kernel,
                               gpu::KernelDim3{dim(kernel.shape.blocks), one, one},
                               gpu::KernelDim3{dim(kernel.shape.threads), one, one}, Value(), args);
-    op.erase();
+    op->erase();
   }
 
   FailureOr<Outlined> outline(linalg::GenericOp op, std::optional<Gemm> gemm, StringRef name,
@@ -313,7 +381,7 @@ struct ConvertLinalgToGPUKernelsPass
         DenseI32ArrayAttr::get(ctx, {static_cast<int32_t>(shape->threads), 1, 1}));
 
     Outlined made{fn, *shape};
-    launch(op, made, args);
+    launchKernel(op, made, args);
     return made;
   }
 };

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "TensorCoreGemm.h"
+#include "KernelMath.h"
 
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -28,23 +29,6 @@ using namespace mlir;
 using namespace mlir::tetra;
 
 namespace {
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-/// Index arithmetic at one insertion point.
-struct IndexMath {
-  OpBuilder &b;
-  Location loc;
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value add(Value x, int64_t y) { return add(x, c(y)); }
-  Value mul(Value x, int64_t y) { return arith::MulIOp::create(b, loc, x, c(y)); }
-  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, loc, x, c(y)); }
-  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, loc, x, c(y)); }
-  Value less(Value x, int64_t y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, c(y));
-  }
-};
 
 /// The logical matrix `rows x cols` held in `memory` (transposed when
 /// `swapped`): element (r, col) as f32, zero outside the matrix.
@@ -79,13 +63,6 @@ void accumulate(IndexMath &m, Value c, int64_t rows, int64_t cols, Value r, Valu
   Value old = memref::LoadOp::create(m.b, m.loc, c, ValueRange{r, col});
   Value sum = arith::AddFOp::create(m.b, m.loc, old, value);
   memref::StoreOp::create(m.b, m.loc, sum, c, ValueRange{r, col});
-}
-
-/// Two bf16 in one 32-bit register, the first in the low half.
-Value packPair(IndexMath &m, Value lo, Value hi) {
-  auto pair = VectorType::get({2}, m.b.getBF16Type());
-  Value v = vector::FromElementsOp::create(m.b, m.loc, pair, ValueRange{lo, hi});
-  return LLVM::BitcastOp::create(m.b, m.loc, m.b.getI32Type(), v);
 }
 
 // The block tile: kBlockRows x kBlockCols of C, kSlice of K at a time; four
@@ -131,13 +108,13 @@ Instruction mmaSync() {
     for (int r = 0; r < 4; ++r) {
       Value ar = m.add(row, m.add(g, 8 * (r % 2)));
       Value ak = m.add(pairK, 8 * (r / 2));
-      aRegs.push_back(packPair(m, sharedLoad(m, s.a, ar, ak), sharedLoad(m, s.a, ar, m.add(ak, 1))));
+      aRegs.push_back(packBf16Pair(m, sharedLoad(m, s.a, ar, ak), sharedLoad(m, s.a, ar, m.add(ak, 1))));
     }
     // b0..b3 in two registers: rows (k) 2t, 2t+8 (pairs), column g.
     Value bc = m.add(col, g);
     for (int r = 0; r < 2; ++r) {
       Value bk = m.add(pairK, 8 * r);
-      bRegs.push_back(packPair(m, sharedLoad(m, s.b, bc, bk), sharedLoad(m, s.b, bc, m.add(bk, 1))));
+      bRegs.push_back(packBf16Pair(m, sharedLoad(m, s.b, bc, bk), sharedLoad(m, s.b, bc, m.add(bk, 1))));
     }
     Type f32 = m.b.getF32Type();
     auto resultType = LLVM::LLVMStructType::getLiteral(m.b.getContext(), {f32, f32, f32, f32});

@@ -8,9 +8,11 @@
 #include "tetra/Conversion/Passes.h"
 #include "tetra/TetraOps.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -447,6 +449,37 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   }
 };
 
+/// On GPUs, attention as one fused kernel: the op on buffers, which
+/// bufferization passes through (its operands are read-only buffers of the
+/// tensors, its result a fresh buffer the tensor takes over).
+struct FlashAttentionLowering : OpRewritePattern<AttentionOp> {
+  FlashAttentionLowering(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
+  LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &b) const override {
+    RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType(),
+                     v = op.getValue().getType();
+    for (RankedTensorType t : {q, k, v})
+      if (!t.hasStaticShape() || !t.getElementType().isF32())
+        return b.notifyMatchFailure(op, "needs static f32 shapes");
+    if (op.getLoki() || q.getDimSize(3) % 16 != 0)
+      return b.notifyMatchFailure(op, "head_dim a multiple of 16, no Loki");
+    Location loc = op.getLoc();
+    auto buffer = [&](Value t) -> Value {
+      auto type = llvm::cast<RankedTensorType>(t.getType());
+      return bufferization::ToBufferOp::create(
+          b, loc, MemRefType::get(type.getShape(), type.getElementType()), t,
+          /*read_only=*/true);
+    };
+    Value qm = buffer(op.getQuery()), km = buffer(op.getKey()), vm = buffer(op.getValue());
+    auto resultType = MemRefType::get(q.getShape(), q.getElementType());
+    Value out = memref::AllocOp::create(b, loc, resultType);
+    FlashAttentionOp::create(b, loc, qm, km, vm, out, op.getQueryPosition(), op.getCausalAttr(),
+                             op.getWindowAttr(), op.getScaleAttr());
+    b.replaceOpWithNewOp<bufferization::ToTensorOp>(op, q, out, /*restrict=*/true,
+                                                    /*writable=*/true);
+    return success();
+  }
+};
+
 struct GoldfishMaskLowering : OpRewritePattern<GoldfishMaskOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(GoldfishMaskOp op, PatternRewriter &b) const override {
@@ -555,6 +588,7 @@ namespace {
 
 struct ConvertTetraToLinalgPass
     : tetra::impl::ConvertTetraToLinalgBase<ConvertTetraToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ModuleOp module = getOperation();
@@ -619,7 +653,11 @@ struct ConvertTetraToLinalgPass
     // Collectives stay until bufferization turns them into runtime calls.
     target.addLegalOp<ParamOp, AllReduceOp, AllGatherOp, ReduceScatterOp, AllReduceStartOp,
                       AllGatherStartOp, ReduceScatterStartOp, WaitOp>();
+    target.addLegalDialect<bufferization::BufferizationDialect, memref::MemRefDialect>();
+    target.addLegalOp<FlashAttentionOp>();
     RewritePatternSet patterns(ctx);
+    if (flashAttention)
+      patterns.add<FlashAttentionLowering>(ctx);
     populateForwardLoweringPatterns(patterns);
     populateGradientLoweringPatterns(patterns);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))

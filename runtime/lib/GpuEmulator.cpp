@@ -33,7 +33,7 @@ namespace {
 enum class Wait { Ready, Barrier, Warp, Done };
 
 /// The warp-wide instructions; each has its own operand and result layout.
-enum class WarpOp { MmaSyncM16N8K16Bf16, Mfma16x16x16Bf16 };
+enum class WarpOp { MmaSyncM16N8K16Bf16, Mfma16x16x16Bf16, ShuffleXor };
 
 struct Lane {
   ucontext_t context;
@@ -178,7 +178,28 @@ void mfma16x16x16(Lane *wave) {
 }
 
 const char *name(WarpOp op) {
-  return op == WarpOp::MmaSyncM16N8K16Bf16 ? "mma.sync.m16n8k16" : "v_mfma_f32_16x16x16bf16_1k";
+  switch (op) {
+  case WarpOp::MmaSyncM16N8K16Bf16:
+    return "mma.sync.m16n8k16";
+  case WarpOp::Mfma16x16x16Bf16:
+    return "v_mfma_f32_16x16x16bf16_1k";
+  case WarpOp::ShuffleXor:
+    return "gpu.shuffle xor";
+  }
+  return "?";
+}
+
+/// Every lane gets the value of lane ^ offset (operands: the value's bits,
+/// the offset, the width), or its own where the partner is outside its
+/// segment of `width` lanes.
+void shuffleXor(Lane *warp, int64_t lanes) {
+  for (int64_t lane = 0; lane < lanes; ++lane) {
+    uint32_t offset = warp[lane].operands[1], width = warp[lane].operands[2];
+    int64_t partner = lane ^ offset;
+    bool inside = width > 0 && partner < lanes && partner / width == lane / width;
+    uint32_t bits = warp[inside ? partner : lane].operands[0];
+    std::memcpy(&warp[lane].result[0], &bits, sizeof bits);
+  }
 }
 
 /// Completes the warp-wide instructions and the barrier every participant
@@ -201,14 +222,18 @@ bool release(Emulation &e) {
     }
     if (arrived < width)
       continue;
-    int64_t needed = op == WarpOp::MmaSyncM16N8K16Bf16 ? 32 : 64;
-    if (width != needed)
-      fail(e, std::string(name(op)) + " needs " + std::to_string(needed) + " lanes, the warp has " +
-                  std::to_string(width));
-    if (op == WarpOp::MmaSyncM16N8K16Bf16)
-      mmaSyncM16N8K16(warp);
-    else
-      mfma16x16x16(warp);
+    if (op == WarpOp::ShuffleXor) {
+      shuffleXor(warp, width);
+    } else {
+      int64_t needed = op == WarpOp::MmaSyncM16N8K16Bf16 ? 32 : 64;
+      if (width != needed)
+        fail(e, std::string(name(op)) + " needs " + std::to_string(needed) +
+                    " lanes, the warp has " + std::to_string(width));
+      if (op == WarpOp::MmaSyncM16N8K16Bf16)
+        mmaSyncM16N8K16(warp);
+      else
+        mfma16x16x16(warp);
+    }
     for (int64_t l = 0; l < width; ++l)
       warp[l].wait = Wait::Ready;
     released = true;
@@ -301,6 +326,17 @@ extern "C" int64_t tetra_emu_grid_dim() { return emulation("gpu.grid_dim").grid;
 extern "C" void tetra_emu_barrier() {
   Emulation &e = emulation("gpu.barrier");
   suspend(e, Wait::Barrier);
+}
+
+extern "C" float tetra_emu_shuffle_xor_f32(float value, int32_t offset, int32_t width) {
+  uint32_t operands[3];
+  std::memcpy(&operands[0], &value, sizeof value);
+  operands[1] = static_cast<uint32_t>(offset);
+  operands[2] = static_cast<uint32_t>(width);
+  const float none[4] = {};
+  float result[4];
+  warpInstruction(WarpOp::ShuffleXor, operands, 3, none, result);
+  return result[0];
 }
 
 extern "C" void tetra_emu_mma_sync_m16n8k16_bf16(uint32_t a0, uint32_t a1, uint32_t a2,

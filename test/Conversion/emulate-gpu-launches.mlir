@@ -123,8 +123,8 @@ module attributes {gpu.container_module} {
     gpu.func @shuffled(%x: f32) kernel {
       %c1 = arith.constant 1 : i32
       %c32 = arith.constant 32 : i32
-      // expected-error @+1 {{is not emulated on the host}}
-      %y, %ok = gpu.shuffle xor %x, %c1, %c32 : f32
+      // expected-error @+1 {{is emulated for xor on f32 only}}
+      %y, %ok = gpu.shuffle up %x, %c1, %c32 : f32
       gpu.return
     }
   }

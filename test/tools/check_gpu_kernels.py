@@ -28,16 +28,20 @@ def main():
         if set(launches) != set(funcs) or len(set(funcs)) != len(funcs):
             sys.exit("launches %d of %d kernels, but the kernels are %d"
                      % (len(launches), len(set(launches)), len(funcs)))
-        shared = sorted(f for f in set(launches)
-                        if launches.count(f) > 1 and not f.startswith("gemm_"))
+        shared = sorted(f for f in set(launches) if launches.count(f) > 1
+                        and not f.startswith(("gemm_", "attention_")))
         if shared:
-            sys.exit("kernels other than GEMMs serve several launches: %s" % shared)
+            sys.exit("kernels other than GEMMs and attention serve several launches: %s"
+                     % shared)
         left = len(re.findall(r"\blinalg\.\w+", host))
         gemms = [f for f in funcs if f.startswith("gemm_")]
         gemm_launches = sum(1 for f in launches if f.startswith("gemm_"))
+        attention = [f for f in funcs if f.startswith("attention_")]
+        attention_launches = sum(1 for f in launches if f.startswith("attention_"))
         print("launches %d of %d kernels; gemm kernels: %d for %d launches; "
-              "linalg ops left in host code: %d"
-              % (len(launches), len(funcs), len(gemms), gemm_launches, left))
+              "attention kernels: %d for %d launches; linalg ops left in host code: %d"
+              % (len(launches), len(funcs), len(gemms), gemm_launches, len(attention),
+                 attention_launches, left))
         return
     directory, mlir = sys.argv[2], sys.argv[3]
     manifest = json.load(open(directory + "/manifest.json"))["gpu"]
@@ -57,7 +61,7 @@ def main():
         sys.exit("kernel counts differ: manifest %d, assembly %d, outlined %d" % counts)
     for body in bodies:
         name = re.match(r"\s*(\w+)", body).group(1)
-        if name.startswith("gemm_") and tensor not in body:
+        if name.startswith(("gemm_", "attention_")) and tensor not in body:
             sys.exit("%s issues no %s" % (name, tensor))
     print("kernels: manifest == assembly == outlined (%d); every gemm kernel uses the "
           "tensor cores (%s)" % (counts[0], tensor))

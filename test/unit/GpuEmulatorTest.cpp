@@ -119,6 +119,30 @@ TEST(GpuEmulator, Mfma16x16x16MatchesTheProduct) {
       EXPECT_EQ(p.d[lane][i], expected(p, 4 * (lane / 16) + i, lane % 16)) << "lane " << lane;
 }
 
+// ---- xor shuffles: a butterfly sum gives every lane the warp's total ------
+
+struct Butterfly {
+  float values[64];
+};
+
+void butterflyEntry(void *arguments) {
+  auto &b = *static_cast<Butterfly *>(arguments);
+  int64_t t = tetra_emu_thread_id();
+  float v = b.values[t];
+  for (int offset = 16; offset > 0; offset /= 2)
+    v += tetra_emu_shuffle_xor_f32(v, offset, 32);
+  b.values[t] = v;
+}
+
+TEST(GpuEmulator, XorShufflesSumEachWarp) {
+  Butterfly b;
+  for (int t = 0; t < 64; ++t)
+    b.values[t] = static_cast<float>(t);
+  tetra_emu_launch(butterflyEntry, &b, 1, 64, 32, "butterfly");
+  for (int t = 0; t < 64; ++t)
+    EXPECT_EQ(b.values[t], t < 32 ? 496.0f : 1520.0f) << "lane " << t; // 0..31, 32..63
+}
+
 // ---- kernels whose threads do not meet: named errors, exit status 1 -------
 
 void skipsBarrier(void *) {

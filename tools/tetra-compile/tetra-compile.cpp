@@ -59,6 +59,11 @@ static cl::opt<std::string> gemm(
     "gemm", cl::desc("GPU machines: matrix products as generated tensor-core kernels "
                      "(tensor-cores, the default) or by the vendor library (vendor: cuBLAS)"),
     cl::init("tensor-cores"));
+static cl::opt<bool> flashAttention(
+    "flash-attention",
+    cl::desc("NVIDIA machines: attention as one fused tensor-core kernel (the default); "
+             "=false keeps its score, softmax and value kernels"),
+    cl::init(true));
 static cl::opt<bool> emulateGpu(
     "emulate-gpu",
     cl::desc("GPU machines: run the outlined kernels on the CPU (tests of the GPU "
@@ -120,6 +125,7 @@ int main(int argc, char **argv) {
   options.kernelOpt = kernelOpt;
   options.gemm = gemm;
   options.emulateGpu = emulateGpu;
+  options.flashAttention = flashAttention;
   options.overlap = overlap;
   options.prefetch = prefetch;
   options.emit = emit;

@@ -13,10 +13,19 @@ def ConvertTetraToLinalg : Pass<"convert-tetra-to-linalg", "::mlir::ModuleOp"> {
     cross-entropy takes a per-row logsumexp. Ops without a CPU lowering yet
     (recurrent blocks, Abacus, Loki, goldfish, collectives, AdamW) are
     reported with their location.
+
+    With `flash-attention`, attention (without Loki, head_dim a multiple of
+    16) becomes tetra.flash_attention on buffers instead, for the GPU
+    lowering's fused kernel.
   }];
+  let options = [
+    Option<"flashAttention", "flash-attention", "bool", /*default=*/"false",
+           "Attention as tetra.flash_attention on buffers (GPU targets)">
+  ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
-    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::bufferization::BufferizationDialect", "::mlir::memref::MemRefDialect"
   ];
 }
 
@@ -85,7 +94,7 @@ def ConvertLinalgToGPUKernels
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::affine::AffineDialect", "::mlir::vector::VectorDialect",
     "::mlir::NVVM::NVVMDialect", "::mlir::amdgpu::AMDGPUDialect",
-    "::mlir::LLVM::LLVMDialect"
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect"
   ];
 }
 
@@ -97,8 +106,9 @@ def EmulateGPULaunches : Pass<"tetra-emulate-gpu-launches", "::mlir::ModuleOp"> 
     - A kernel whose threads each run alone becomes loops over its blocks
       and threads (x only) around a copy of its body, with `gpu.block_id x`
       and `gpu.thread_id x` the loop counters.
-    - A kernel whose threads cooperate (`gpu.barrier`, the warp-wide
-      `nvvm.mma.sync` m16n8k16 and `amdgpu.mfma` 16x16x16 on bf16) becomes
+    - A kernel whose threads cooperate (`gpu.barrier`, `gpu.shuffle xor`,
+      the warp-wide `nvvm.mma.sync` m16n8k16 and `amdgpu.mfma` 16x16x16 on
+      bf16) becomes
       a host function `<kernel>_emulated`. Thread and block ids, barriers
       and the matrix instructions become calls of the runtime's emulator
       (`tetra_emu_*`), which runs every thread of a block as a fiber and

@@ -23,6 +23,9 @@ int64_t tetra_emu_block_dim();
 int64_t tetra_emu_grid_dim();
 /// gpu.barrier: waits for every thread of the block.
 void tetra_emu_barrier();
+/// gpu.shuffle xor: `value` of lane (lane ^ offset) within segments of
+/// `width` lanes (its own when the partner falls outside).
+float tetra_emu_shuffle_xor_f32(float value, int32_t offset, int32_t width);
 /// nvvm.mma.sync m16n8k16 row.col, bf16 pairs in a..b, f32 c; D is the
 /// memref<4xf32> (allocated, aligned, offset, size, stride).
 void tetra_emu_mma_sync_m16n8k16_bf16(uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
