@@ -9,6 +9,8 @@
 //          cuBLAS on bf16 storage, the device's practical bf16 peak.
 //
 //===----------------------------------------------------------------------===//
+#include "cuda_module.h"
+
 #include <cublas_v2.h>
 #include <cuda.h>
 #include <cuda_bf16.h>
@@ -23,16 +25,6 @@
 #include <string>
 #include <vector>
 
-#define CU(call)                                                                             \
-  do {                                                                                       \
-    CUresult r_ = (call);                                                                    \
-    if (r_ != CUDA_SUCCESS) {                                                                \
-      const char *s_ = nullptr;                                                              \
-      cuGetErrorString(r_, &s_);                                                             \
-      std::fprintf(stderr, "gemm_check: %s failed: %s\n", #call, s_ ? s_ : "?");            \
-      std::exit(1);                                                                          \
-    }                                                                                        \
-  } while (0)
 #define BLAS(call)                                                                           \
   do {                                                                                       \
     cublasStatus_t s_ = (call);                                                              \
@@ -42,87 +34,20 @@
     }                                                                                        \
   } while (0)
 
-namespace {
-
-/// The bytes of `bin = "..."`, undoing MLIR's escapes (\\ and \XX).
-std::string objectOf(const std::string &text) {
-  size_t start = text.find("bin = \"");
-  if (start == std::string::npos) {
-    std::fprintf(stderr, "gemm_check: no gpu.binary object in the module\n");
-    std::exit(1);
-  }
-  std::string bytes;
-  for (size_t i = start + 7; i < text.size() && text[i] != '"'; ++i) {
-    if (text[i] == '\\' && text[i + 1] == '\\') {
-      bytes.push_back('\\');
-      i += 1;
-    } else if (text[i] == '\\') {
-      bytes.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      bytes.push_back(text[i]);
-    }
-  }
-  return bytes;
-}
-
-/// The launch's blocks and threads (x), from the host function's constants.
-void launchOf(const std::string &text, const std::string &kernel, long &blocks, long &threads) {
-  std::smatch m;
-  std::regex launch("gpu\\.launch_func\\s+@kernels::@" + kernel +
-                    " blocks in \\((%\\w+), %\\w+, %\\w+\\) threads in \\((%\\w+),");
-  if (!std::regex_search(text, m, launch)) {
-    std::fprintf(stderr, "gemm_check: no launch of %s\n", kernel.c_str());
-    std::exit(1);
-  }
-  auto constant = [&](const std::string &name) {
-    std::smatch c;
-    std::regex def(name + " = arith\\.constant (\\d+) : index");
-    if (!std::regex_search(text, c, def)) {
-      std::fprintf(stderr, "gemm_check: no constant %s\n", name.c_str());
-      std::exit(1);
-    }
-    return std::stol(c[1]);
-  };
-  blocks = constant(m[1]);
-  threads = constant(m[2]);
-}
-
-double seconds(CUevent a, CUevent b) {
-  float ms = 0;
-  CU(cuEventElapsedTime(&ms, a, b));
-  return ms / 1e3;
-}
-
-} // namespace
 
 int main(int argc, char **argv) {
   if (argc != 5) {
     std::fprintf(stderr, "usage: gemm_check MODULE.mlir M N K\n");
     return 2;
   }
-  std::ifstream in(argv[1]);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  std::string text = check::readFile(argv[1]);
   long m = std::atol(argv[2]), n = std::atol(argv[3]), k = std::atol(argv[4]);
-
-  CU(cuInit(0));
-  CUdevice dev;
-  CU(cuDeviceGet(&dev, 0));
-  CUcontext ctx;
-  CU(cuDevicePrimaryCtxRetain(&ctx, dev));
-  CU(cuCtxSetCurrent(ctx));
-  std::string object = objectOf(text);
-  CUmodule module;
-  CU(cuModuleLoadData(&module, object.data()));
+  check::useDevice0();
   // The outlining names GEMM kernels after their shape (y += x w^T: "nt").
   std::string kernel = "gemm_" + std::to_string(m) + "x" + std::to_string(n) + "x" +
                        std::to_string(k) + "_nt";
-  CUfunction fn;
-  CU(cuModuleGetFunction(&fn, module, kernel.c_str()));
   long blocks = 0, threads = 0;
-  launchOf(text, kernel, blocks, threads);
+  CUfunction fn = check::loadKernel(text, kernel, blocks, threads);
 
   std::mt19937 rng(0);
   std::uniform_real_distribution<float> uniform(-1.f, 1.f);
@@ -193,20 +118,7 @@ int main(int argc, char **argv) {
   // relative, random in sign, so the normwise error stays near 2^-8.
   const double tolerance = 1e-2;
 
-  CUevent start, stop;
-  CU(cuEventCreate(&start, 0));
-  CU(cuEventCreate(&stop, 0));
-  auto timeIt = [&](auto &&body) {
-    body();
-    CU(cuCtxSynchronize());
-    int reps = 10;
-    CU(cuEventRecord(start, nullptr));
-    for (int i = 0; i < reps; ++i)
-      body();
-    CU(cuEventRecord(stop, nullptr));
-    CU(cuEventSynchronize(stop));
-    return seconds(start, stop) / reps;
-  };
+  auto timeIt = [](auto &&body) { return check::timeIt(body); };
   double flops = 2.0 * m * n * k;
   double ours = timeIt(launch);
   double fast16 = timeIt([&] { blas(dref, dx, dw, CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_16BF); });

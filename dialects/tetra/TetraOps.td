@@ -419,7 +419,8 @@ def Tetra_FlashAttentionOp : Tetra_Op<"flash_attention"> {
     value (same shapes, masks and scale; no Loki). convert-tetra-to-linalg
     emits it, with `flash-attention`, between bufferization.to_buffer and
     to_tensor, so bufferization passes it through; the GPU lowering makes
-    it one kernel that never holds the scores in memory (online softmax).
+    it one tensor-core kernel that never holds the scores in global memory
+    (online softmax).
   }];
   let arguments = (ins Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$query,
                        Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$key,

@@ -317,8 +317,8 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
   }
 
-  // NVIDIA GPUs get attention as one fused kernel (FlashAttentionKernel.cpp).
-  std::string toLinalg = machine.codegen == "nvvm" && options.flashAttention
+  // GPUs get attention as one fused kernel (FlashAttentionKernel.cpp).
+  std::string toLinalg = machine.codegen != "cpu" && options.flashAttention
                              ? "convert-tetra-to-linalg{flash-attention=true}"
                              : "convert-tetra-to-linalg";
   if (failed(runPipeline(*module, toLinalg + ",canonicalize,cse,tetra-fuse-elementwise,canonicalize,cse")))

@@ -19,17 +19,20 @@ struct AttentionShape {
   bool queryPosition; // the first query's position is an operand
 };
 
-/// Emits, at `b`'s insertion point inside `kernel`, attention on NVIDIA
-/// tensor cores in one pass over the keys (FlashAttention-2's forward): a
-/// block of four warps takes 64 queries of one head, each warp 16; key and
-/// value tiles of 64 are staged in shared memory as bf16; a warp computes
-/// its 16x64 scores with mma.sync m16n8k16, keeps a running maximum and sum
-/// per row (an online softmax, rows combined across a quad by shuffles),
-/// and multiplies the probabilities, still in registers, by the value tile.
-/// The scores never reach memory. `queryPosition` is an i64 or null.
-LaunchShape buildFlashAttention(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc, Value query,
-                                Value key, Value value, Value result, Value queryPosition,
-                                const AttentionShape &shape);
+/// Emits, at `b`'s insertion point inside `kernel`, attention in one pass
+/// over the keys (FlashAttention-2's forward) on the matrix cores of
+/// `target`: a block of four warps (waves) takes 64 queries of one head,
+/// each 16 of them; key and value tiles of 64 are staged in shared memory
+/// as bf16; a warp computes its 16x64 scores with mma.sync m16n8k16 (nvvm)
+/// or v_mfma 16x16x16 (rocdl), keeps a running maximum and sum per row (an
+/// online softmax, rows combined across lanes by xor shuffles), and
+/// multiplies the probabilities by the value tile: in registers on NVIDIA,
+/// whose accumulator and operand layouts coincide, through shared memory on
+/// AMD. The scores never reach global memory. `queryPosition` is an i64 or
+/// null.
+LaunchShape buildFlashAttention(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
+                                StringRef target, Value query, Value key, Value value,
+                                Value result, Value queryPosition, const AttentionShape &shape);
 
 } // namespace mlir::tetra
 

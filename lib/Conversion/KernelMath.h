@@ -2,8 +2,10 @@
 #ifndef TETRA_LIB_CONVERSION_KERNELMATH_H
 #define TETRA_LIB_CONVERSION_KERNELMATH_H
 
+#include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 
@@ -33,6 +35,39 @@ inline Value packBf16Pair(IndexMath &m, Value lo, Value hi) {
   auto pair = VectorType::get({2}, m.b.getBF16Type());
   Value v = vector::FromElementsOp::create(m.b, m.loc, pair, ValueRange{lo, hi});
   return LLVM::BitcastOp::create(m.b, m.loc, m.b.getI32Type(), v);
+}
+
+/// D = A B + C by one warp-wide mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32:
+/// four A registers, two B registers (bf16 pairs), four f32 accumulators;
+/// returns D's four accumulators.
+inline SmallVector<Value> mmaSyncBf16(OpBuilder &b, Location loc, ValueRange a, ValueRange bRegs,
+                                      ValueRange acc) {
+  Type f32 = b.getF32Type();
+  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  Value d = NVVM::MmaOp::create(
+      b, loc, resultType, a, bRegs, acc, {16, 8, 16}, std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+  SmallVector<Value> next;
+  for (int64_t i = 0; i < 4; ++i)
+    next.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+  return next;
+}
+
+/// D = A B + C by one wave-wide v_mfma_f32_16x16x16bf16_1k: A and B four
+/// bf16 scalars each, C four f32; returns D's four accumulators.
+inline SmallVector<Value> mfmaBf16(OpBuilder &b, Location loc, ValueRange a, ValueRange bVals,
+                                   ValueRange acc) {
+  auto operandType = VectorType::get({4}, b.getBF16Type());
+  auto accType = VectorType::get({4}, b.getF32Type());
+  Value av = vector::FromElementsOp::create(b, loc, operandType, a);
+  Value bv = vector::FromElementsOp::create(b, loc, operandType, bVals);
+  Value cv = vector::FromElementsOp::create(b, loc, accType, acc);
+  Value d = amdgpu::MFMAOp::create(b, loc, accType, 16, 16, 16, 1, av, bv, cv);
+  SmallVector<Value> next;
+  for (int64_t i = 0; i < 4; ++i)
+    next.push_back(vector::ExtractOp::create(b, loc, d, i));
+  return next;
 }
 
 } // namespace mlir::tetra

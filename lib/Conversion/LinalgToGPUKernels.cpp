@@ -159,12 +159,6 @@ struct ConvertLinalgToGPUKernelsPass
 
     SmallVector<tetra::FlashAttentionOp> attentions;
     module.walk([&](tetra::FlashAttentionOp op) { attentions.push_back(op); });
-    if (!attentions.empty() && target != "nvvm") {
-      attentions.front().emitOpError("has a fused kernel for nvvm only; lower attention "
-                                     "without flash-attention for ")
-          << target;
-      return signalPassFailure();
-    }
 
     SmallVector<linalg::GenericOp> groups;
     module.walk([&](func::FuncOp func) {
@@ -258,7 +252,7 @@ struct ConvertLinalgToGPUKernelsPass
       OpBuilder b = OpBuilder::atBlockBegin(&entry);
       Value position = shape.queryPosition ? entry.getArgument(4) : Value();
       LaunchShape launchShape =
-          buildFlashAttention(b, fn, loc, entry.getArgument(0), entry.getArgument(1),
+          buildFlashAttention(b, fn, loc, target, entry.getArgument(0), entry.getArgument(1),
                               entry.getArgument(2), entry.getArgument(3), position, shape);
       gpu::ReturnOp::create(b, loc);
       fn.setKnownBlockSizeAttr(

@@ -116,16 +116,7 @@ Instruction mmaSync() {
       Value bk = m.add(pairK, 8 * r);
       bRegs.push_back(packBf16Pair(m, sharedLoad(m, s.b, bc, bk), sharedLoad(m, s.b, bc, m.add(bk, 1))));
     }
-    Type f32 = m.b.getF32Type();
-    auto resultType = LLVM::LLVMStructType::getLiteral(m.b.getContext(), {f32, f32, f32, f32});
-    Value d = NVVM::MmaOp::create(
-        m.b, m.loc, resultType, aRegs, bRegs, acc, {16, 8, 16}, std::nullopt, std::nullopt,
-        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
-    SmallVector<Value> next;
-    for (int64_t i = 0; i < 4; ++i)
-      next.push_back(LLVM::ExtractValueOp::create(m.b, m.loc, d, i));
-    return next;
+    return mmaSyncBf16(m.b, m.loc, aRegs, bRegs, acc);
   };
   // c0, c1: row g, columns 2t, 2t+1; c2, c3: row g+8.
   inst.position = [](IndexMath &m, Value lane, int64_t i) {
@@ -146,16 +137,7 @@ Instruction mfma() {
       aVals.push_back(sharedLoad(m, s.a, m.add(row, lane16), m.add(quadK, i)));
       bVals.push_back(sharedLoad(m, s.b, m.add(col, lane16), m.add(quadK, i)));
     }
-    auto operandType = VectorType::get({4}, m.b.getBF16Type());
-    auto accType = VectorType::get({4}, m.b.getF32Type());
-    Value av = vector::FromElementsOp::create(m.b, m.loc, operandType, aVals);
-    Value bv = vector::FromElementsOp::create(m.b, m.loc, operandType, bVals);
-    Value cv = vector::FromElementsOp::create(m.b, m.loc, accType, acc);
-    Value d = amdgpu::MFMAOp::create(m.b, m.loc, accType, 16, 16, 16, 1, av, bv, cv);
-    SmallVector<Value> next;
-    for (int64_t i = 0; i < 4; ++i)
-      next.push_back(vector::ExtractOp::create(m.b, m.loc, d, i));
-    return next;
+    return mfmaBf16(m.b, m.loc, aVals, bVals, acc);
   };
   inst.position = [](IndexMath &m, Value lane, int64_t i) {
     return std::pair{m.add(m.mul(m.div(lane, 16), 4), i), m.rem(lane, 16)};

@@ -208,7 +208,8 @@ std::string machinesDirectory() {
 
 llvm::Expected<Machine> loadMachine(StringRef nameOrPath, std::string *resolved) {
   std::string path = nameOrPath.str();
-  if (!llvm::sys::fs::exists(path) && !nameOrPath.contains('/') &&
+  // A folder of that name (an artifact called "cpu", say) is not a machine file.
+  if (!llvm::sys::fs::is_regular_file(path) && !nameOrPath.contains('/') &&
       !nameOrPath.ends_with(".json")) {
     llvm::SmallString<256> named(machinesDirectory());
     llvm::sys::path::append(named, nameOrPath + ".json");

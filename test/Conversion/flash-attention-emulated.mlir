@@ -1,10 +1,11 @@
-// The flash-attention kernel, run by the GPU emulator, against attention's
+// The flash-attention kernels (mma.sync and MFMA), run by the GPU emulator,
+// against attention's
 // CPU lowering (scores, softmax, values) on the same inputs: 160 queries and
 // keys (three query tiles, three key tiles, so the online softmax rescales),
 // two query heads on one key/value head (GQA), head_dim 16. Inputs are
 // sin/cos patterns of amplitude 3, so the softmax rows are sharp (scores up
 // to ~36) and a missed rescaling shows. Causal, causal with a window of 40,
-// and unmasked. bf16 operands: max |gpu - cpu| <= 3e-2 max |cpu|.
+// unmasked, and 16 queries at position 100 of a KV cache of 160. bf16 operands: max |gpu - cpu| <= 3e-2 max |cpu|.
 //
 // RUN: tetra-opt %s --convert-tetra-to-linalg --one-shot-bufferize=bufferize-function-boundaries \
 // RUN:   --convert-linalg-to-loops --lower-affine --convert-scf-to-cf --expand-strided-metadata --lower-affine \
@@ -19,9 +20,19 @@
 // RUN:   --tetra-emulate-gpu-trampolines \
 // RUN: | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so > %t.gpu
 // RUN: %python %S/Inputs/compare_printed_memrefs.py %t.cpu %t.gpu 3e-2 | FileCheck %s
+// The MFMA kernel (wave64), the same way.
+// RUN: tetra-opt %s --convert-tetra-to-linalg=flash-attention=true --one-shot-bufferize=bufferize-function-boundaries \
+// RUN:   --convert-linalg-to-gpu-kernels=target=rocdl --tetra-emulate-gpu-launches=warp-size=64 --arith-expand=include-bf16=true --convert-vector-to-llvm \
+// RUN:   --convert-linalg-to-loops --lower-affine --convert-scf-to-cf --expand-strided-metadata --lower-affine \
+// RUN:   --finalize-memref-to-llvm --convert-math-to-llvm --convert-math-to-libm --convert-arith-to-llvm \
+// RUN:   --convert-index-to-llvm --convert-cf-to-llvm --convert-func-to-llvm --reconcile-unrealized-casts \
+// RUN:   --tetra-emulate-gpu-trampolines \
+// RUN: | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so > %t.amd
+// RUN: %python %S/Inputs/compare_printed_memrefs.py %t.cpu %t.amd 3e-2 | FileCheck %s
 // CHECK: memref 0: 5120 values, {{.*}} ok
 // CHECK: memref 1: 5120 values, {{.*}} ok
 // CHECK: memref 2: 5120 values, {{.*}} ok
+// CHECK: memref 3: 512 values, {{.*}} ok
 
 // The GPU run really has one attention kernel of each mask.
 // RUN: tetra-opt %s --convert-tetra-to-linalg=flash-attention=true --one-shot-bufferize=bufferize-function-boundaries \
@@ -29,6 +40,13 @@
 // KERNELS-DAG: gpu.func @attention_1x160x2x16_kv160x1_causal(
 // KERNELS-DAG: gpu.func @attention_1x160x2x16_kv160x1_causal_window40(
 // KERNELS-DAG: gpu.func @attention_1x160x2x16_kv160x1(
+// KERNELS-DAG: gpu.func @attention_1x16x2x16_kv160x1_causal_at(
+// KERNELS: nvvm.mma.sync
+// RUN: tetra-opt %s --convert-tetra-to-linalg=flash-attention=true --one-shot-bufferize=bufferize-function-boundaries \
+// RUN:   --convert-linalg-to-gpu-kernels=target=rocdl | FileCheck %s --check-prefix=AMD-KERNELS
+// The probabilities go through shared memory, one 16x64 array a wave.
+// AMD-KERNELS: gpu.func @attention_1x160x2x16_kv160x1_causal({{.*}}) workgroup({{.*}}, %{{.*}} : memref<4x16x64xbf16, #gpu.address_space<workgroup>>)
+// AMD-KERNELS: amdgpu.mfma 16x16x16
 
 #map = affine_map<(a, b, c, d) -> (a, b, c, d)>
 func.func private @printMemrefF32(memref<*xf32>)
@@ -93,9 +111,46 @@ func.func @pattern_kv(%phase: f32, %amplitude: f32, %init: tensor<1x160x1x16xf32
   return %r : tensor<1x160x1x16xf32>
 }
 
+func.func @pattern_q16(%phase: f32, %amplitude: f32, %init: tensor<1x16x2x16xf32>) -> tensor<1x16x2x16xf32> {
+  %r = linalg.generic {indexing_maps = [#map], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      outs(%init : tensor<1x16x2x16xf32>) {
+  ^bb0(%unused: f32):
+    %i = linalg.index 1 : index
+    %h = linalg.index 2 : index
+    %d = linalg.index 3 : index
+    %ii = arith.index_cast %i : index to i64
+    %hh = arith.index_cast %h : index to i64
+    %dd = arith.index_cast %d : index to i64
+    %fi = arith.sitofp %ii : i64 to f32
+    %fh = arith.sitofp %hh : i64 to f32
+    %fd = arith.sitofp %dd : i64 to f32
+    %c1 = arith.constant 0.37 : f32
+    %c2 = arith.constant 1.3 : f32
+    %c3 = arith.constant 0.71 : f32
+    %x1 = arith.mulf %fi, %c1 : f32
+    %x2 = arith.mulf %fh, %c2 : f32
+    %x3 = arith.mulf %fd, %c3 : f32
+    %m1 = arith.mulf %x1, %x3 : f32
+    %s1 = arith.addf %m1, %x2 : f32
+    %s2 = arith.addf %s1, %phase : f32
+    %s3 = arith.addf %s2, %x3 : f32
+    %v = math.sin %s3 : f32
+    %w = arith.mulf %v, %amplitude : f32
+    linalg.yield %w : f32
+  } -> tensor<1x16x2x16xf32>
+  return %r : tensor<1x16x2x16xf32>
+}
+
 func.func @print(%t: tensor<1x160x2x16xf32>) {
   %m = bufferization.to_buffer %t read_only : tensor<1x160x2x16xf32> to memref<1x160x2x16xf32>
   %u = memref.cast %m : memref<1x160x2x16xf32> to memref<*xf32>
+  call @printMemrefF32(%u) : (memref<*xf32>) -> ()
+  return
+}
+
+func.func @print16(%t: tensor<1x16x2x16xf32>) {
+  %m = bufferization.to_buffer %t read_only : tensor<1x16x2x16xf32> to memref<1x16x2x16xf32>
+  %u = memref.cast %m : memref<1x16x2x16xf32> to memref<*xf32>
   call @printMemrefF32(%u) : (memref<*xf32>) -> ()
   return
 }
@@ -114,8 +169,15 @@ func.func @main() {
   %causal = tetra.attention %q, %k, %v {causal} : tensor<1x160x2x16xf32>, tensor<1x160x1x16xf32>, tensor<1x160x1x16xf32>
   %window = tetra.attention %q, %k, %v {causal, window = 40} : tensor<1x160x2x16xf32>, tensor<1x160x1x16xf32>, tensor<1x160x1x16xf32>
   %full = tetra.attention %q, %k, %v : tensor<1x160x2x16xf32>, tensor<1x160x1x16xf32>, tensor<1x160x1x16xf32>
+  // 16 queries at positions 100..115 of a KV cache of 160 (the decoder's
+  // case): the keys past each query's position are masked.
+  %e16 = tensor.empty() : tensor<1x16x2x16xf32>
+  %q16 = call @pattern_q16(%p1, %three, %e16) : (f32, f32, tensor<1x16x2x16xf32>) -> tensor<1x16x2x16xf32>
+  %at = arith.constant 100 : i64
+  %cached = tetra.attention %q16, %k, %v at %at {causal} : tensor<1x16x2x16xf32>, tensor<1x160x1x16xf32>, tensor<1x160x1x16xf32>
   call @print(%causal) : (tensor<1x160x2x16xf32>) -> ()
   call @print(%window) : (tensor<1x160x2x16xf32>) -> ()
   call @print(%full) : (tensor<1x160x2x16xf32>) -> ()
+  call @print16(%cached) : (tensor<1x16x2x16xf32>) -> ()
   return
 }

@@ -6,7 +6,8 @@ outlined FILE.mlir: the --emit gpu module; every gpu.launch_func launches a
   outside the kernels.
 artifact DIR FILE.mlir: the manifest's kernel count equals the kernels in
   the assembly (PTX .entry or AMDGCN .amdhsa_kernel) and the outlined
-  count; every gemm kernel's assembly issues tensor-core instructions.
+  count; every gemm and attention kernel's assembly issues tensor-core
+  instructions.
 """
 import json
 import re
@@ -63,8 +64,8 @@ def main():
         name = re.match(r"\s*(\w+)", body).group(1)
         if name.startswith(("gemm_", "attention_")) and tensor not in body:
             sys.exit("%s issues no %s" % (name, tensor))
-    print("kernels: manifest == assembly == outlined (%d); every gemm kernel uses the "
-          "tensor cores (%s)" % (counts[0], tensor))
+    print("kernels: manifest == assembly == outlined (%d); every gemm and attention kernel "
+          "uses the tensor cores (%s)" % (counts[0], tensor))
 
 
 main()

@@ -61,7 +61,7 @@ static cl::opt<std::string> gemm(
     cl::init("tensor-cores"));
 static cl::opt<bool> flashAttention(
     "flash-attention",
-    cl::desc("NVIDIA machines: attention as one fused tensor-core kernel (the default); "
+    cl::desc("GPU machines: attention as one fused tensor-core kernel (the default); "
              "=false keeps its score, softmax and value kernels"),
     cl::init(true));
 static cl::opt<bool> emulateGpu(

@@ -53,8 +53,8 @@ struct CompileOptions {
   /// GPU machines: matrix products as generated tensor-core kernels
   /// ("tensor-cores") or served by the vendor library ("vendor": cuBLAS).
   std::string gemm = "tensor-cores";
-  /// NVIDIA machines: attention as one fused kernel (online softmax, no
-  /// scores in memory) rather than its score, softmax and value groups.
+  /// GPU machines: attention as one fused kernel (online softmax, no scores
+  /// in memory) rather than its score, softmax and value groups.
   bool flashAttention = true;
   /// GPU machines, for tests: outline the kernels, then run them on the
   /// host (loops, or the runtime's emulator) in a CPU artifact.
