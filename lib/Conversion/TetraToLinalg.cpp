@@ -449,6 +449,8 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   }
 };
 
+constexpr int64_t kFlashAttentionMaxHeadDim = 128;
+
 /// On GPUs, attention as one fused kernel: the op on buffers, which
 /// bufferization passes through (its operands are read-only buffers of the
 /// tensors, its result a fresh buffer the tensor takes over).
@@ -460,8 +462,15 @@ struct FlashAttentionLowering : OpRewritePattern<AttentionOp> {
     for (RankedTensorType t : {q, k, v})
       if (!t.hasStaticShape() || !t.getElementType().isF32())
         return b.notifyMatchFailure(op, "needs static f32 shapes");
-    if (op.getLoki() || q.getDimSize(3) % 16 != 0)
-      return b.notifyMatchFailure(op, "head_dim a multiple of 16, no Loki");
+    // Key and value tiles of 64 rows of head_dim + 8 bf16 must fit the 48 KiB
+    // of static shared memory (64 KiB of LDS on AMD).
+    int64_t headDim = q.getDimSize(3);
+    if (op.getLoki() || headDim % 16 != 0 || headDim > kFlashAttentionMaxHeadDim)
+      return b.notifyMatchFailure(op, "head_dim a multiple of 16 up to 128, no Loki");
+    // Without a query position, query s sits at T - S + s: the kernel's
+    // unsigned positions need T >= S.
+    if (!op.getQueryPosition() && k.getDimSize(1) < q.getDimSize(1))
+      return b.notifyMatchFailure(op, "fewer keys than queries");
     Location loc = op.getLoc();
     auto buffer = [&](Value t) -> Value {
       auto type = llvm::cast<RankedTensorType>(t.getType());

@@ -15,8 +15,9 @@ def ConvertTetraToLinalg : Pass<"convert-tetra-to-linalg", "::mlir::ModuleOp"> {
     reported with their location.
 
     With `flash-attention`, attention (without Loki, head_dim a multiple of
-    16) becomes tetra.flash_attention on buffers instead, for the GPU
-    lowering's fused kernel.
+    16 up to 128, at least as many keys as queries) becomes
+    tetra.flash_attention on buffers instead, for the GPU lowering's fused
+    kernel; other attention keeps this lowering.
   }];
   let options = [
     Option<"flashAttention", "flash-attention", "bool", /*default=*/"false",
