@@ -176,7 +176,7 @@ struct ConvertLinalgToGPUKernelsPass
     SymbolTable symbols(kernels);
 
     llvm::DenseMap<Operation *, unsigned> counter;
-    gemmKernels.clear();
+    sharedKernels.clear();
     func::FuncOp vendorGemm;
     for (linalg::GenericOp op : groups) {
       auto func = op->getParentOfType<func::FuncOp>();
@@ -195,12 +195,13 @@ struct ConvertLinalgToGPUKernelsPass
       if (gemm) {
         outlined = outlineGemm(op, *gemm, kernels, symbols);
       } else {
-        std::string kind = matchRowReduction(op)        ? "row_reduction"
+        std::optional<RowReduction> rows = matchRowReduction(op);
+        std::string kind = rows                        ? "row_reduction"
                            : op.getNumReductionLoops() ? "reduction"
                                                        : "pointwise";
         std::string name =
             (func.getName() + "_" + std::to_string(counter[func]++) + "_" + kind).str();
-        outlined = outline(op, std::nullopt, name, kernels, symbols);
+        outlined = outline(op, std::nullopt, rows, name, kernels, symbols);
       }
       if (failed(outlined))
         return signalPassFailure();
@@ -214,7 +215,6 @@ struct ConvertLinalgToGPUKernelsPass
   void outlineAttention(tetra::FlashAttentionOp op, gpu::GPUModuleOp kernels,
                         SymbolTable &symbols) {
     Location loc = op.getLoc();
-    MLIRContext *ctx = &getContext();
     ArrayRef<int64_t> q = llvm::cast<MemRefType>(op.getQuery().getType()).getShape();
     ArrayRef<int64_t> k = llvm::cast<MemRefType>(op.getKey().getType()).getShape();
     AttentionShape shape{q[0], q[1], q[2], k[1], k[2], q[3], op.getCausal(), std::nullopt,
@@ -239,37 +239,65 @@ struct ConvertLinalgToGPUKernelsPass
     keyOs << " " << shape.scale;
     for (Value v : args)
       keyOs << " " << v.getType();
-    auto found = gemmKernels.find(key);
-    if (found == gemmKernels.end()) {
-      SmallVector<Type> argTypes;
-      for (Value v : args)
-        argTypes.push_back(v.getType());
-      OpBuilder kb = OpBuilder::atBlockEnd(kernels.getBody());
-      auto fn = gpu::GPUFuncOp::create(kb, loc, name, FunctionType::get(ctx, argTypes, {}));
-      fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
-      symbols.insert(fn);
-      Block &entry = fn.getBody().front();
-      OpBuilder b = OpBuilder::atBlockBegin(&entry);
-      Value position = shape.queryPosition ? entry.getArgument(4) : Value();
-      LaunchShape launchShape =
-          buildFlashAttention(b, fn, loc, target, entry.getArgument(0), entry.getArgument(1),
-                              entry.getArgument(2), entry.getArgument(3), position, shape);
-      gpu::ReturnOp::create(b, loc);
-      fn.setKnownBlockSizeAttr(
-          DenseI32ArrayAttr::get(ctx, {static_cast<int32_t>(launchShape.threads), 1, 1}));
-      found = gemmKernels.insert({key, Outlined{fn, launchShape}}).first;
-    }
-    launchKernel(op, found->second, args);
+    SmallVector<Type> argTypes;
+    for (Value v : args)
+      argTypes.push_back(v.getType());
+    (void)launchShared(op, key, args, [&]() -> FailureOr<Outlined> {
+      return makeKernel(kernels, symbols, loc, name, argTypes,
+                        [&](OpBuilder &b, gpu::GPUFuncOp fn) -> FailureOr<LaunchShape> {
+                          Block &entry = fn.getBody().front();
+                          Value position = shape.queryPosition ? entry.getArgument(4) : Value();
+                          return buildFlashAttention(b, fn, loc, target, entry.getArgument(0),
+                                                     entry.getArgument(1), entry.getArgument(2),
+                                                     entry.getArgument(3), position, shape);
+                        });
+    });
   }
 
-  /// A kernel and the launch it needs, for the matrix products that share it.
+  /// A kernel and the launch it needs, for the ops that share it.
   struct Outlined {
     gpu::GPUFuncOp kernel;
     LaunchShape shape;
   };
   /// Shared kernels (GEMMs, attention) by what makes them differ: shape,
   /// transposition or mask, operand types.
-  llvm::StringMap<Outlined> gemmKernels;
+  llvm::StringMap<Outlined> sharedKernels;
+
+  /// `op` replaced by a launch of the kernel `key` names, which `make`
+  /// builds the first time.
+  LogicalResult launchShared(Operation *op, StringRef key, ValueRange args,
+                             function_ref<FailureOr<Outlined>()> make) {
+    auto found = sharedKernels.find(key);
+    if (found == sharedKernels.end()) {
+      FailureOr<Outlined> made = make();
+      if (failed(made))
+        return failure();
+      found = sharedKernels.insert({key, *made}).first;
+    }
+    launchKernel(op, found->second, args);
+    return success();
+  }
+
+  /// A kernel `name(argTypes)` in `kernels`, its body from `build` (which
+  /// returns the launch it needs), its known block size set.
+  FailureOr<Outlined>
+  makeKernel(gpu::GPUModuleOp kernels, SymbolTable &symbols, Location loc, StringRef name,
+             TypeRange argTypes,
+             function_ref<FailureOr<LaunchShape>(OpBuilder &, gpu::GPUFuncOp)> build) {
+    MLIRContext *ctx = &getContext();
+    OpBuilder kb = OpBuilder::atBlockEnd(kernels.getBody());
+    auto fn = gpu::GPUFuncOp::create(kb, loc, name, FunctionType::get(ctx, argTypes, {}));
+    fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+    symbols.insert(fn);
+    OpBuilder b = OpBuilder::atBlockBegin(&fn.getBody().front());
+    FailureOr<LaunchShape> shape = build(b, fn);
+    if (failed(shape))
+      return failure();
+    gpu::ReturnOp::create(b, loc);
+    fn.setKnownBlockSizeAttr(
+        DenseI32ArrayAttr::get(ctx, {static_cast<int32_t>(shape->threads), 1, 1}));
+    return Outlined{fn, *shape};
+  }
 
   /// Matrix products of one shape (and operand types) share one kernel,
   /// named after its shape: gemm_<M>x<N>x<K>_<n|t><n|t>.
@@ -289,16 +317,17 @@ struct ConvertLinalgToGPUKernelsPass
     for (Value v : captures.args)
       os << " " << v.getType();
     if (!captures.constants.empty())
-      return outline(op, gemm, name, kernels, symbols);
-    auto found = gemmKernels.find(key);
-    if (found != gemmKernels.end()) {
+      return outline(op, gemm, std::nullopt, name, kernels, symbols);
+    // outline() launches the kernel it makes itself; later products reuse it.
+    auto found = sharedKernels.find(key);
+    if (found != sharedKernels.end()) {
       launchKernel(op, found->second, captures.args);
       return success();
     }
-    FailureOr<Outlined> made = outline(op, gemm, name, kernels, symbols);
+    FailureOr<Outlined> made = outline(op, gemm, std::nullopt, name, kernels, symbols);
     if (failed(made))
       return failure();
-    gemmKernels[key] = *made;
+    sharedKernels[key] = *made;
     return success();
   }
 
@@ -334,48 +363,36 @@ struct ConvertLinalgToGPUKernelsPass
     op->erase();
   }
 
-  FailureOr<Outlined> outline(linalg::GenericOp op, std::optional<Gemm> gemm, StringRef name,
+  FailureOr<Outlined> outline(linalg::GenericOp op, std::optional<Gemm> gemm,
+                              std::optional<RowReduction> rows, StringRef name,
                               gpu::GPUModuleOp kernels, SymbolTable &symbols) {
     Location loc = op.getLoc();
-    MLIRContext *ctx = &getContext();
-    auto [args, constants] = capture(op);
+    Captures captures = capture(op);
+    const SmallVector<Value> &args = captures.args;
     SmallVector<Type> argTypes;
     for (Value v : args)
       argTypes.push_back(v.getType());
-
-    OpBuilder kb(ctx);
-    kb.setInsertionPointToEnd(kernels.getBody());
-    auto fn = gpu::GPUFuncOp::create(kb, loc, name, FunctionType::get(ctx, argTypes, {}));
-    fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
-    symbols.insert(fn);
-    Block &entry = fn.getBody().front();
-    IRMapping map;
-    for (auto [v, arg] : llvm::zip(args, entry.getArguments()))
-      map.map(v, arg);
-    OpBuilder b = OpBuilder::atBlockBegin(&entry);
-    for (Operation *def : constants)
-      b.clone(*def, map);
-
-    FailureOr<LaunchShape> shape = failure();
-    if (gemm) {
-      FailureOr<GemmShape> dims = gemmShape(op, *gemm);
-      if (failed(dims))
-        return failure();
-      shape = buildTensorCoreGemm(b, fn, loc, target, map.lookup(gemm->a),
-                                  map.lookup(gemm->b), map.lookup(gemm->c), *dims);
-    } else if (std::optional<RowReduction> rows = matchRowReduction(op)) {
-      shape = buildRowReduction(b, fn, op, map, *rows, blockSize);
-    } else {
-      shape = buildPointwise(b, op, map, blockSize);
-    }
-    if (failed(shape))
-      return failure();
-    gpu::ReturnOp::create(b, loc);
-    fn.setKnownBlockSizeAttr(
-        DenseI32ArrayAttr::get(ctx, {static_cast<int32_t>(shape->threads), 1, 1}));
-
-    Outlined made{fn, *shape};
-    launchKernel(op, made, args);
+    FailureOr<Outlined> made = makeKernel(
+        kernels, symbols, loc, name, argTypes,
+        [&](OpBuilder &b, gpu::GPUFuncOp fn) -> FailureOr<LaunchShape> {
+          IRMapping map;
+          for (auto [v, arg] : llvm::zip(args, fn.getArguments()))
+            map.map(v, arg);
+          for (Operation *def : captures.constants)
+            b.clone(*def, map);
+          if (gemm) {
+            FailureOr<GemmShape> dims = gemmShape(op, *gemm);
+            if (failed(dims))
+              return failure();
+            return buildTensorCoreGemm(b, fn, loc, target, map.lookup(gemm->a),
+                                       map.lookup(gemm->b), map.lookup(gemm->c), *dims);
+          }
+          if (rows)
+            return buildRowReduction(b, fn, op, map, *rows, blockSize);
+          return buildPointwise(b, op, map, blockSize);
+        });
+    if (succeeded(made))
+      launchKernel(op, *made, args);
     return made;
   }
 };
