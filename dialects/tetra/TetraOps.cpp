@@ -484,29 +484,58 @@ LogicalResult SumLeadingOp::verify() {
 }
 
 #define GET_OP_CLASSES
-LogicalResult FlashAttentionOp::verify() {
-  auto q = llvm::cast<MemRefType>(getQuery().getType());
-  auto k = llvm::cast<MemRefType>(getKey().getType());
-  auto v = llvm::cast<MemRefType>(getValue().getType());
-  auto out = llvm::cast<MemRefType>(getResult().getType());
-  for (MemRefType type : {q, k, v, out})
-    if (!type.hasStaticShape())
-      return emitOpError("needs static shapes");
-  if (q.getShape() != out.getShape())
-    return emitOpError("result shape ")
-           << shapeToString(out.getShape()) << " differs from query shape "
-           << shapeToString(q.getShape());
-  if (k.getShape() != v.getShape())
-    return emitOpError("key shape ")
-           << shapeToString(k.getShape()) << " differs from value shape "
-           << shapeToString(v.getShape());
+/// The shapes the flash-attention ops on buffers share: static, query-
+/// shaped `queryLike`, key-shaped `keyLike`, [B, S, Hq] `rows`.
+static LogicalResult verifyFlashShapes(Operation *op, Value query, Value key,
+                                       ArrayRef<Value> queryLike, ArrayRef<Value> keyLike,
+                                       ArrayRef<Value> rows) {
+  auto q = llvm::cast<MemRefType>(query.getType());
+  auto k = llvm::cast<MemRefType>(key.getType());
+  for (Value v : op->getOperands())
+    if (auto type = llvm::dyn_cast<MemRefType>(v.getType()); type && !type.hasStaticShape())
+      return op->emitOpError("needs static shapes");
+  auto shapeOf = [](Value v) { return llvm::cast<MemRefType>(v.getType()).getShape(); };
+  for (Value v : queryLike)
+    if (shapeOf(v) != q.getShape())
+      return op->emitOpError("operand shape ")
+             << shapeToString(shapeOf(v)) << " differs from query shape "
+             << shapeToString(q.getShape());
+  for (Value v : keyLike)
+    if (shapeOf(v) != k.getShape())
+      return op->emitOpError("operand shape ")
+             << shapeToString(shapeOf(v)) << " differs from key shape "
+             << shapeToString(k.getShape());
+  SmallVector<int64_t> rowShape{q.getDimSize(0), q.getDimSize(1), q.getDimSize(2)};
+  for (Value v : rows)
+    if (shapeOf(v) != ArrayRef<int64_t>(rowShape))
+      return op->emitOpError("row operand shape ")
+             << shapeToString(shapeOf(v)) << " is not [batch, queries, heads] "
+             << shapeToString(rowShape);
   if (q.getDimSize(0) != k.getDimSize(0) || q.getDimSize(3) != k.getDimSize(3))
-    return emitOpError("query and key differ in batch or head_dim");
+    return op->emitOpError("query and key differ in batch or head_dim");
   if (k.getDimSize(2) == 0 || q.getDimSize(2) % k.getDimSize(2) != 0)
-    return emitOpError("query heads (")
+    return op->emitOpError("query heads (")
            << q.getDimSize(2) << ") must be a multiple of key/value heads ("
            << k.getDimSize(2) << ")";
   return success();
+}
+
+LogicalResult FlashAttentionOp::verify() {
+  SmallVector<Value> rows;
+  if (Value lse = getLogsumexp())
+    rows.push_back(lse);
+  return verifyFlashShapes(*this, getQuery(), getKey(), {getResult()}, {getValue()}, rows);
+}
+
+LogicalResult FlashAttentionGradOp::verify() {
+  auto q = llvm::cast<MemRefType>(getQuery().getType());
+  auto k = llvm::cast<MemRefType>(getKey().getType());
+  if (k.getDimSize(1) < q.getDimSize(1))
+    return emitOpError("needs at least as many keys (")
+           << k.getDimSize(1) << ") as queries (" << q.getDimSize(1) << ")";
+  return verifyFlashShapes(*this, getQuery(), getKey(), {getGrad(), getQueryGrad()},
+                           {getValue(), getKeyGrad(), getValueGrad()},
+                           {getLogsumexp(), getDelta()});
 }
 
 #include "tetra/TetraOps.cpp.inc"

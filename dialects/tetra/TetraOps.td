@@ -412,7 +412,7 @@ def Tetra_AdamWOp : Tetra_Op<"adamw", [Pure,
 // Kernels on buffers (GPU lowering)
 //===----------------------------------------------------------------------===//
 
-def Tetra_FlashAttentionOp : Tetra_Op<"flash_attention"> {
+def Tetra_FlashAttentionOp : Tetra_Op<"flash_attention", [AttrSizedOperandSegments]> {
   let summary = "tetra.attention on buffers, for a fused GPU kernel";
   let description = [{
     Writes into `result` what tetra.attention computes from query, key and
@@ -420,17 +420,52 @@ def Tetra_FlashAttentionOp : Tetra_Op<"flash_attention"> {
     emits it, with `flash-attention`, between bufferization.to_buffer and
     to_tensor, so bufferization passes it through; the GPU lowering makes
     it one tensor-core kernel that never holds the scores in global memory
-    (online softmax).
+    (online softmax). With `logsumexp` [B, S, Hq] it also writes each
+    row's log-sum-exp of the scaled scores, which the backward reuses.
   }];
   let arguments = (ins Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$query,
                        Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$key,
                        Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$value,
                        Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$result,
+                       Arg<Optional<MemRefRankOf<[F32], [3]>>, "", [MemWrite]>:$logsumexp,
                        Optional<I64>:$query_position, UnitAttr:$causal,
                        OptionalAttr<I64Attr>:$window, OptionalAttr<F64Attr>:$scale);
   let assemblyFormat = [{
-    $query `,` $key `,` $value `into` $result (`at` $query_position^)? attr-dict
+    $query `,` $key `,` $value `into` $result (`logsumexp` $logsumexp^)?
+    (`at` $query_position^)? attr-dict
     `:` type($query) `,` type($key) `,` type($value) `,` type($result)
+    (`,` type($logsumexp)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def Tetra_FlashAttentionGradOp : Tetra_Op<"flash_attention_grad"> {
+  let summary = "tetra.attention_grad on buffers, for fused GPU kernels";
+  let description = [{
+    Writes the gradients of tetra.attention for query, key and value from
+    the output gradient `grad`, the forward's `logsumexp` [B, S, Hq] and
+    `delta` [B, S, Hq], each row's sum of grad * output (FlashAttention-2's
+    backward). Queries sit at positions T - S + s. The GPU lowering makes
+    it two tensor-core kernels that recompute the probabilities tile by
+    tile: one a block of queries (query gradient), one a block of keys
+    (key and value gradients, summed over the query heads that share them).
+  }];
+  let arguments = (ins Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$query,
+                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$key,
+                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$value,
+                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$grad,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$logsumexp,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$delta,
+                       Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$query_grad,
+                       Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$key_grad,
+                       Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$value_grad,
+                       UnitAttr:$causal, OptionalAttr<I64Attr>:$window,
+                       OptionalAttr<F64Attr>:$scale);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $grad `,` $logsumexp `,` $delta `into` $query_grad `,`
+    $key_grad `,` $value_grad attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    type($grad) `,` type($logsumexp) `,` type($delta) `,` type($query_grad) `,`
+    type($key_grad) `,` type($value_grad)
   }];
   let hasVerifier = 1;
 }

@@ -1,16 +1,24 @@
-//===- FlashAttentionKernel.cpp - attention as one tensor-core kernel -----===//
+//===- FlashAttentionKernel.cpp - attention as tensor-core kernels --------===//
 //
-// The mma.sync m16n8k16 fragments are the PTX ISA's (g = lane / 4,
-// t = lane % 4): a score tile's accumulators c0..c3 sit at rows g, g+8 and
-// columns 2t, 2t+1, which is also where the A operand of the next product
-// wants them (two adjacent 8-column tiles make one 16-deep A fragment), so
-// the probabilities go from the first product to the second in registers.
-// The four lanes of a quad share rows: row maxima and sums are combined
-// with two xor shuffles.
+// Every kernel here is four warps (waves) of 16 rows each, and every step
+// is one of three warp-wide products (MatrixCore): a 16 x d operand A held
+// in registers times a 64 x d shared-memory tile, transposed (scores); a
+// 16 x 64 product's accumulators times a 64 x d tile (probabilities times
+// values); and row reductions of accumulators across the lanes that share
+// a row.
+//
+// mma.sync m16n8k16 (PTX ISA fragments, g = lane / 4, t = lane % 4): an
+// accumulator tile's c0..c3 sit at rows g, g+8 and columns 2t, 2t+1, which
+// is also where the A operand of the next product wants them (two adjacent
+// 8-column tiles make one 16-deep A fragment), so probabilities go from one
+// product to the next in registers; a quad's four lanes share rows.
+// v_mfma 16x16x16 (lane l): accumulators at rows 4 (l / 16) + i, column
+// l % 16, but A wants row l % 16, columns 4 (l / 16) + i, so they go
+// through shared memory; the 16 lanes with the same l / 16 share rows.
 //
 // Masked scores are -1e30, not -inf, so a row whose keys so far are all
 // masked keeps finite state; the first real score rescales that state by
-// exp(-1e30 - m) = 0.
+// exp(-1e30 - m) = 0, and the backward's exp(-1e30 - lse) is 0 too.
 //
 //===----------------------------------------------------------------------===//
 #include "FlashAttentionKernel.h"
@@ -27,14 +35,13 @@ using namespace mlir::tetra;
 
 namespace {
 
-constexpr int64_t kWarps = 4, kQueryTile = 16 * kWarps, kKeyTile = 64;
+constexpr int64_t kWarps = 4, kRowTile = 16 * kWarps, kTile = 64;
 constexpr float kMasked = -1.0e30f;
 
 struct Emitter {
   OpBuilder &b;
   Location loc;
   IndexMath m{b, loc};
-  Type f32 = b.getF32Type();
 
   Value f(float v) { return arith::ConstantFloatOp::create(b, loc, b.getF32Type(), APFloat(v)); }
   Value select(Value c, Value x, Value y) { return arith::SelectOp::create(b, loc, c, x, y); }
@@ -44,6 +51,9 @@ struct Emitter {
   Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
   Value subf(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
   Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value load(Value memory, ValueRange indices) {
+    return memref::LoadOp::create(b, loc, memory, indices);
+  }
   Value cmp(arith::CmpIPredicate p, Value x, Value y) {
     return arith::CmpIOp::create(b, loc, p, x, y);
   }
@@ -52,51 +62,291 @@ struct Emitter {
   /// memory[indices] if `inside`, else 0; indices are clamped to 0 outside.
   Value guardedLoad(Value memory, SmallVector<Value> indices, Value inside, unsigned guarded) {
     indices[guarded] = select(inside, indices[guarded], m.c(0));
-    Value v = memref::LoadOp::create(b, loc, memory, indices);
-    return select(inside, v, f(0.0f));
+    return select(inside, load(memory, indices), f(0.0f));
   }
 
   /// The value of `x` in lane (lane ^ offset) of the warp.
-  Value shuffleXor(Value x, int32_t offset, int32_t width = 32) {
+  Value shuffleXor(Value x, int32_t offset, int32_t width) {
     Value o = arith::ConstantIntOp::create(b, loc, b.getI32Type(), offset);
     Value w = arith::ConstantIntOp::create(b, loc, b.getI32Type(), width);
     return gpu::ShuffleOp::create(b, loc, x, o, w, gpu::ShuffleMode::XOR).getShuffleResult();
   }
 
-  SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bRegs, ArrayRef<Value> acc) {
-    return mmaSyncBf16(b, loc, a, bRegs, acc);
+  /// `body` where `condition` holds.
+  void when(Value condition, function_ref<void()> body) {
+    auto guard = scf::IfOp::create(b, loc, condition, false);
+    OpBuilder::InsertionGuard ig(b);
+    b.setInsertionPoint(guard.thenBlock()->getTerminator());
+    body();
   }
 };
 
-/// What both instruction sets' kernels share: the block's head and queries,
-/// the keys it needs, the shared key and value tiles and their staging.
-struct Setup {
-  Value keys, values; // kKeyTile x (d + 8) bf16 in shared memory
-  Value tid, batch, head, kvHead, blockFirst;
-  Value base;                 // query s sits at position base + s
-  Value keyBegin, keyEnd;     // whole key tiles the block can see
-  int64_t threads, queryTiles;
+/// One warp's (wave's) 16-row products on its target's matrix cores. A
+/// 16 x w product is w / tileWidth() accumulator tiles of four values a
+/// lane; value j of the flattened list sits at rowOf(j), colOf(j).
+struct MatrixCore {
+  bool mfma;
+  int64_t lanes;
+  Value warp;
+  Value g, t2;        // mma.sync: lane / 4, 2 (lane % 4)
+  Value lane16, quad; // MFMA: lane % 16, 4 (lane / 16)
 
-  Setup(Emitter &e, gpu::GPUFuncOp kernel, Value queryPosition, const AttentionShape &s,
-        int64_t lanes) {
+  MatrixCore(Emitter &e, StringRef target, Value tid)
+      : mfma(target == "rocdl"), lanes(mfma ? 64 : 32) {
+    IndexMath &m = e.m;
+    Value lane = m.rem(tid, lanes);
+    warp = m.div(tid, lanes);
+    if (mfma) {
+      lane16 = m.rem(lane, 16);
+      quad = m.mul(m.div(lane, 16), 4);
+    } else {
+      g = m.div(lane, 4);
+      t2 = m.mul(m.rem(lane, 4), 2);
+    }
+  }
+
+  int64_t tileWidth() const { return mfma ? 16 : 8; }
+  /// The distinct rows a lane holds of an accumulator tile.
+  int64_t rowSlots() const { return mfma ? 4 : 2; }
+  int64_t slotOf(int64_t j) const { return mfma ? j % 4 : (j % 4) / 2; }
+  Value slotRow(IndexMath &m, int64_t slot) const {
+    return mfma ? m.add(quad, slot) : m.add(g, 8 * slot);
+  }
+  Value rowOf(IndexMath &m, int64_t j) const { return slotRow(m, slotOf(j)); }
+  Value colOf(IndexMath &m, int64_t j) const {
+    int64_t tile = j / 4;
+    return mfma ? m.add(lane16, tile * 16) : m.add(t2, tile * 8 + j % 2);
+  }
+  /// Whether this lane is the first of those sharing its rows.
+  Value leadsRows(Emitter &n) const {
+    return n.cmp(arith::CmpIPredicate::eq, mfma ? lane16 : t2, n.m.c(0));
+  }
+  /// Accumulator values of a 16 x d product.
+  int64_t accumulators(int64_t d) const { return d / tileWidth() * 4; }
+
+  SmallVector<Value> mma(Emitter &n, ArrayRef<Value> a, ArrayRef<Value> bOps,
+                         ArrayRef<Value> acc) const {
+    return mfma ? mfmaBf16(n.b, n.loc, a, bOps, acc) : mmaSyncBf16(n.b, n.loc, a, bOps, acc);
+  }
+
+  /// A's operands for a 16 x d matrix whose bf16 entry (row, col) is
+  /// `element(row, col)`, one list per 16 columns.
+  SmallVector<SmallVector<Value>> operandA(Emitter &n, int64_t d,
+                                           function_ref<Value(Value, Value)> element) const {
+    IndexMath &m = n.m;
+    SmallVector<SmallVector<Value>> ops(d / 16);
+    for (int64_t kk = 0; kk < d / 16; ++kk)
+      for (int64_t r = 0; r < 4; ++r) {
+        if (mfma) {
+          ops[kk].push_back(element(lane16, m.add(quad, kk * 16 + r)));
+          continue;
+        }
+        Value row = slotRow(m, r % 2);
+        Value col = m.add(t2, kk * 16 + 8 * (r / 2));
+        ops[kk].push_back(packBf16Pair(m, element(row, col), element(row, m.add(col, 1))));
+      }
+    return ops;
+  }
+
+  /// A T^T (16 x width) for T a width x d bf16 tile in shared memory.
+  SmallVector<Value> productTransposed(Emitter &n, ArrayRef<SmallVector<Value>> a, Value tile,
+                                       int64_t width) const {
+    IndexMath &m = n.m;
+    SmallVector<Value> out;
+    for (int64_t t = 0; t < width / tileWidth(); ++t) {
+      SmallVector<Value> acc(4, n.f(0.0f));
+      for (auto [kk, aOps] : llvm::enumerate(a)) {
+        int64_t k0 = static_cast<int64_t>(kk) * 16;
+        SmallVector<Value> bOps;
+        if (mfma) {
+          Value row = m.add(lane16, t * 16);
+          for (int64_t i = 0; i < 4; ++i)
+            bOps.push_back(n.load(tile, {row, m.add(quad, k0 + i)}));
+        } else {
+          Value row = m.add(g, t * 8);
+          for (int64_t r = 0; r < 2; ++r) {
+            Value c = m.add(t2, k0 + 8 * r);
+            bOps.push_back(packBf16Pair(m, n.load(tile, {row, c}), n.load(tile, {row, m.add(c, 1)})));
+          }
+        }
+        acc = mma(n, aOps, bOps, acc);
+      }
+      out.append(acc);
+    }
+    return out;
+  }
+
+  /// acc (a 16 x d product) += P T for P a 16 x width product's
+  /// accumulators and T a width x d bf16 tile in shared memory. MFMA takes
+  /// P through `scratch` (kWarps x 16 x width bf16), which must not be in
+  /// use by an earlier product still being read.
+  void accumulate(Emitter &n, MutableArrayRef<Value> acc, ArrayRef<Value> p, Value tile,
+                  int64_t width, Value scratch) const {
+    IndexMath &m = n.m;
+    int64_t dTiles = static_cast<int64_t>(acc.size()) / 4;
+    if (mfma) {
+      for (auto [j, v] : llvm::enumerate(p))
+        memref::StoreOp::create(n.b, n.loc, n.bf16(v), scratch,
+                                ValueRange{warp, rowOf(m, j), colOf(m, j)});
+      gpu::BarrierOp::create(n.b, n.loc);
+    }
+    for (int64_t kk = 0; kk < width / 16; ++kk) {
+      SmallVector<Value> aOps;
+      for (int64_t r = 0; r < 4; ++r)
+        aOps.push_back(mfma ? n.load(scratch, {warp, lane16, m.add(quad, kk * 16 + r)})
+                            : packBf16Pair(m, n.bf16(p[8 * kk + 2 * r]),
+                                           n.bf16(p[8 * kk + 2 * r + 1])));
+      for (int64_t t = 0; t < dTiles; ++t) {
+        SmallVector<Value> bOps;
+        if (mfma) {
+          Value col = m.add(lane16, t * 16);
+          for (int64_t i = 0; i < 4; ++i)
+            bOps.push_back(n.load(tile, {m.add(quad, kk * 16 + i), col}));
+        } else {
+          Value col = m.add(g, t * 8);
+          for (int64_t r = 0; r < 2; ++r) {
+            Value j = m.add(t2, kk * 16 + 8 * r);
+            bOps.push_back(packBf16Pair(m, n.load(tile, {j, col}), n.load(tile, {m.add(j, 1), col})));
+          }
+        }
+        SmallVector<Value> updated = mma(n, aOps, bOps, acc.slice(t * 4, 4));
+        std::copy(updated.begin(), updated.end(), acc.begin() + t * 4);
+      }
+    }
+  }
+
+  /// Per row slot: `combine` over this lane's values of the row, from
+  /// `init`, then over the lanes that share the row (xor shuffles).
+  SmallVector<Value> rowReduce(Emitter &n, ArrayRef<Value> values, ArrayRef<Value> init,
+                               function_ref<Value(Value, Value)> combine) const {
+    SmallVector<Value> r(init);
+    for (auto [j, v] : llvm::enumerate(values))
+      r[slotOf(j)] = combine(r[slotOf(j)], v);
+    static constexpr int32_t kQuad[] = {1, 2}, kRow16[] = {1, 2, 4, 8};
+    for (Value &x : r)
+      for (int32_t offset : mfma ? ArrayRef<int32_t>(kRow16) : ArrayRef<int32_t>(kQuad))
+        x = combine(x, n.shuffleXor(x, offset, static_cast<int32_t>(lanes)));
+    return r;
+  }
+
+  /// A shared-memory array for accumulate()'s MFMA staging, or null.
+  Value scratch(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc, int64_t width) const {
+    if (!mfma)
+      return Value();
+    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+    return kernel.addWorkgroupAttribution(
+        MemRefType::get({kWarps, 16, width}, b.getBF16Type(), MemRefLayoutAttrInterface{},
+                        workgroup),
+        loc);
+  }
+
+  /// out[batch, first + row, head, col] = finish(j, acc[j]) for rows below
+  /// `limit`.
+  void store(Emitter &e, ArrayRef<Value> acc, Value out, Value batch, Value first, Value head,
+             int64_t limit, function_ref<Value(int64_t, Value)> finish) const {
+    for (auto [j, v] : llvm::enumerate(acc)) {
+      Value row = e.m.add(first, rowOf(e.m, j));
+      Value col = colOf(e.m, j);
+      e.when(e.m.less(row, limit), [&] {
+        memref::StoreOp::create(e.b, e.loc, finish(j, v), out, ValueRange{batch, row, head, col});
+      });
+    }
+  }
+};
+
+MemRefType sharedType(OpBuilder &b, ArrayRef<int64_t> shape, Type element) {
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  return MemRefType::get(shape, element, MemRefLayoutAttrInterface{}, workgroup);
+}
+
+/// A kTile x (d + 8) bf16 tile in shared memory; rows are padded by 8
+/// against bank conflicts between a fragment's rows.
+Value sharedTile(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc, int64_t d) {
+  return kernel.addWorkgroupAttribution(sharedType(b, {kTile, d + 8}, b.getBF16Type()), loc);
+}
+
+/// Rows [first, first + kTile) of each source ([B, rows, heads, d] at
+/// batch, head) into its tile as bf16, zero from `limit` on, d-contiguous
+/// reads; and of each row source ([B, rows, heads] f32) into its vector.
+/// A barrier follows.
+void stageRows(Emitter &n, Value tid, int64_t threads, ArrayRef<std::pair<Value, Value>> tiles,
+               ArrayRef<std::pair<Value, Value>> vectors, Value batch, Value head, Value first,
+               int64_t limit, int64_t d) {
+  IndexMath &m = n.m;
+  auto strided = [&](int64_t count, function_ref<void(Emitter &, Value)> body) {
+    scf::ForOp::create(n.b, n.loc, tid, m.c(count), m.c(threads), ValueRange{},
+                       [&](OpBuilder &sb, Location loc, Value linear, ValueRange) {
+                         Emitter st{sb, loc};
+                         body(st, linear);
+                         scf::YieldOp::create(sb, loc);
+                       });
+  };
+  if (!tiles.empty())
+    strided(kTile * d, [&](Emitter &st, Value linear) {
+      Value j = st.m.div(linear, d), c = st.m.rem(linear, d);
+      Value row = st.m.add(first, j);
+      Value inside = st.m.less(row, limit);
+      for (auto [source, tile] : tiles)
+        memref::StoreOp::create(st.b, st.loc,
+                                st.bf16(st.guardedLoad(source, {batch, row, head, c}, inside, 1)),
+                                tile, ValueRange{j, c});
+    });
+  if (!vectors.empty())
+    strided(kTile, [&](Emitter &st, Value j) {
+      Value row = st.m.add(first, j);
+      Value inside = st.m.less(row, limit);
+      for (auto [source, vector] : vectors)
+        memref::StoreOp::create(st.b, st.loc, st.guardedLoad(source, {batch, row, head}, inside, 1),
+                                vector, ValueRange{j});
+    });
+  gpu::BarrierOp::create(n.b, n.loc);
+}
+
+/// The scaled score of query `row` (at position base + row) for key `k`,
+/// or kMasked where the mask or the sequences' ends hide it.
+Value maskedScore(Emitter &n, const AttentionShape &s, Value base, Value score, Value k,
+                  Value row) {
+  IndexMath &m = n.m;
+  Value position = m.add(base, row);
+  Value visible = n.both(m.less(k, s.keys), m.less(row, s.queries));
+  if (s.causal)
+    visible = n.both(visible, n.cmp(arith::CmpIPredicate::ule, k, position));
+  if (s.window)
+    visible = n.both(visible, n.cmp(arith::CmpIPredicate::ugt, m.add(k, *s.window), position));
+  Value scaled = n.mulf(score, n.f(static_cast<float>(s.scale)));
+  return n.select(visible, scaled, n.f(kMasked));
+}
+
+/// What the kernels over blocks of 64 queries (forward, query gradient)
+/// share: the block's head and queries, the key tiles it needs, the shared
+/// key and value tiles, and its warp's matrix-core view.
+struct QueryBlock {
+  Value keys, values, scratch;
+  Value tid, batch, head, kvHead, first; // first: the warp's first query
+  Value base;                            // query s sits at position base + s
+  Value keyBegin, keyEnd;                // whole key tiles the block can see
+  int64_t threads, blocks;
+  MatrixCore core;
+
+  QueryBlock(Emitter &e, gpu::GPUFuncOp kernel, StringRef target, Value queryPosition,
+             const AttentionShape &s)
+      : tid(gpu::ThreadIdOp::create(e.b, e.loc, gpu::Dimension::x)), core(e, target, tid) {
     IndexMath &m = e.m;
     OpBuilder &b = e.b;
     Location loc = e.loc;
-    threads = kWarps * lanes;
-    queryTiles = ceilDiv(s.queries, kQueryTile);
-    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-    // Rows padded by 8 bf16 against bank conflicts between a fragment's rows.
-    auto tileType = MemRefType::get({kKeyTile, s.headDim + 8}, b.getBF16Type(),
-                                    MemRefLayoutAttrInterface{}, workgroup);
-    keys = kernel.addWorkgroupAttribution(tileType, loc);
-    values = kernel.addWorkgroupAttribution(tileType, loc);
-    tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    threads = kWarps * core.lanes;
+    int64_t queryTiles = ceilDiv(s.queries, kRowTile);
+    blocks = s.batch * s.heads * queryTiles;
+    keys = sharedTile(b, kernel, loc, s.headDim);
+    values = sharedTile(b, kernel, loc, s.headDim);
+    scratch = core.scratch(b, kernel, loc, kTile);
     Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
     Value queryTile = m.rem(bid, queryTiles), rest = m.div(bid, queryTiles);
     head = m.rem(rest, s.heads);
     batch = m.div(rest, s.heads);
     kvHead = m.div(head, s.heads / s.kvHeads);
-    blockFirst = m.mul(queryTile, kQueryTile);
+    Value blockFirst = m.mul(queryTile, kRowTile);
+    first = m.add(blockFirst, m.mul(core.warp, 16));
     base = queryPosition
                ? arith::IndexCastOp::create(b, loc, b.getIndexType(), queryPosition).getResult()
                : m.c(s.keys - s.queries);
@@ -104,304 +354,236 @@ struct Setup {
     // query's window start.
     keyEnd = m.c(s.keys);
     if (s.causal)
-      keyEnd = arith::MinUIOp::create(b, loc, keyEnd, m.add(m.add(base, blockFirst), kQueryTile));
+      keyEnd = arith::MinUIOp::create(b, loc, keyEnd, m.add(m.add(base, blockFirst), kRowTile));
     keyBegin = m.c(0);
     if (s.window) {
       Value start =
           arith::SubIOp::create(b, loc, m.add(m.add(base, blockFirst), 1), m.c(*s.window));
-      keyBegin = m.mul(m.div(arith::MaxSIOp::create(b, loc, start, m.c(0)), kKeyTile), kKeyTile);
+      keyBegin = m.mul(m.div(arith::MaxSIOp::create(b, loc, start, m.c(0)), kTile), kTile);
     }
   }
 
-  /// Stages the tile of keys and values from `keyFirst` (bf16, zero past
-  /// the end), d-contiguous reads; a barrier follows.
-  void stage(OpBuilder &nb, Location loc, Value key, Value value, Value keyFirst,
-             const AttentionShape &s) const {
-    IndexMath nm{nb, loc};
-    int64_t d = s.headDim;
-    scf::ForOp::create(
-        nb, loc, tid, nm.c(kKeyTile * d), nm.c(threads), ValueRange{},
-        [&](OpBuilder &sb, Location, Value linear, ValueRange) {
-          Emitter st{sb, loc};
-          Value j = st.m.div(linear, d), c = st.m.rem(linear, d);
-          Value k = st.m.add(keyFirst, j);
-          Value inside = st.m.less(k, s.keys);
-          for (auto [memory, tile] : {std::pair{key, keys}, std::pair{value, values}})
-            memref::StoreOp::create(
-                sb, loc, st.bf16(st.guardedLoad(memory, {batch, k, kvHead, c}, inside, 1)), tile,
-                ValueRange{j, c});
-          scf::YieldOp::create(sb, loc);
+  /// A's operands for the warp's 16 rows of `source` ([B, S, Hq, d]).
+  SmallVector<SmallVector<Value>> rowsOf(Emitter &e, Value source, const AttentionShape &s) const {
+    return core.operandA(e, s.headDim, [&](Value r, Value c) {
+      Value row = e.m.add(first, r);
+      return e.bf16(e.guardedLoad(source, {batch, row, head, c}, e.m.less(row, s.queries), 1));
+    });
+  }
+
+  /// Loops over the key tiles, staging keys and values for `body`, which
+  /// returns the next loop state; a barrier ends each step, so the tiles
+  /// are overwritten only once every warp has read them.
+  scf::ForOp overKeys(Emitter &e, Value key, Value value, const AttentionShape &s,
+                      ValueRange init,
+                      function_ref<SmallVector<Value>(Emitter &, Value, ValueRange)> body) const {
+    return scf::ForOp::create(
+        e.b, e.loc, keyBegin, keyEnd, e.m.c(kTile), init,
+        [&](OpBuilder &nb, Location loc, Value keyFirst, ValueRange state) {
+          Emitter n{nb, loc};
+          stageRows(n, tid, threads, {{key, keys}, {value, values}}, {}, batch, kvHead, keyFirst,
+                    s.keys, s.headDim);
+          SmallVector<Value> next = body(n, keyFirst, state);
+          gpu::BarrierOp::create(nb, loc);
+          scf::YieldOp::create(nb, loc, next);
         });
-    gpu::BarrierOp::create(nb, loc);
   }
 
-  /// The score of query `row` for key `k`, scaled, or kMasked where the
-  /// mask hides the key.
-  Value masked(Emitter &n, const AttentionShape &s, Value score, Value k, Value row) const {
-    IndexMath &nm = n.m;
-    Value position = nm.add(base, row);
-    Value visible = nm.less(k, s.keys);
-    if (s.causal)
-      visible = n.both(visible, n.cmp(arith::CmpIPredicate::ule, k, position));
-    if (s.window)
-      visible =
-          n.both(visible, n.cmp(arith::CmpIPredicate::ugt, nm.add(k, *s.window), position));
-    Value scaled = n.mulf(score, n.f(static_cast<float>(s.scale)));
-    return n.select(visible, scaled, n.f(kMasked));
-  }
-
-  /// out[row, c] = accumulator / row sum, rows inside the sequence only.
-  void write(Emitter &e, const AttentionShape &s, Value result, Value row, Value c, Value acc,
-             Value sum) const {
-    auto guard = scf::IfOp::create(e.b, e.loc, e.m.less(row, s.queries), false);
-    OpBuilder::InsertionGuard ig(e.b);
-    e.b.setInsertionPoint(guard.thenBlock()->getTerminator());
-    Value normalised = arith::DivFOp::create(e.b, e.loc, acc, sum);
-    memref::StoreOp::create(e.b, e.loc, normalised, result, ValueRange{batch, row, head, c});
+  /// The scores of the warp's rows for the staged key tile from
+  /// `keyFirst`, scaled and masked.
+  SmallVector<Value> scores(Emitter &n, ArrayRef<SmallVector<Value>> queryOps, Value keyFirst,
+                            const AttentionShape &s) const {
+    SmallVector<Value> score = core.productTransposed(n, queryOps, keys, kTile);
+    for (auto [j, v] : llvm::enumerate(score))
+      v = maskedScore(n, s, base, v, n.m.add(keyFirst, core.colOf(n.m, j)),
+                      n.m.add(first, core.rowOf(n.m, j)));
+    return score;
   }
 };
 
-/// mma.sync: each lane holds rows g and g+8 of its warp's 16.
-LaunchShape buildMmaSyncFlash(Emitter &e, gpu::GPUFuncOp kernel, Value query, Value key,
-                              Value value, Value result, Value queryPosition,
+LaunchShape buildForward(Emitter &e, gpu::GPUFuncOp kernel, StringRef target, Value query,
+                         Value key, Value value, Value result, Value logsumexp,
+                         Value queryPosition, const AttentionShape &s) {
+  QueryBlock block(e, kernel, target, queryPosition, s);
+  const MatrixCore &core = block.core;
+  const int64_t slots = core.rowSlots(), accs = core.accumulators(s.headDim);
+  SmallVector<SmallVector<Value>> queryOps = block.rowsOf(e, query, s);
+
+  // Loop state: running maximum and sum of the lane's rows, then the
+  // output accumulators.
+  SmallVector<Value> init(slots, e.f(kMasked));
+  init.append(slots, e.f(0.0f));
+  init.append(accs, e.f(0.0f));
+  scf::ForOp loop = block.overKeys(
+      e, key, value, s, init,
+      [&](Emitter &n, Value keyFirst, ValueRange state) -> SmallVector<Value> {
+        SmallVector<Value> score = block.scores(n, queryOps, keyFirst, s);
+        SmallVector<Value> next(state.begin(), state.end());
+        SmallVector<Value> top = core.rowReduce(n, score, SmallVector<Value>(state.take_front(slots)),
+                                                [&](Value x, Value y) { return n.maxf(x, y); });
+        for (auto [j, v] : llvm::enumerate(score))
+          v = n.exp(n.subf(v, top[core.slotOf(j)]));
+        SmallVector<Value> sum = core.rowReduce(n, score, SmallVector<Value>(slots, n.f(0.0f)),
+                                                [&](Value x, Value y) { return n.addf(x, y); });
+        SmallVector<Value> alpha;
+        for (int64_t h = 0; h < slots; ++h) {
+          alpha.push_back(n.exp(n.subf(state[h], top[h])));
+          next[h] = top[h];
+          next[slots + h] = n.addf(n.mulf(state[slots + h], alpha[h]), sum[h]);
+        }
+        MutableArrayRef<Value> acc = MutableArrayRef<Value>(next).drop_front(2 * slots);
+        for (auto [j, v] : llvm::enumerate(acc))
+          v = n.mulf(v, alpha[core.slotOf(j)]);
+        core.accumulate(n, acc, score, block.values, kTile, block.scratch);
+        return next;
+      });
+
+  SmallVector<Value> acc(loop.getResults().drop_front(2 * slots));
+  core.store(e, acc, result, block.batch, block.first, block.head, s.queries,
+             [&](int64_t j, Value v) -> Value {
+               return arith::DivFOp::create(e.b, e.loc, v, loop.getResult(slots + core.slotOf(j)));
+             });
+  if (logsumexp)
+    for (int64_t h = 0; h < slots; ++h) {
+      Value row = e.m.add(block.first, core.slotRow(e.m, h));
+      e.when(e.both(e.m.less(row, s.queries), core.leadsRows(e)), [&] {
+        Value lse = e.addf(loop.getResult(h), math::LogOp::create(e.b, e.loc, loop.getResult(slots + h)));
+        memref::StoreOp::create(e.b, e.loc, lse, logsumexp, ValueRange{block.batch, row, block.head});
+      });
+    }
+  return {block.blocks, block.threads};
+}
+
+/// exp(score - lse) and dS = P (dP - delta) scale, value by value; `row(j)`
+/// gives the row statistics' index of value j.
+void probabilitiesAndScoreGrads(Emitter &n, const AttentionShape &s, MutableArrayRef<Value> score,
+                                MutableArrayRef<Value> dP,
+                                function_ref<std::pair<Value, Value>(int64_t)> lseAndDelta) {
+  for (int64_t j = 0, e = static_cast<int64_t>(score.size()); j < e; ++j) {
+    auto [lse, delta] = lseAndDelta(j);
+    score[j] = n.exp(n.subf(score[j], lse));
+    dP[j] = n.mulf(n.mulf(score[j], n.subf(dP[j], delta)), n.f(static_cast<float>(s.scale)));
+  }
+}
+
+LaunchShape buildQueryGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef target,
+                           const AttentionGradOperands &in, Value queryGrad,
+                           const AttentionShape &s) {
+  QueryBlock block(e, kernel, target, Value(), s);
+  const MatrixCore &core = block.core;
+  SmallVector<SmallVector<Value>> queryOps = block.rowsOf(e, in.query, s);
+  SmallVector<SmallVector<Value>> gradOps = block.rowsOf(e, in.grad, s);
+  SmallVector<Value> lse, delta;
+  for (int64_t h = 0; h < core.rowSlots(); ++h) {
+    Value row = e.m.add(block.first, core.slotRow(e.m, h));
+    Value inside = e.m.less(row, s.queries);
+    lse.push_back(e.guardedLoad(in.logsumexp, {block.batch, row, block.head}, inside, 1));
+    delta.push_back(e.guardedLoad(in.delta, {block.batch, row, block.head}, inside, 1));
+  }
+  SmallVector<Value> init(core.accumulators(s.headDim), e.f(0.0f));
+  scf::ForOp loop = block.overKeys(
+      e, in.key, in.value, s, init,
+      [&](Emitter &n, Value keyFirst, ValueRange state) -> SmallVector<Value> {
+        SmallVector<Value> p = block.scores(n, queryOps, keyFirst, s);
+        SmallVector<Value> dS = core.productTransposed(n, gradOps, block.values, kTile);
+        probabilitiesAndScoreGrads(n, s, p, dS, [&](int64_t j) {
+          return std::pair{lse[core.slotOf(j)], delta[core.slotOf(j)]};
+        });
+        SmallVector<Value> next(state.begin(), state.end());
+        core.accumulate(n, next, dS, block.keys, kTile, block.scratch);
+        return next;
+      });
+  core.store(e, SmallVector<Value>(loop.getResults()), queryGrad, block.batch, block.first,
+             block.head, s.queries, [](int64_t, Value v) { return v; });
+  return {block.blocks, block.threads};
+}
+
+LaunchShape buildKeyValueGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef target,
+                              const AttentionGradOperands &in, Value keyGrad, Value valueGrad,
                               const AttentionShape &s) {
   IndexMath &m = e.m;
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  const int64_t d = s.headDim, dSteps = d / 16, dTiles = d / 8;
-  Setup setup(e, kernel, queryPosition, s, 32);
-  Value tid = setup.tid, batch = setup.batch, head = setup.head;
-  Value keys = setup.keys, values = setup.values;
-  Value lane = m.rem(tid, 32), warp = m.div(tid, 32);
-  Value g = m.div(lane, 4), t2 = m.mul(m.rem(lane, 4), 2);
-  Value row0 = m.add(m.add(setup.blockFirst, m.mul(warp, 16)), g), row1 = m.add(row0, 8);
-  Value rows[2] = {row0, row1};
+  const int64_t d = s.headDim, group = s.heads / s.kvHeads;
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  MatrixCore core(e, target, tid);
+  const int64_t threads = kWarps * core.lanes, keyTiles = ceilDiv(s.keys, kRowTile);
+  Value queries = sharedTile(b, kernel, loc, d), grads = sharedTile(b, kernel, loc, d);
+  Value lses = kernel.addWorkgroupAttribution(sharedType(b, {kTile}, b.getF32Type()), loc);
+  Value deltas = kernel.addWorkgroupAttribution(sharedType(b, {kTile}, b.getF32Type()), loc);
+  // P^T and dS^T are both in flight before the step's closing barrier.
+  Value probsScratch = core.scratch(b, kernel, loc, kTile);
+  Value gradsScratch = core.scratch(b, kernel, loc, kTile);
 
-  // The warp's query fragments (A of the score product), loaded once.
-  SmallVector<SmallVector<Value>> queryRegs(dSteps);
-  for (int64_t kk = 0; kk < dSteps; ++kk)
-    for (int r = 0; r < 4; ++r) {
-      Value row = rows[r % 2];
-      Value col = m.add(t2, kk * 16 + 8 * (r / 2));
-      Value inside = m.less(row, s.queries);
-      auto at = [&](Value c) {
-        return e.bf16(e.guardedLoad(query, {batch, row, head, c}, inside, 1));
-      };
-      queryRegs[kk].push_back(packBf16Pair(m, at(col), at(m.add(col, 1))));
-    }
+  Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value keyTile = m.rem(bid, keyTiles), rest = m.div(bid, keyTiles);
+  Value kvHead = m.rem(rest, s.kvHeads), batch = m.div(rest, s.kvHeads);
+  Value blockFirst = m.mul(keyTile, kRowTile);
+  Value first = m.add(blockFirst, m.mul(core.warp, 16)); // the warp's first key
+  const int64_t base = s.keys - s.queries;
+  auto rowsOf = [&](Value source) {
+    return core.operandA(e, d, [&](Value r, Value c) {
+      Value row = m.add(first, r);
+      return e.bf16(e.guardedLoad(source, {batch, row, kvHead, c}, m.less(row, s.keys), 1));
+    });
+  };
+  SmallVector<SmallVector<Value>> keyOps = rowsOf(in.key), valueOps = rowsOf(in.value);
 
-  // Loop state: running maximum and sum of rows g and g+8, then the output
-  // accumulators (dTiles tiles of four).
-  SmallVector<Value> init{e.f(kMasked), e.f(kMasked), e.f(0.0f), e.f(0.0f)};
-  init.append(dTiles * 4, e.f(0.0f));
-  auto loop = scf::ForOp::create(
-      b, loc, setup.keyBegin, setup.keyEnd, m.c(kKeyTile), init,
-      [&](OpBuilder &nb, Location, Value keyFirst, ValueRange state) {
-        Emitter n{nb, loc};
-        IndexMath &nm = n.m;
-        setup.stage(nb, loc, key, value, keyFirst, s);
+  // Queries that can see the block's keys: from the first whose position
+  // reaches them (causal) to the last within the window.
+  auto signedMax = [&](Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); };
+  auto signedSub = [&](Value x, int64_t y) { return arith::SubIOp::create(b, loc, x, m.c(y)); };
+  Value queryBegin = m.c(0), queryEnd = m.c(s.queries);
+  if (s.causal)
+    queryBegin = m.mul(m.div(signedMax(signedSub(blockFirst, base), m.c(0)), kTile), kTile);
+  if (s.window)
+    queryEnd = arith::MinSIOp::create(
+        b, loc, queryEnd,
+        signedMax(signedSub(m.add(blockFirst, kRowTile - 1 + *s.window), base), m.c(0)));
 
-        // Scores: 8 tiles of 16x8, scaled and masked.
-        SmallVector<SmallVector<Value>> score(kKeyTile / 8);
-        for (int64_t tile = 0; tile < kKeyTile / 8; ++tile) {
-          SmallVector<Value> acc(4, n.f(0.0f));
-          Value keyRow = nm.add(g, tile * 8);
-          for (int64_t kk = 0; kk < dSteps; ++kk) {
-            SmallVector<Value> bRegs;
-            for (int r = 0; r < 2; ++r) {
-              Value c = nm.add(t2, kk * 16 + 8 * r);
-              bRegs.push_back(packBf16Pair(
-                  nm, memref::LoadOp::create(nb, loc, keys, ValueRange{keyRow, c}),
-                  memref::LoadOp::create(nb, loc, keys, ValueRange{keyRow, nm.add(c, 1)})));
-            }
-            acc = n.mma(queryRegs[kk], bRegs, acc);
-          }
-          for (int64_t i = 0; i < 4; ++i) {
-            Value k = nm.add(keyFirst, nm.add(t2, tile * 8 + i % 2));
-            score[tile].push_back(setup.masked(n, s, acc[i], k, rows[i / 2]));
-          }
-        }
-
-        // Online softmax per row half h (rows g and g+8).
-        SmallVector<Value> next(state.begin(), state.end());
-        Value alpha[2], newMax[2];
-        for (int h = 0; h < 2; ++h) {
-          Value top = state[h];
-          for (auto &tile : score)
-            top = n.maxf(top, n.maxf(tile[2 * h], tile[2 * h + 1]));
-          top = n.maxf(top, n.shuffleXor(top, 1));
-          top = n.maxf(top, n.shuffleXor(top, 2));
-          newMax[h] = top;
-          alpha[h] = n.exp(n.subf(state[h], top));
-          next[h] = top;
-        }
-        Value rowSum[2] = {n.f(0.0f), n.f(0.0f)};
-        for (auto &tile : score)
-          for (int64_t i = 0; i < 4; ++i) {
-            tile[i] = n.exp(n.subf(tile[i], newMax[i / 2]));
-            rowSum[i / 2] = n.addf(rowSum[i / 2], tile[i]);
-          }
-        for (int h = 0; h < 2; ++h) {
-          Value sum = n.addf(rowSum[h], n.shuffleXor(rowSum[h], 1));
-          sum = n.addf(sum, n.shuffleXor(sum, 2));
-          next[2 + h] = n.addf(n.mulf(state[2 + h], alpha[h]), sum);
-        }
-        for (int64_t i = 0; i < dTiles * 4; ++i)
-          next[4 + i] = n.mulf(state[4 + i], alpha[(i % 4) / 2]);
-
-        // Output += probabilities (A, from two adjacent score tiles) x values.
-        for (int64_t kk = 0; kk < kKeyTile / 16; ++kk) {
-          const SmallVector<Value> &left = score[2 * kk], &right = score[2 * kk + 1];
-          SmallVector<Value> aRegs{
-              packBf16Pair(nm, n.bf16(left[0]), n.bf16(left[1])),
-              packBf16Pair(nm, n.bf16(left[2]), n.bf16(left[3])),
-              packBf16Pair(nm, n.bf16(right[0]), n.bf16(right[1])),
-              packBf16Pair(nm, n.bf16(right[2]), n.bf16(right[3]))};
-          for (int64_t tile = 0; tile < dTiles; ++tile) {
-            Value c = nm.add(g, tile * 8);
-            SmallVector<Value> bRegs;
-            for (int r = 0; r < 2; ++r) {
-              Value j = nm.add(t2, kk * 16 + 8 * r);
-              bRegs.push_back(packBf16Pair(
-                  nm, memref::LoadOp::create(nb, loc, values, ValueRange{j, c}),
-                  memref::LoadOp::create(nb, loc, values, ValueRange{nm.add(j, 1), c})));
-            }
-            ArrayRef<Value> acc = ArrayRef<Value>(next).slice(4 + tile * 4, 4);
-            SmallVector<Value> updated = n.mma(aRegs, bRegs, acc);
-            std::copy(updated.begin(), updated.end(), next.begin() + 4 + tile * 4);
-          }
-        }
-        // The tiles are overwritten next time round only once every warp
-        // has read them.
-        gpu::BarrierOp::create(nb, loc);
-        scf::YieldOp::create(nb, loc, next);
+  // Loop state: the key gradient's accumulators, then the value gradient's.
+  const int64_t accs = core.accumulators(d);
+  SmallVector<Value> init(2 * accs, e.f(0.0f));
+  auto heads = scf::ForOp::create(
+      b, loc, m.c(0), m.c(group), m.c(1), init,
+      [&](OpBuilder &hb, Location, Value h, ValueRange outer) {
+        Emitter he{hb, loc};
+        Value head = he.m.add(he.m.mul(kvHead, group), h);
+        auto tiles = scf::ForOp::create(
+            hb, loc, queryBegin, queryEnd, he.m.c(kTile), outer,
+            [&](OpBuilder &nb, Location, Value queryFirst, ValueRange state) {
+              Emitter n{nb, loc};
+              IndexMath &nm = n.m;
+              stageRows(n, tid, threads, {{in.query, queries}, {in.grad, grads}},
+                        {{in.logsumexp, lses}, {in.delta, deltas}}, batch, head, queryFirst,
+                        s.queries, d);
+              // S^T and dP^T = V grad^T: rows are the warp's keys.
+              SmallVector<Value> p = core.productTransposed(n, keyOps, queries, kTile);
+              SmallVector<Value> dS = core.productTransposed(n, valueOps, grads, kTile);
+              for (auto [j, v] : llvm::enumerate(p))
+                v = maskedScore(n, s, nm.c(base), v, nm.add(first, core.rowOf(nm, j)),
+                                nm.add(queryFirst, core.colOf(nm, j)));
+              probabilitiesAndScoreGrads(n, s, p, dS, [&](int64_t j) {
+                Value col = core.colOf(nm, j);
+                return std::pair{n.load(lses, {col}), n.load(deltas, {col})};
+              });
+              SmallVector<Value> next(state.begin(), state.end());
+              MutableArrayRef<Value> keyAcc(next.data(), accs), valueAcc(next.data() + accs, accs);
+              core.accumulate(n, valueAcc, p, grads, kTile, probsScratch);
+              core.accumulate(n, keyAcc, dS, queries, kTile, gradsScratch);
+              gpu::BarrierOp::create(nb, loc);
+              scf::YieldOp::create(nb, loc, next);
+            });
+        scf::YieldOp::create(hb, loc, tiles.getResults());
       });
 
-  for (int64_t tile = 0; tile < dTiles; ++tile)
-    for (int64_t i = 0; i < 4; ++i)
-      setup.write(e, s, result, rows[i / 2], m.add(t2, tile * 8 + i % 2),
-              loop.getResult(4 + tile * 4 + i), loop.getResult(2 + i / 2));
-  return {s.batch * s.heads * setup.queryTiles, setup.threads};
-}
-
-/// MFMA 16x16x16: a score tile's accumulators sit at rows 4 (l / 16) + i,
-/// column l % 16 of lane l, but the A operand of the value product wants
-/// row l % 16, columns 4 (l / 16) + i: the probabilities go through shared
-/// memory. A row's 16 lanes (same l / 16) combine maxima and sums with four
-/// xor shuffles.
-LaunchShape buildMfmaFlash(Emitter &e, gpu::GPUFuncOp kernel, Value query, Value key, Value value,
-                           Value result, Value queryPosition, const AttentionShape &s) {
-  IndexMath &m = e.m;
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  const int64_t d = s.headDim, dSteps = d / 16, dTiles = d / 16;
-  Setup setup(e, kernel, queryPosition, s, 64);
-  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  Value probs = kernel.addWorkgroupAttribution(
-      MemRefType::get({kWarps, 16, kKeyTile}, b.getBF16Type(), MemRefLayoutAttrInterface{},
-                      workgroup),
-      loc);
-  Value lane = m.rem(setup.tid, 64), wave = m.div(setup.tid, 64);
-  Value lane16 = m.rem(lane, 16), quad = m.mul(m.div(lane, 16), 4);
-  Value first = m.add(setup.blockFirst, m.mul(wave, 16));
-  Value ownRow = m.add(first, lane16); // the A operands' row
-  SmallVector<Value> rows;             // the accumulators' rows
-  for (int64_t i = 0; i < 4; ++i)
-    rows.push_back(m.add(first, m.add(quad, i)));
-
-  SmallVector<SmallVector<Value>> queryOps(dSteps);
-  for (int64_t kk = 0; kk < dSteps; ++kk)
-    for (int64_t i = 0; i < 4; ++i)
-      queryOps[kk].push_back(e.bf16(e.guardedLoad(query,
-                                                  {setup.batch, ownRow, setup.head,
-                                                   m.add(quad, kk * 16 + i)},
-                                                  m.less(ownRow, s.queries), 1)));
-
-  // Loop state: running maximum and sum of the lane's four rows, then the
-  // output accumulators (dTiles tiles of four).
-  SmallVector<Value> init(4, e.f(kMasked));
-  init.append(4, e.f(0.0f));
-  init.append(dTiles * 4, e.f(0.0f));
-  auto loop = scf::ForOp::create(
-      b, loc, setup.keyBegin, setup.keyEnd, m.c(kKeyTile), init,
-      [&](OpBuilder &nb, Location, Value keyFirst, ValueRange state) {
-        Emitter n{nb, loc};
-        IndexMath &nm = n.m;
-        setup.stage(nb, loc, key, value, keyFirst, s);
-
-        // Scores: 4 tiles of 16x16, scaled and masked.
-        SmallVector<SmallVector<Value>> score(kKeyTile / 16);
-        for (int64_t tile = 0; tile < kKeyTile / 16; ++tile) {
-          SmallVector<Value> acc(4, n.f(0.0f));
-          Value keyRow = nm.add(lane16, tile * 16);
-          for (int64_t kk = 0; kk < dSteps; ++kk) {
-            SmallVector<Value> bVals;
-            for (int64_t i = 0; i < 4; ++i)
-              bVals.push_back(memref::LoadOp::create(
-                  nb, loc, setup.keys, ValueRange{keyRow, nm.add(quad, kk * 16 + i)}));
-            acc = mfmaBf16(nb, loc, queryOps[kk], bVals, acc);
-          }
-          Value k = nm.add(keyFirst, keyRow);
-          for (int64_t i = 0; i < 4; ++i)
-            score[tile].push_back(setup.masked(n, s, acc[i], k, rows[i]));
-        }
-
-        // Online softmax per row i.
-        SmallVector<Value> next(state.begin(), state.end());
-        Value alpha[4];
-        for (int64_t i = 0; i < 4; ++i) {
-          Value top = state[i];
-          for (auto &tile : score)
-            top = n.maxf(top, tile[i]);
-          for (int32_t offset : {1, 2, 4, 8})
-            top = n.maxf(top, n.shuffleXor(top, offset, 64));
-          alpha[i] = n.exp(n.subf(state[i], top));
-          Value sum = n.f(0.0f);
-          for (auto &tile : score) {
-            tile[i] = n.exp(n.subf(tile[i], top));
-            sum = n.addf(sum, tile[i]);
-          }
-          for (int32_t offset : {1, 2, 4, 8})
-            sum = n.addf(sum, n.shuffleXor(sum, offset, 64));
-          next[i] = top;
-          next[4 + i] = n.addf(n.mulf(state[4 + i], alpha[i]), sum);
-        }
-        for (int64_t j = 0; j < dTiles * 4; ++j)
-          next[8 + j] = n.mulf(state[8 + j], alpha[j % 4]);
-
-        // The probabilities to shared memory, transposed into A's layout.
-        for (int64_t tile = 0; tile < kKeyTile / 16; ++tile)
-          for (int64_t i = 0; i < 4; ++i)
-            memref::StoreOp::create(nb, loc, n.bf16(score[tile][i]), probs,
-                                    ValueRange{wave, nm.add(quad, i), nm.add(lane16, tile * 16)});
-        gpu::BarrierOp::create(nb, loc);
-        for (int64_t kk = 0; kk < kKeyTile / 16; ++kk) {
-          SmallVector<Value> aVals;
-          for (int64_t i = 0; i < 4; ++i)
-            aVals.push_back(memref::LoadOp::create(
-                nb, loc, probs, ValueRange{wave, lane16, nm.add(quad, kk * 16 + i)}));
-          for (int64_t tile = 0; tile < dTiles; ++tile) {
-            SmallVector<Value> bVals;
-            for (int64_t i = 0; i < 4; ++i)
-              bVals.push_back(memref::LoadOp::create(
-                  nb, loc, setup.values,
-                  ValueRange{nm.add(quad, kk * 16 + i), nm.add(lane16, tile * 16)}));
-            ArrayRef<Value> acc = ArrayRef<Value>(next).slice(8 + tile * 4, 4);
-            SmallVector<Value> updated = mfmaBf16(nb, loc, aVals, bVals, acc);
-            std::copy(updated.begin(), updated.end(), next.begin() + 8 + tile * 4);
-          }
-        }
-        // Tiles and probabilities are overwritten next time round only once
-        // every wave has read them.
-        gpu::BarrierOp::create(nb, loc);
-        scf::YieldOp::create(nb, loc, next);
-      });
-
-  for (int64_t tile = 0; tile < dTiles; ++tile)
-    for (int64_t i = 0; i < 4; ++i)
-      setup.write(e, s, result, rows[i], m.add(lane16, tile * 16),
-                  loop.getResult(8 + tile * 4 + i), loop.getResult(4 + i));
-  return {s.batch * s.heads * setup.queryTiles, setup.threads};
+  SmallVector<Value> results(heads.getResults());
+  auto same = [](int64_t, Value v) { return v; };
+  core.store(e, ArrayRef<Value>(results).take_front(accs), keyGrad, batch, first, kvHead, s.keys,
+             same);
+  core.store(e, ArrayRef<Value>(results).drop_front(accs), valueGrad, batch, first, kvHead,
+             s.keys, same);
+  return {s.batch * s.kvHeads * keyTiles, threads};
 }
 
 } // namespace
@@ -409,9 +591,26 @@ LaunchShape buildMfmaFlash(Emitter &e, gpu::GPUFuncOp kernel, Value query, Value
 LaunchShape mlir::tetra::buildFlashAttention(OpBuilder &builder, gpu::GPUFuncOp kernel,
                                              Location loc, StringRef target, Value query,
                                              Value key, Value value, Value result,
-                                             Value queryPosition, const AttentionShape &shape) {
+                                             Value logsumexp, Value queryPosition,
+                                             const AttentionShape &shape) {
   Emitter e{builder, loc};
-  if (target == "rocdl")
-    return buildMfmaFlash(e, kernel, query, key, value, result, queryPosition, shape);
-  return buildMmaSyncFlash(e, kernel, query, key, value, result, queryPosition, shape);
+  return buildForward(e, kernel, target, query, key, value, result, logsumexp, queryPosition,
+                      shape);
+}
+
+LaunchShape mlir::tetra::buildFlashAttentionQueryGrad(OpBuilder &builder, gpu::GPUFuncOp kernel,
+                                                      Location loc, StringRef target,
+                                                      const AttentionGradOperands &in,
+                                                      Value queryGrad,
+                                                      const AttentionShape &shape) {
+  Emitter e{builder, loc};
+  return buildQueryGrad(e, kernel, target, in, queryGrad, shape);
+}
+
+LaunchShape mlir::tetra::buildFlashAttentionKeyValueGrad(
+    OpBuilder &builder, gpu::GPUFuncOp kernel, Location loc, StringRef target,
+    const AttentionGradOperands &in, Value keyGrad, Value valueGrad,
+    const AttentionShape &shape) {
+  Emitter e{builder, loc};
+  return buildKeyValueGrad(e, kernel, target, in, keyGrad, valueGrad, shape);
 }

@@ -1,4 +1,4 @@
-//===- FlashAttentionKernel.h - attention as one tensor-core kernel -------===//
+//===- FlashAttentionKernel.h - attention as tensor-core kernels ----------===//
 #ifndef TETRA_LIB_CONVERSION_FLASHATTENTIONKERNEL_H
 #define TETRA_LIB_CONVERSION_FLASHATTENTIONKERNEL_H
 
@@ -29,10 +29,33 @@ struct AttentionShape {
 /// multiplies the probabilities by the value tile: in registers on NVIDIA,
 /// whose accumulator and operand layouts coincide, through shared memory on
 /// AMD. The scores never reach global memory. `queryPosition` is an i64 or
-/// null.
+/// null; `logsumexp` ([B, S, Hq], or null) receives each row's log-sum-exp.
 LaunchShape buildFlashAttention(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
                                 StringRef target, Value query, Value key, Value value,
-                                Value result, Value queryPosition, const AttentionShape &shape);
+                                Value result, Value logsumexp, Value queryPosition,
+                                const AttentionShape &shape);
+
+/// The buffers of FlashAttention-2's backward: the forward's operands, the
+/// output gradient, the forward's log-sum-exp and delta = rowsum(grad *
+/// output), both [B, S, Hq].
+struct AttentionGradOperands {
+  Value query, key, value, grad, logsumexp, delta;
+};
+
+/// The query gradient: a block takes 64 queries of one head like the
+/// forward, recomputes each key tile's probabilities from the log-sum-exp,
+/// and accumulates dS K with dS = P (grad V^T - delta) scale.
+LaunchShape buildFlashAttentionQueryGrad(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
+                                         StringRef target, const AttentionGradOperands &in,
+                                         Value queryGrad, const AttentionShape &shape);
+
+/// The key and value gradients: a block takes 64 keys of one key/value
+/// head, walks the query tiles of every query head that shares it, and
+/// accumulates P^T grad and dS^T Q, so no two blocks write the same rows.
+LaunchShape buildFlashAttentionKeyValueGrad(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
+                                            StringRef target, const AttentionGradOperands &in,
+                                            Value keyGrad, Value valueGrad,
+                                            const AttentionShape &shape);
 
 } // namespace mlir::tetra
 

@@ -159,6 +159,8 @@ struct ConvertLinalgToGPUKernelsPass
 
     SmallVector<tetra::FlashAttentionOp> attentions;
     module.walk([&](tetra::FlashAttentionOp op) { attentions.push_back(op); });
+    SmallVector<tetra::FlashAttentionGradOp> attentionGrads;
+    module.walk([&](tetra::FlashAttentionGradOp op) { attentionGrads.push_back(op); });
 
     SmallVector<linalg::GenericOp> groups;
     module.walk([&](func::FuncOp func) {
@@ -167,7 +169,7 @@ struct ConvertLinalgToGPUKernelsPass
           groups.push_back(op);
       });
     });
-    if (groups.empty() && attentions.empty())
+    if (groups.empty() && attentions.empty() && attentionGrads.empty())
       return;
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(&getContext()));
     OpBuilder mb(module.getBodyRegion());
@@ -208,50 +210,104 @@ struct ConvertLinalgToGPUKernelsPass
     }
     for (tetra::FlashAttentionOp op : attentions)
       outlineAttention(op, kernels, symbols);
+    for (tetra::FlashAttentionGradOp op : attentionGrads)
+      outlineAttentionGrad(op, kernels, symbols);
   }
 
-  /// Attention of one shape and mask shares one kernel,
-  /// attention_<B>x<S>x<H>x<D>_kv<T>x<Hkv>[_causal][_window<W>][_at].
-  void outlineAttention(tetra::FlashAttentionOp op, gpu::GPUModuleOp kernels,
-                        SymbolTable &symbols) {
-    Location loc = op.getLoc();
-    ArrayRef<int64_t> q = llvm::cast<MemRefType>(op.getQuery().getType()).getShape();
-    ArrayRef<int64_t> k = llvm::cast<MemRefType>(op.getKey().getType()).getShape();
-    AttentionShape shape{q[0], q[1], q[2], k[1], k[2], q[3], op.getCausal(), std::nullopt,
-                         op.getScale() ? op.getScale()->convertToDouble()
-                                       : 1.0 / std::sqrt(static_cast<double>(q[3])),
-                         static_cast<bool>(op.getQueryPosition())};
-    if (IntegerAttr w = op.getWindowAttr())
-      shape.window = w.getInt();
-    SmallVector<Value> args{op.getQuery(), op.getKey(), op.getValue(), op.getResult()};
-    if (Value position = op.getQueryPosition())
-      args.push_back(position);
+  /// What makes attention kernels differ, and the name it gives them:
+  /// <B>x<S>x<H>x<D>_kv<T>x<Hkv>[_causal][_window<W>][_at].
+  static AttentionShape attentionShape(Value query, Value key, bool causal, IntegerAttr window,
+                                       std::optional<APFloat> scale, bool queryPosition) {
+    ArrayRef<int64_t> q = llvm::cast<MemRefType>(query.getType()).getShape();
+    ArrayRef<int64_t> k = llvm::cast<MemRefType>(key.getType()).getShape();
+    AttentionShape shape{q[0], q[1], q[2], k[1], k[2], q[3], causal, std::nullopt,
+                         scale ? scale->convertToDouble()
+                               : 1.0 / std::sqrt(static_cast<double>(q[3])),
+                         queryPosition};
+    if (window)
+      shape.window = window.getInt();
+    return shape;
+  }
+  static std::string attentionName(StringRef prefix, const AttentionShape &s) {
     std::string name;
     llvm::raw_string_ostream os(name);
-    os << "attention_" << q[0] << "x" << q[1] << "x" << q[2] << "x" << q[3] << "_kv" << k[1]
-       << "x" << k[2] << (shape.causal ? "_causal" : "");
-    if (shape.window)
-      os << "_window" << *shape.window;
-    if (shape.queryPosition)
+    os << prefix << "_" << s.batch << "x" << s.queries << "x" << s.heads << "x" << s.headDim
+       << "_kv" << s.keys << "x" << s.kvHeads << (s.causal ? "_causal" : "");
+    if (s.window)
+      os << "_window" << *s.window;
+    if (s.queryPosition)
       os << "_at";
-    std::string key = name;
+    return name;
+  }
+
+  /// A launch at `op` of the attention kernel `name` on `args`, made by
+  /// `build` (on the kernel's arguments) unless one of that shape exists.
+  void launchAttention(Operation *op, StringRef name, const AttentionShape &shape,
+                       ArrayRef<Value> args, gpu::GPUModuleOp kernels, SymbolTable &symbols,
+                       function_ref<LaunchShape(OpBuilder &, gpu::GPUFuncOp, ValueRange)> build) {
+    std::string key = name.str();
     llvm::raw_string_ostream keyOs(key);
     keyOs << " " << shape.scale;
-    for (Value v : args)
-      keyOs << " " << v.getType();
     SmallVector<Type> argTypes;
-    for (Value v : args)
+    for (Value v : args) {
+      keyOs << " " << v.getType();
       argTypes.push_back(v.getType());
+    }
     (void)launchShared(op, key, args, [&]() -> FailureOr<Outlined> {
-      return makeKernel(kernels, symbols, loc, name, argTypes,
+      return makeKernel(kernels, symbols, op->getLoc(), name, argTypes,
                         [&](OpBuilder &b, gpu::GPUFuncOp fn) -> FailureOr<LaunchShape> {
-                          Block &entry = fn.getBody().front();
-                          Value position = shape.queryPosition ? entry.getArgument(4) : Value();
-                          return buildFlashAttention(b, fn, loc, target, entry.getArgument(0),
-                                                     entry.getArgument(1), entry.getArgument(2),
-                                                     entry.getArgument(3), position, shape);
+                          return build(b, fn, fn.getBody().front().getArguments());
                         });
     });
+  }
+
+  /// attention_<shape>[_lse] (with the log-sum-exp for the backward).
+  void outlineAttention(tetra::FlashAttentionOp op, gpu::GPUModuleOp kernels,
+                        SymbolTable &symbols) {
+    AttentionShape shape = attentionShape(op.getQuery(), op.getKey(), op.getCausal(),
+                                          op.getWindowAttr(), op.getScale(),
+                                          static_cast<bool>(op.getQueryPosition()));
+    Value lse = op.getLogsumexp();
+    SmallVector<Value> args{op.getQuery(), op.getKey(), op.getValue(), op.getResult()};
+    if (lse)
+      args.push_back(lse);
+    if (Value position = op.getQueryPosition())
+      args.push_back(position);
+    std::string name = attentionName("attention", shape) + (lse ? "_lse" : "");
+    launchAttention(op, name, shape, args, kernels, symbols,
+                    [&](OpBuilder &b, gpu::GPUFuncOp fn, ValueRange a) {
+                      Value kernelLse = lse ? a[4] : Value();
+                      Value position = shape.queryPosition ? a.back() : Value();
+                      return buildFlashAttention(b, fn, op.getLoc(), target, a[0], a[1], a[2],
+                                                 a[3], kernelLse, position, shape);
+                    });
+    op->erase();
+  }
+
+  /// attention_grad_query_<shape>, then attention_grad_kv_<shape>.
+  void outlineAttentionGrad(tetra::FlashAttentionGradOp op, gpu::GPUModuleOp kernels,
+                            SymbolTable &symbols) {
+    AttentionShape shape = attentionShape(op.getQuery(), op.getKey(), op.getCausal(),
+                                          op.getWindowAttr(), op.getScale(), false);
+    SmallVector<Value> in{op.getQuery(), op.getKey(),       op.getValue(),
+                          op.getGrad(),  op.getLogsumexp(), op.getDelta()};
+    auto operands = [](ValueRange a) {
+      return AttentionGradOperands{a[0], a[1], a[2], a[3], a[4], a[5]};
+    };
+    SmallVector<Value> queryArgs(in), keyValueArgs(in);
+    queryArgs.push_back(op.getQueryGrad());
+    keyValueArgs.append({op.getKeyGrad(), op.getValueGrad()});
+    launchAttention(op, attentionName("attention_grad_query", shape), shape, queryArgs, kernels,
+                    symbols, [&](OpBuilder &b, gpu::GPUFuncOp fn, ValueRange a) {
+                      return buildFlashAttentionQueryGrad(b, fn, op.getLoc(), target,
+                                                          operands(a), a[6], shape);
+                    });
+    launchAttention(op, attentionName("attention_grad_kv", shape), shape, keyValueArgs, kernels,
+                    symbols, [&](OpBuilder &b, gpu::GPUFuncOp fn, ValueRange a) {
+                      return buildFlashAttentionKeyValueGrad(b, fn, op.getLoc(), target,
+                                                             operands(a), a[6], a[7], shape);
+                    });
+    op->erase();
   }
 
   /// A kernel and the launch it needs, for the ops that share it.
@@ -263,8 +319,8 @@ struct ConvertLinalgToGPUKernelsPass
   /// transposition or mask, operand types.
   llvm::StringMap<Outlined> sharedKernels;
 
-  /// `op` replaced by a launch of the kernel `key` names, which `make`
-  /// builds the first time.
+  /// A launch before `op` of the kernel `key` names, which `make` builds
+  /// the first time.
   LogicalResult launchShared(Operation *op, StringRef key, ValueRange args,
                              function_ref<FailureOr<Outlined>()> make) {
     auto found = sharedKernels.find(key);
@@ -322,6 +378,7 @@ struct ConvertLinalgToGPUKernelsPass
     auto found = sharedKernels.find(key);
     if (found != sharedKernels.end()) {
       launchKernel(op, found->second, captures.args);
+      op->erase();
       return success();
     }
     FailureOr<Outlined> made = outline(op, gemm, std::nullopt, name, kernels, symbols);
@@ -351,7 +408,7 @@ struct ConvertLinalgToGPUKernelsPass
     return c;
   }
 
-  /// `op` replaced by a launch of `kernel` on `args`.
+  /// A launch of `kernel` on `args` before `op`.
   static void launchKernel(Operation *op, const Outlined &kernel, ValueRange args) {
     Location loc = op->getLoc();
     OpBuilder hb(op);
@@ -360,7 +417,6 @@ struct ConvertLinalgToGPUKernelsPass
     gpu::LaunchFuncOp::create(hb, loc, kernel.kernel,
                               gpu::KernelDim3{dim(kernel.shape.blocks), one, one},
                               gpu::KernelDim3{dim(kernel.shape.threads), one, one}, Value(), args);
-    op->erase();
   }
 
   FailureOr<Outlined> outline(linalg::GenericOp op, std::optional<Gemm> gemm,
@@ -391,8 +447,10 @@ struct ConvertLinalgToGPUKernelsPass
             return buildRowReduction(b, fn, op, map, *rows, blockSize);
           return buildPointwise(b, op, map, blockSize);
         });
-    if (succeeded(made))
+    if (succeeded(made)) {
       launchKernel(op, *made, args);
+      op->erase();
+    }
     return made;
   }
 };

@@ -451,40 +451,101 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
 
 constexpr int64_t kFlashAttentionMaxHeadDim = 128;
 
+/// Whether the flash-attention kernels take attention of these shapes.
+LogicalResult flashAttentionFits(PatternRewriter &b, Operation *op, RankedTensorType q,
+                                 RankedTensorType k, RankedTensorType v, bool loki,
+                                 bool queryPosition) {
+  for (RankedTensorType t : {q, k, v})
+    if (!t.hasStaticShape() || !t.getElementType().isF32())
+      return b.notifyMatchFailure(op, "needs static f32 shapes");
+  // Tiles of 64 rows of head_dim + 8 bf16 must fit the 48 KiB of static
+  // shared memory (64 KiB of LDS on AMD).
+  int64_t headDim = q.getDimSize(3);
+  if (loki || headDim % 16 != 0 || headDim > kFlashAttentionMaxHeadDim)
+    return b.notifyMatchFailure(op, "head_dim a multiple of 16 up to 128, no Loki");
+  // Without a query position, query s sits at T - S + s: the kernels'
+  // unsigned positions need T >= S.
+  if (!queryPosition && k.getDimSize(1) < q.getDimSize(1))
+    return b.notifyMatchFailure(op, "fewer keys than queries");
+  return success();
+}
+
+/// A read-only buffer of tensor `t`.
+Value readBuffer(OpBuilder &b, Location loc, Value t) {
+  auto type = llvm::cast<RankedTensorType>(t.getType());
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()), t, /*read_only=*/true);
+}
+
+Value allocLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape) {
+  return memref::AllocOp::create(b, loc, MemRefType::get(shape, b.getF32Type()));
+}
+
+/// The tensor that takes over the fresh buffer `m`.
+Value adopt(OpBuilder &b, Location loc, Value m) {
+  auto type = llvm::cast<MemRefType>(m.getType());
+  return bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get(type.getShape(), type.getElementType()), m,
+      /*restrict=*/true, /*writable=*/true);
+}
+
 /// On GPUs, attention as one fused kernel: the op on buffers, which
 /// bufferization passes through (its operands are read-only buffers of the
 /// tensors, its result a fresh buffer the tensor takes over).
 struct FlashAttentionLowering : OpRewritePattern<AttentionOp> {
   FlashAttentionLowering(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
   LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &b) const override {
-    RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType(),
-                     v = op.getValue().getType();
-    for (RankedTensorType t : {q, k, v})
-      if (!t.hasStaticShape() || !t.getElementType().isF32())
-        return b.notifyMatchFailure(op, "needs static f32 shapes");
-    // Key and value tiles of 64 rows of head_dim + 8 bf16 must fit the 48 KiB
-    // of static shared memory (64 KiB of LDS on AMD).
-    int64_t headDim = q.getDimSize(3);
-    if (op.getLoki() || headDim % 16 != 0 || headDim > kFlashAttentionMaxHeadDim)
-      return b.notifyMatchFailure(op, "head_dim a multiple of 16 up to 128, no Loki");
-    // Without a query position, query s sits at T - S + s: the kernel's
-    // unsigned positions need T >= S.
-    if (!op.getQueryPosition() && k.getDimSize(1) < q.getDimSize(1))
-      return b.notifyMatchFailure(op, "fewer keys than queries");
+    RankedTensorType q = op.getQuery().getType();
+    if (failed(flashAttentionFits(b, op, q, op.getKey().getType(), op.getValue().getType(),
+                                  static_cast<bool>(op.getLoki()),
+                                  static_cast<bool>(op.getQueryPosition()))))
+      return failure();
     Location loc = op.getLoc();
-    auto buffer = [&](Value t) -> Value {
-      auto type = llvm::cast<RankedTensorType>(t.getType());
-      return bufferization::ToBufferOp::create(
-          b, loc, MemRefType::get(type.getShape(), type.getElementType()), t,
-          /*read_only=*/true);
-    };
-    Value qm = buffer(op.getQuery()), km = buffer(op.getKey()), vm = buffer(op.getValue());
-    auto resultType = MemRefType::get(q.getShape(), q.getElementType());
-    Value out = memref::AllocOp::create(b, loc, resultType);
-    FlashAttentionOp::create(b, loc, qm, km, vm, out, op.getQueryPosition(), op.getCausalAttr(),
-                             op.getWindowAttr(), op.getScaleAttr());
-    b.replaceOpWithNewOp<bufferization::ToTensorOp>(op, q, out, /*restrict=*/true,
-                                                    /*writable=*/true);
+    Value qm = readBuffer(b, loc, op.getQuery()), km = readBuffer(b, loc, op.getKey()),
+          vm = readBuffer(b, loc, op.getValue());
+    Value out = allocLike(b, loc, q.getShape());
+    FlashAttentionOp::create(b, loc, qm, km, vm, out, /*logsumexp=*/Value(), op.getQueryPosition(),
+                             op.getCausalAttr(), op.getWindowAttr(), op.getScaleAttr());
+    b.replaceOp(op, adopt(b, loc, out));
+    return success();
+  }
+};
+
+/// On GPUs, attention's gradients as FlashAttention-2's backward: the
+/// forward kernel recomputes the output and each row's log-sum-exp,
+/// delta = rowsum(grad * output) is one row reduction, and the backward
+/// kernels recompute the probabilities tile by tile from those.
+struct FlashAttentionGradLowering : OpRewritePattern<AttentionGradOp> {
+  FlashAttentionGradLowering(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
+  LogicalResult matchAndRewrite(AttentionGradOp op, PatternRewriter &b) const override {
+    RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType();
+    if (failed(flashAttentionFits(b, op, q, k, op.getValue().getType(), false, false)) ||
+        !op.getGrad().getType().hasStaticShape())
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Value qm = readBuffer(b, loc, op.getQuery()), km = readBuffer(b, loc, op.getKey()),
+          vm = readBuffer(b, loc, op.getValue());
+    SmallVector<int64_t> rows(q.getShape().drop_back());
+    Value out = allocLike(b, loc, q.getShape()), lse = allocLike(b, loc, rows);
+    FlashAttentionOp::create(b, loc, qm, km, vm, out, lse, /*query_position=*/Value(),
+                             op.getCausalAttr(), op.getWindowAttr(), op.getScaleAttr());
+    auto rowType = RankedTensorType::get(rows, b.getF32Type());
+    AffineMap id4 = identity(ctx, 4), row4 = dropLast(ctx, 4);
+    Value delta = generic(b, loc, rowType, {op.getGrad(), adopt(b, loc, out)},
+                          filled(b, loc, rowType, 0.0), {id4, id4, row4}, reduceLast(4),
+                          [](OpBuilder &nb, Location nl, ValueRange a) {
+                            Value product = arith::MulFOp::create(nb, nl, a[0], a[1]);
+                            Value sum = arith::AddFOp::create(nb, nl, a[2], product);
+                            linalg::YieldOp::create(nb, nl, sum);
+                          });
+    Value dQ = allocLike(b, loc, q.getShape()), dK = allocLike(b, loc, k.getShape()),
+          dV = allocLike(b, loc, k.getShape());
+    Value gradm = readBuffer(b, loc, op.getGrad()), deltam = readBuffer(b, loc, delta);
+    FlashAttentionGradOp::create(b, loc, qm, km, vm, gradm, lse, deltam, dQ, dK, dV,
+                                 op.getCausalAttr(),
+                                 op.getWindowAttr(), op.getScaleAttr());
+    b.replaceOp(op, {adopt(b, loc, dQ), adopt(b, loc, dK), adopt(b, loc, dV)});
     return success();
   }
 };
@@ -663,10 +724,10 @@ struct ConvertTetraToLinalgPass
     target.addLegalOp<ParamOp, AllReduceOp, AllGatherOp, ReduceScatterOp, AllReduceStartOp,
                       AllGatherStartOp, ReduceScatterStartOp, WaitOp>();
     target.addLegalDialect<bufferization::BufferizationDialect, memref::MemRefDialect>();
-    target.addLegalOp<FlashAttentionOp>();
+    target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp>();
     RewritePatternSet patterns(ctx);
     if (flashAttention)
-      patterns.add<FlashAttentionLowering>(ctx);
+      patterns.add<FlashAttentionLowering, FlashAttentionGradLowering>(ctx);
     populateForwardLoweringPatterns(patterns);
     populateGradientLoweringPatterns(patterns);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))

@@ -43,3 +43,24 @@ func.func @odd_heads(%q: tensor<1x16x2x24xf32>, %k: tensor<1x16x2x24xf32>, %v: t
   %o = tetra.attention %q, %k, %v : tensor<1x16x2x24xf32>, tensor<1x16x2x24xf32>, tensor<1x16x2x24xf32>
   return %o : tensor<1x16x2x24xf32>
 }
+
+// The gradients: the forward kernel again, now writing the log-sum-exp,
+// delta = rowsum(grad * output) as one reduction, then the backward on
+// buffers.
+// CHECK-LABEL: func.func @fused_grad
+// CHECK-DAG: %[[Q:.*]] = bufferization.to_buffer %arg0 read_only : tensor<2x64x4x128xf32> to memref<2x64x4x128xf32>
+// CHECK-DAG: %[[K:.*]] = bufferization.to_buffer %arg1 read_only
+// CHECK-DAG: %[[V:.*]] = bufferization.to_buffer %arg2 read_only
+// CHECK: %[[O:.*]] = memref.alloc() : memref<2x64x4x128xf32>
+// CHECK: %[[L:.*]] = memref.alloc() : memref<2x64x4xf32>
+// CHECK: tetra.flash_attention %[[Q]], %[[K]], %[[V]] into %[[O]] logsumexp %[[L]] {causal}
+// CHECK: %[[OT:.*]] = bufferization.to_tensor %[[O]] restrict writable
+// CHECK: %[[D:.*]] = linalg.generic {{.*}} ins(%arg3, %[[OT]] : {{.*}}) outs({{.*}} : tensor<2x64x4xf32>)
+// CHECK: %[[DO:.*]] = bufferization.to_buffer %arg3 read_only
+// CHECK: %[[DM:.*]] = bufferization.to_buffer %[[D]] read_only
+// CHECK: tetra.flash_attention_grad %[[Q]], %[[K]], %[[V]], %[[DO]], %[[L]], %[[DM]] into %{{.*}}, %{{.*}}, %{{.*}} {causal}
+// CHECK-COUNT-3: bufferization.to_tensor {{.*}} restrict writable
+func.func @fused_grad(%q: tensor<2x64x4x128xf32>, %k: tensor<2x64x2x128xf32>, %v: tensor<2x64x2x128xf32>, %do: tensor<2x64x4x128xf32>) -> (tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>) {
+  %dq, %dk, %dv = tetra.attention_grad %q, %k, %v, %do {causal} : tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>
+  return %dq, %dk, %dv : tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>
+}

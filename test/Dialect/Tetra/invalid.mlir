@@ -375,3 +375,27 @@ func.func @adamw_decay(%p: tensor<4xf32>, %lr: f32, %t: i64) {
   %0:3 = tetra.adamw %p, %p, %p, %p lr %lr step %t {weight_decay = -0.1 : f64} : tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @flash_lse_shape(%q: memref<1x64x2x16xf32>, %k: memref<1x64x1x16xf32>, %o: memref<1x64x2x16xf32>, %l: memref<1x2x64xf32>) {
+  // expected-error @+1 {{'tetra.flash_attention' op row operand shape 1x2x64 is not [batch, queries, heads] 1x64x2}}
+  tetra.flash_attention %q, %k, %k into %o logsumexp %l : memref<1x64x2x16xf32>, memref<1x64x1x16xf32>, memref<1x64x1x16xf32>, memref<1x64x2x16xf32>, memref<1x2x64xf32>
+  return
+}
+
+// -----
+
+func.func @flash_grad_keys(%q: memref<1x64x2x16xf32>, %k: memref<1x32x1x16xf32>, %l: memref<1x64x2xf32>) {
+  // expected-error @+1 {{'tetra.flash_attention_grad' op needs at least as many keys (32) as queries (64)}}
+  tetra.flash_attention_grad %q, %k, %k, %q, %l, %l into %q, %k, %k {causal} : memref<1x64x2x16xf32>, memref<1x32x1x16xf32>, memref<1x32x1x16xf32>, memref<1x64x2x16xf32>, memref<1x64x2xf32>, memref<1x64x2xf32>, memref<1x64x2x16xf32>, memref<1x32x1x16xf32>, memref<1x32x1x16xf32>
+  return
+}
+
+// -----
+
+func.func @flash_grad_value(%q: memref<1x64x2x16xf32>, %k: memref<1x64x1x16xf32>, %dv: memref<1x64x2x16xf32>, %l: memref<1x64x2xf32>) {
+  // expected-error @+1 {{'tetra.flash_attention_grad' op operand shape 1x64x2x16 differs from key shape 1x64x1x16}}
+  tetra.flash_attention_grad %q, %k, %k, %q, %l, %l into %q, %k, %dv : memref<1x64x2x16xf32>, memref<1x64x1x16xf32>, memref<1x64x1x16xf32>, memref<1x64x2x16xf32>, memref<1x64x2xf32>, memref<1x64x2xf32>, memref<1x64x2x16xf32>, memref<1x64x1x16xf32>, memref<1x64x2x16xf32>
+  return
+}
