@@ -419,7 +419,10 @@ struct CrossEntropyGradLowering : OpRewritePattern<CrossEntropyGradOp> {
     AffineMap id2 = identity(ctx, 2), row2 = dropLast(ctx, 2), id1 = identity(ctx, 1);
     VocabShard shard = vocabShard(b, loc, op, op.getVocabAxesAttr(), op.getVocabSizeAttr(),
                                   flatType.getDimSize(1));
-    auto [rowMax, sumExp] = rowMaxAndSumExp(b, loc, logits, shard);
+    // The same pass as the forward's (target logit included), so that CSE
+    // makes the two one.
+    RowLogSumExp stats = rowLogSumExp(b, loc, logits, shard, targets);
+    Value rowMax = stats.max, sumExp = stats.sumExp;
     auto scalarType = RankedTensorType::get({}, f);
     FailureOr<Value> kept0 =
         keptMask(b, loc, op, op.getTargets(), ignore, op.getGoldfishAttr(), f);

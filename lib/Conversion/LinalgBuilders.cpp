@@ -240,61 +240,80 @@ VocabShard vocabShard(OpBuilder &b, Location loc, Operation *op, DenseI32ArrayAt
   return shard;
 }
 
-std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value logits,
-                                        const VocabShard &shard) {
+Value rescaledSum(OpBuilder &b, Location loc, Value sum, Value max, Value newMax) {
+  // Equal maxima need no rescaling, which keeps two empty partials
+  // (-inf, 0) from making exp(-inf - -inf) = NaN.
+  Value same = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, max, newMax);
+  Value scaled = arith::MulFOp::create(
+      b, loc, sum, math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, max, newMax)));
+  return arith::SelectOp::create(b, loc, same, sum, scaled);
+}
+
+RowLogSumExp rowLogSumExp(OpBuilder &b, Location loc, Value logits, const VocabShard &shard,
+                          Value targets) {
   MLIRContext *ctx = b.getContext();
   auto type = llvm::cast<RankedTensorType>(logits.getType());
   Type f = type.getElementType();
   auto rowType = withoutLast(type);
   AffineMap id2 = identity(ctx, 2), row2 = dropLast(ctx, 2);
-  // Padding columns count as -inf: they never win the max, add 0 to the sum.
-  auto real = [&](OpBuilder &nb, Location nl) {
-    return shard.isReal(nb, nl, shard.global(nb, nl, linalg::IndexOp::create(nb, nl, 1)));
-  };
   Value maxInit = linalg::FillOp::create(b, loc, ValueRange{constantFloat(b, loc, f, -INFINITY)},
                                          ValueRange{empty(b, loc, rowType)})
                       .getResult(0);
-  Value rowMax = generic(b, loc, rowType, {logits}, maxInit, {id2, row2}, reduceLast(2),
-                         [&](OpBuilder &nb, Location nl, ValueRange a) {
-                           Value m = arith::MaximumFOp::create(nb, nl, a[1], a[0]);
-                           if (shard.vocabSize)
-                             m = arith::SelectOp::create(nb, nl, real(nb, nl), m, a[1]);
-                           linalg::YieldOp::create(nb, nl, m);
-                         });
-  rowMax = reduceOver(b, loc, rowMax, shard.axes, ReduceKind::max);
-  Value sumExp = generic(b, loc, rowType, {logits, rowMax}, filled(b, loc, rowType, 0.0),
-                         {id2, row2, row2}, reduceLast(2),
-                         [&](OpBuilder &nb, Location nl, ValueRange a) {
-                           Value e = math::ExpOp::create(
-                               nb, nl, arith::SubFOp::create(nb, nl, a[0], a[1]));
-                           Value s = arith::AddFOp::create(nb, nl, a[2], e);
-                           if (shard.vocabSize)
-                             s = arith::SelectOp::create(nb, nl, real(nb, nl), s, a[2]);
-                           linalg::YieldOp::create(nb, nl, s);
-                         });
-  sumExp = reduceOver(b, loc, sumExp, shard.axes);
-  return {rowMax, sumExp};
-}
-
-Value targetLogits(OpBuilder &b, Location loc, Value logits, Value targets,
-                   const VocabShard &shard) {
-  MLIRContext *ctx = b.getContext();
-  auto type = llvm::cast<RankedTensorType>(logits.getType());
-  Type f = type.getElementType();
-  int64_t columns = type.getDimSize(1);
-  auto rowType = withoutLast(type);
-  Value picked = generic(
-      b, loc, rowType, {targets}, empty(b, loc, rowType), {identity(ctx, 1), identity(ctx, 1)},
-      parallel(1), [&](OpBuilder &nb, Location nl, ValueRange a) {
-        // Ignored targets (negative) and other shards' columns read column 0.
-        auto [col, inShard] =
-            localIndex(nb, nl, indexValue(nb, nl, a[0]), shard.offset, columns);
-        Value row = linalg::IndexOp::create(nb, nl, 0);
-        Value v = tensor::ExtractOp::create(nb, nl, logits, ValueRange{row, col});
-        linalg::YieldOp::create(
-            nb, nl, Value(arith::SelectOp::create(nb, nl, inShard, v, constantFloat(nb, nl, f, 0.0))));
+  SmallVector<Value> inputs{logits}, inits{maxInit, filled(b, loc, rowType, 0.0)};
+  SmallVector<AffineMap> maps{id2};
+  if (targets) {
+    inputs.push_back(targets);
+    maps.push_back(row2);
+    inits.push_back(filled(b, loc, rowType, 0.0));
+  }
+  maps.append(inits.size(), row2);
+  SmallVector<Type> results(inits.size(), rowType);
+  auto pass = linalg::GenericOp::create(
+      b, loc, results, inputs, inits, maps, reduceLast(2),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value x = a[0];
+        unsigned out = inputs.size();
+        Value max = a[out], sum = a[out + 1];
+        Value newMax = arith::MaximumFOp::create(nb, nl, max, x);
+        Value newSum = arith::AddFOp::create(
+            nb, nl, rescaledSum(nb, nl, sum, max, newMax),
+            math::ExpOp::create(nb, nl, arith::SubFOp::create(nb, nl, x, newMax)));
+        Value col = shard.global(nb, nl, linalg::IndexOp::create(nb, nl, 1));
+        // Padding columns count as -inf: they never win the max, add 0 to the sum.
+        if (shard.vocabSize) {
+          Value real = shard.isReal(nb, nl, col);
+          newMax = arith::SelectOp::create(nb, nl, real, newMax, max);
+          newSum = arith::SelectOp::create(nb, nl, real, newSum, sum);
+        }
+        SmallVector<Value> next{newMax, newSum};
+        if (targets) {
+          // Ignored (negative) targets match no column.
+          Value isTarget = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, col,
+                                                 indexValue(nb, nl, a[1]));
+          Value picked = arith::SelectOp::create(nb, nl, isTarget, x, constantFloat(nb, nl, f, 0.0));
+          next.push_back(arith::AddFOp::create(nb, nl, a[out + 2], picked));
+        }
+        linalg::YieldOp::create(nb, nl, next);
       });
-  return reduceOver(b, loc, picked, shard.axes);
+  pass->setAttr(kOnlineLogSumExpAttr, b.getUnitAttr());
+  RowLogSumExp stats{pass.getResult(0), pass.getResult(1),
+                     targets ? pass.getResult(2) : Value()};
+  if (!shard.axes || shard.axes.empty())
+    return stats;
+  // Shards of the vocabulary: the global maximum, then each shard's sum
+  // rescaled to it, summed; the target's logit is in one shard, 0 elsewhere.
+  Value globalMax = reduceOver(b, loc, stats.max, shard.axes, ReduceKind::max);
+  Value rescaled = generic(b, loc, rowType, {stats.sumExp, stats.max, globalMax},
+                           empty(b, loc, rowType), {identity(ctx, 1), identity(ctx, 1),
+                                                    identity(ctx, 1), identity(ctx, 1)},
+                           parallel(1), [&](OpBuilder &nb, Location nl, ValueRange a) {
+                             linalg::YieldOp::create(nb, nl, rescaledSum(nb, nl, a[0], a[1], a[2]));
+                           });
+  stats.max = globalMax;
+  stats.sumExp = reduceOver(b, loc, rescaled, shard.axes);
+  if (targets)
+    stats.picked = reduceOver(b, loc, stats.picked, shard.axes);
+  return stats;
 }
 
 Value reduceOver(OpBuilder &b, Location loc, Value value, DenseI32ArrayAttr axes,

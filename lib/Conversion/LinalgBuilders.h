@@ -67,15 +67,24 @@ std::pair<Value, Value> localIndex(OpBuilder &b, Location loc, Value id, Value o
 /// The split of `op`'s logits from its vocab_axes / vocab_size.
 VocabShard vocabShard(OpBuilder &b, Location loc, Operation *op, DenseI32ArrayAttr axes,
                       IntegerAttr vocabSize, int64_t localColumns);
-/// Per row of [rows, V] logits: the max and the sum of exp(logit - max), over
-/// the whole (possibly split) vocabulary.
-std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value logits,
-                                        const VocabShard &shard = {});
-/// Per row of [rows, V] logits: the logit of the row's target, 0 when the
-/// target is not a column of this shard (or not a real token); summed over
-/// the vocabulary's axes, so every rank gets the target's logit.
-Value targetLogits(OpBuilder &b, Location loc, Value logits, Value targets,
-                   const VocabShard &shard);
+/// Marks a row reduction whose outputs 0 and 1 are an online log-sum-exp's
+/// running maximum m and sum s of exp(x - m): partials combine as
+/// (max(m1, m2), rescaledSum(s1, m1, M) + rescaledSum(s2, m2, M)).
+constexpr llvm::StringLiteral kOnlineLogSumExpAttr = "tetra.online_logsumexp";
+/// sum * exp(max - newMax): a sum of exponentials relative to `max`, made
+/// relative to `newMax` (>= max).
+Value rescaledSum(OpBuilder &b, Location loc, Value sum, Value max, Value newMax);
+/// Per row of [rows, V] logits, over the whole (possibly split)
+/// vocabulary: the maximum, the sum of exp(logit - max) and, with
+/// `targets`, the logit of the row's target.
+struct RowLogSumExp {
+  Value max, sumExp, picked;
+};
+/// One pass over the logits (an online log-sum-exp: the sum is rescaled
+/// whenever the maximum grows), the target's logit picked on the way; over
+/// a split vocabulary, the shards' partials combined by all-reduces.
+RowLogSumExp rowLogSumExp(OpBuilder &b, Location loc, Value logits, const VocabShard &shard = {},
+                          Value targets = {});
 /// A tetra.all_reduce of `value` over `axes`; `value` itself when null.
 Value reduceOver(OpBuilder &b, Location loc, Value value, DenseI32ArrayAttr axes,
                  ReduceKind kind = ReduceKind::sum);

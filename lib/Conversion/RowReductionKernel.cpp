@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "RowReductionKernel.h"
 #include "GenericKernelBody.h"
+#include "LinalgBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -45,6 +46,23 @@ Value combine(OpBuilder &b, Operation *combiner, Value x, Value y) {
   return b.clone(*combiner, m)->getResult(0);
 }
 
+/// Two partials of every output combined: the online log-sum-exp pair
+/// rescaled to the larger maximum, the others by their combiners.
+SmallVector<Value> combineAll(OpBuilder &b, Location loc, const RowReduction &rows,
+                              ArrayRef<Value> x, ArrayRef<Value> y) {
+  SmallVector<Value> out;
+  for (auto [i, combiner] : llvm::enumerate(rows.combiners))
+    if (combiner)
+      out.push_back(combine(b, combiner, x[i], y[i]));
+  if (!rows.onlineLogSumExp)
+    return out;
+  Value max = arith::MaximumFOp::create(b, loc, x[0], y[0]);
+  Value sum = arith::AddFOp::create(b, loc, rescaledSum(b, loc, x[1], x[0], max),
+                                    rescaledSum(b, loc, y[1], y[0], max));
+  out.insert(out.begin(), {max, sum});
+  return out;
+}
+
 } // namespace
 
 std::optional<RowReduction> mlir::tetra::matchRowReduction(linalg::GenericOp op) {
@@ -67,8 +85,15 @@ std::optional<RowReduction> mlir::tetra::matchRowReduction(linalg::GenericOp op)
         return std::nullopt;
   Block &body = op.getRegion().front();
   RowReduction rows;
+  rows.onlineLogSumExp = op->hasAttr(kOnlineLogSumExpAttr) && op.getNumDpsInits() >= 2;
   for (auto [i, yielded] : llvm::enumerate(body.getTerminator()->getOperands())) {
     BlockArgument out = body.getArgument(op.getNumDpsInputs() + i);
+    if (rows.onlineLogSumExp && i < 2) {
+      if (!llvm::isa<FloatType>(out.getType()))
+        return std::nullopt;
+      rows.combiners.push_back(nullptr);
+      continue;
+    }
     Operation *combiner = yielded.getDefiningOp();
     auto type = llvm::dyn_cast<FloatType>(out.getType());
     if (!combiner || !type || combiner->getNumOperands() != 2 || !out.hasOneUse() ||
@@ -107,11 +132,15 @@ FailureOr<LaunchShape> mlir::tetra::buildRowReduction(OpBuilder &b, gpu::GPUFunc
     return arith::ConstantIndexOp::create(at, loc, v);
   };
   for (auto [i, combiner] : llvm::enumerate(rows.combiners)) {
-    Type type = body.getArgument(op.getNumDpsInputs() + i).getType();
+    auto type = llvm::cast<FloatType>(body.getArgument(op.getNumDpsInputs() + i).getType());
     partialsIn.push_back(kernel.addWorkgroupAttribution(
         MemRefType::get({threads}, type, MemRefLayoutAttrInterface{}, workgroup), loc));
-    identities.push_back(arith::ConstantOp::create(
-        b, loc, *identityOf(combiner, llvm::cast<FloatType>(type))));
+    // The pair starts from (-inf, 0), as an empty row.
+    const llvm::fltSemantics &sem = type.getFloatSemantics();
+    TypedAttr identity = combiner ? *identityOf(combiner, type)
+                         : i == 0 ? FloatAttr::get(type, APFloat::getInf(sem, /*Negative=*/true))
+                                  : FloatAttr::get(type, APFloat::getZero(sem));
+    identities.push_back(arith::ConstantOp::create(b, loc, identity));
   }
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -139,24 +168,26 @@ FailureOr<LaunchShape> mlir::tetra::buildRowReduction(OpBuilder &b, gpu::GPUFunc
           auto fold = scf::IfOp::create(pb, loc, active, /*withElseRegion=*/false);
           OpBuilder fb = OpBuilder::atBlockBegin(fold.thenBlock());
           Value partner = arith::AddIOp::create(fb, loc, tid, c(fb, half));
-          for (auto [combiner, slots] : llvm::zip(rows.combiners, partialsIn)) {
-            Value mine = memref::LoadOp::create(fb, loc, slots, tid);
-            Value theirs = memref::LoadOp::create(fb, loc, slots, partner);
-            memref::StoreOp::create(fb, loc, combine(fb, combiner, mine, theirs), slots, tid);
+          SmallVector<Value> mine, theirs;
+          for (Value slots : partialsIn) {
+            mine.push_back(memref::LoadOp::create(fb, loc, slots, tid));
+            theirs.push_back(memref::LoadOp::create(fb, loc, slots, partner));
           }
+          for (auto [v, slots] : llvm::zip(combineAll(fb, loc, rows, mine, theirs), partialsIn))
+            memref::StoreOp::create(fb, loc, v, slots, tid);
           gpu::BarrierOp::create(pb, loc);
         }
         Value first = arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::eq, tid, c(pb, 0));
         auto write = scf::IfOp::create(pb, loc, first, /*withElseRegion=*/false);
         OpBuilder wb = OpBuilder::atBlockBegin(write.thenBlock());
-        for (auto [init, combiner, slots] :
-             llvm::zip(op.getDpsInitsMutable(), rows.combiners, partialsIn)) {
-          Value memory = map.lookup(init.get());
-          AffineMap outMap = maps[init.getOperandNumber()];
-          Value old = loadThroughMap(wb, loc, memory, outMap, ivs);
-          Value total = memref::LoadOp::create(wb, loc, slots, c(wb, 0));
-          storeThroughMap(wb, loc, combine(wb, combiner, old, total), memory, outMap, ivs);
+        SmallVector<Value> old, totals;
+        for (auto [init, slots] : llvm::zip(op.getDpsInitsMutable(), partialsIn)) {
+          old.push_back(loadThroughMap(wb, loc, map.lookup(init.get()),
+                                       maps[init.getOperandNumber()], ivs));
+          totals.push_back(memref::LoadOp::create(wb, loc, slots, c(wb, 0)));
         }
+        for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), combineAll(wb, loc, rows, old, totals)))
+          storeThroughMap(wb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], ivs);
         // The slots are the next point's only once thread 0 has read them.
         gpu::BarrierOp::create(pb, loc);
         scf::YieldOp::create(pb, loc);

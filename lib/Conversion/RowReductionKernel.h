@@ -15,9 +15,11 @@ constexpr int64_t kBlockPerRowMinimum = 64;
 
 /// How each output of a reduction combines its row: out = combiner(out,
 /// x(row element)), with an associative, commutative combiner (addf, mulf,
-/// max or min), the output read nowhere else in the body.
+/// max or min), the output read nowhere else in the body; or, for an
+/// online log-sum-exp (kOnlineLogSumExpAttr), outputs 0 and 1 as a pair.
 struct RowReduction {
-  SmallVector<Operation *> combiners; // one per output, in the body
+  SmallVector<Operation *> combiners; // one per output, in the body; null for the pair
+  bool onlineLogSumExp = false;
 };
 
 /// The reduction's combiners, when every output reduces that way and the

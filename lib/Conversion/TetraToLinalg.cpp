@@ -588,8 +588,8 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
     Value targets = flattenAll(b, loc, op.getTargets());
     VocabShard shard = vocabShard(b, loc, op, op.getVocabAxesAttr(), op.getVocabSizeAttr(),
                                   logitsType.getShape().back());
-    auto [rowMax, sumExp] = rowMaxAndSumExp(b, loc, logits, shard);
-    Value picked = targetLogits(b, loc, logits, targets, shard);
+    RowLogSumExp stats = rowLogSumExp(b, loc, logits, shard, targets);
+    Value rowMax = stats.max, sumExp = stats.sumExp, picked = stats.picked;
     // Sum of the kept rows' losses and their count, in one reduction.
     auto scalarType = RankedTensorType::get({}, f);
     FailureOr<Value> keptOrError = keptMask(b, loc, op, op.getTargets(),

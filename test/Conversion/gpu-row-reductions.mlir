@@ -15,6 +15,9 @@
 // CHECK: gpu.launch_func @kernels::@rows_2_reduction
 // A body that reads its output beyond the combining op is not a plain fold.
 // CHECK: gpu.launch_func @kernels::@rows_3_reduction
+// An online log-sum-exp (marked by its lowering) is, its maximum and sum
+// combined as a pair.
+// CHECK: gpu.launch_func @kernels::@rows_4_row_reduction
 
 // Sum of exponentials and maximum, two outputs: one slot array each.
 // CHECK: gpu.func @rows_0_row_reduction({{.*}}) workgroup(%[[SUM:.*]] : memref<128xf32, #gpu.address_space<workgroup>>, %[[MAX:.*]] : memref<128xf32, #gpu.address_space<workgroup>>)
@@ -33,8 +36,8 @@
 // CHECK: arith.cmpi eq, %thread_id_x
 // CHECK: scf.if
 // CHECK: memref.load %[[SUM]][%c0
-// CHECK: arith.addf
 // CHECK: memref.load %[[MAX]][%c0
+// CHECK: arith.addf
 // CHECK: arith.maximumf
 // CHECK: gpu.barrier
 
@@ -42,9 +45,24 @@
 // CHECK: gpu.func @rows_1_row_reduction({{.*}}) workgroup(%{{.*}} : memref<64xf32, #gpu.address_space<workgroup>>)
 // CHECK: gpu.func @rows_2_reduction({{.*}}) kernel
 // CHECK: gpu.func @rows_3_reduction({{.*}}) kernel
+// The pair's partials start from (-inf, 0); two partials (m1, s1) and
+// (m2, s2) combine to M = max(m1, m2) and s1 exp(m1 - M) + s2 exp(m2 - M),
+// an exponent skipped where m = M (two empty partials stay (-inf, 0)).
+// CHECK: gpu.func @rows_4_row_reduction({{.*}}) workgroup(%[[M:.*]] : memref<128xf32, #gpu.address_space<workgroup>>, %[[S:.*]] : memref<128xf32, #gpu.address_space<workgroup>>)
+// CHECK: iter_args(%{{.*}} = %[[NEGINF4:.*]], %{{.*}} = %[[ZERO4:.*]]) -> (f32, f32)
+// CHECK: %[[M1:.*]] = memref.load %[[M]][%thread_id_x]
+// CHECK: %[[M2:.*]] = memref.load %[[M]][%[[PARTNER:.*]]]
+// CHECK: %[[S1:.*]] = memref.load %[[S]][%thread_id_x]
+// CHECK: %[[S2:.*]] = memref.load %[[S]][%[[PARTNER]]]
+// CHECK: %[[TOP:.*]] = arith.maximumf %[[M1]], %[[M2]]
+// CHECK: arith.cmpf oeq, %[[M1]], %[[TOP]]
+// CHECK: arith.subf %[[M1]], %[[TOP]]
+// CHECK: math.exp
+// CHECK: arith.cmpf oeq, %[[M2]], %[[TOP]]
+// CHECK: memref.store %[[TOP]], %[[M]][%thread_id_x]
 func.func @rows(%x: memref<8x300xf32>, %s: memref<8xf32>, %m: memref<8xf32>,
                 %y: memref<6x4x50xf32>, %t: memref<6xf32>, %short: memref<8x20xf32>,
-                %u: memref<8xf32>) {
+                %u: memref<8xf32>, %lse_max: memref<8xf32>, %lse_sum: memref<8xf32>) {
   linalg.generic {indexing_maps = [#id, #row, #row], iterator_types = ["parallel", "reduction"]}
       ins(%x : memref<8x300xf32>) outs(%s, %m : memref<8xf32>, memref<8xf32>) {
   ^bb0(%v: f32, %acc: f32, %top: f32):
@@ -73,6 +91,19 @@ func.func @rows(%x: memref<8x300xf32>, %s: memref<8xf32>, %m: memref<8xf32>,
     %h = arith.mulf %acc, %v : f32
     %q = arith.addf %acc, %h : f32
     linalg.yield %q : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<8x300xf32>) outs(%lse_max, %lse_sum : memref<8xf32>, memref<8xf32>)
+      attrs = {tetra.online_logsumexp} {
+  ^bb0(%v: f32, %run_max: f32, %run_sum: f32):
+    %n = arith.maximumf %run_max, %v : f32
+    %d = arith.subf %run_max, %n : f32
+    %r = math.exp %d : f32
+    %kept = arith.mulf %run_sum, %r : f32
+    %w = arith.subf %v, %n : f32
+    %e = math.exp %w : f32
+    %q = arith.addf %kept, %e : f32
+    linalg.yield %n, %q : f32, f32
   }
   return
 }
