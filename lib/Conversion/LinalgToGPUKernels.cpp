@@ -180,7 +180,9 @@ struct ConvertLinalgToGPUKernelsPass
     llvm::DenseMap<Operation *, unsigned> counter;
     sharedKernels.clear();
     func::FuncOp vendorGemm;
-    for (linalg::GenericOp op : groups) {
+    for (auto [i, op] : llvm::enumerate(groups)) {
+      if (!op)
+        continue; // a member of an earlier row kernel
       auto func = op->getParentOfType<func::FuncOp>();
       if (!op.hasPureBufferSemantics()) {
         op.emitOpError("is on tensors; outline GPU kernels after bufferization");
@@ -197,13 +199,19 @@ struct ConvertLinalgToGPUKernelsPass
       if (gemm) {
         outlined = outlineGemm(op, *gemm, kernels, symbols);
       } else {
-        std::optional<RowReduction> rows = matchRowReduction(op);
-        std::string kind = rows                        ? "row_reduction"
+        SmallVector<RowRunMember> run = matchRowRun(groups, i);
+        std::string kind = run.size() > 1            ? "row_fused"
+                           : !run.empty()            ? "row_reduction"
                            : op.getNumReductionLoops() ? "reduction"
                                                        : "pointwise";
         std::string name =
             (func.getName() + "_" + std::to_string(counter[func]++) + "_" + kind).str();
-        outlined = outline(op, std::nullopt, rows, name, kernels, symbols);
+        if (run.empty())
+          run.push_back({op, std::nullopt});
+        outlined = outline(run, std::nullopt, name, kernels, symbols);
+        // The run's later members are outlined with it.
+        for (size_t j = i + 1; j < i + run.size(); ++j)
+          groups[j] = nullptr;
       }
       if (failed(outlined))
         return signalPassFailure();
@@ -362,7 +370,7 @@ struct ConvertLinalgToGPUKernelsPass
     FailureOr<GemmShape> dims = gemmShape(op, gemm);
     if (failed(dims))
       return failure();
-    Captures captures = capture(op);
+    Captures captures = capture({op});
     std::string key;
     llvm::raw_string_ostream os(key);
     os << dims->m << "x" << dims->n << "x" << dims->k << "_" << (dims->transA ? "t" : "n")
@@ -373,7 +381,7 @@ struct ConvertLinalgToGPUKernelsPass
     for (Value v : captures.args)
       os << " " << v.getType();
     if (!captures.constants.empty())
-      return outline(op, gemm, std::nullopt, name, kernels, symbols);
+      return outline({{op, std::nullopt}}, gemm, name, kernels, symbols);
     // outline() launches the kernel it makes itself; later products reuse it.
     auto found = sharedKernels.find(key);
     if (found != sharedKernels.end()) {
@@ -381,7 +389,7 @@ struct ConvertLinalgToGPUKernelsPass
       op->erase();
       return success();
     }
-    FailureOr<Outlined> made = outline(op, gemm, std::nullopt, name, kernels, symbols);
+    FailureOr<Outlined> made = outline({{op, std::nullopt}}, gemm, name, kernels, symbols);
     if (failed(made))
       return failure();
     sharedKernels[key] = *made;
@@ -394,9 +402,12 @@ struct ConvertLinalgToGPUKernelsPass
     SmallVector<Value> args;
     SmallVector<Operation *> constants;
   };
-  static Captures capture(linalg::GenericOp op) {
-    llvm::SetVector<Value> captured(op->getOperands().begin(), op->getOperands().end());
-    getUsedValuesDefinedAbove(op.getRegion(), captured);
+  static Captures capture(ArrayRef<linalg::GenericOp> ops) {
+    llvm::SetVector<Value> captured;
+    for (linalg::GenericOp op : ops) {
+      captured.insert(op->getOperands().begin(), op->getOperands().end());
+      getUsedValuesDefinedAbove(op.getRegion(), captured);
+    }
     Captures c;
     for (Value v : captured) {
       Operation *def = v.getDefiningOp();
@@ -419,11 +430,17 @@ struct ConvertLinalgToGPUKernelsPass
                               gpu::KernelDim3{dim(kernel.shape.threads), one, one}, Value(), args);
   }
 
-  FailureOr<Outlined> outline(linalg::GenericOp op, std::optional<Gemm> gemm,
-                              std::optional<RowReduction> rows, StringRef name,
-                              gpu::GPUModuleOp kernels, SymbolTable &symbols) {
+  /// The run's ops as one kernel `name`, launched where the last was: a
+  /// GEMM (one op, `gemm`), a row kernel (a reduction among them), or one
+  /// thread per point (one pointwise op).
+  FailureOr<Outlined> outline(ArrayRef<RowRunMember> run, std::optional<Gemm> gemm,
+                              StringRef name, gpu::GPUModuleOp kernels, SymbolTable &symbols) {
+    linalg::GenericOp op = run.front().op;
     Location loc = op.getLoc();
-    Captures captures = capture(op);
+    SmallVector<linalg::GenericOp> ops;
+    for (const RowRunMember &m : run)
+      ops.push_back(m.op);
+    Captures captures = capture(ops);
     const SmallVector<Value> &args = captures.args;
     SmallVector<Type> argTypes;
     for (Value v : args)
@@ -443,13 +460,14 @@ struct ConvertLinalgToGPUKernelsPass
             return buildTensorCoreGemm(b, fn, loc, target, map.lookup(gemm->a),
                                        map.lookup(gemm->b), map.lookup(gemm->c), *dims);
           }
-          if (rows)
-            return buildRowReduction(b, fn, op, map, *rows, blockSize);
+          if (llvm::any_of(run, [](const RowRunMember &m) { return m.rows.has_value(); }))
+            return buildRowKernel(b, fn, run, map, blockSize);
           return buildPointwise(b, op, map, blockSize);
         });
     if (succeeded(made)) {
-      launchKernel(op, *made, args);
-      op->erase();
+      launchKernel(ops.back(), *made, args);
+      for (linalg::GenericOp member : ops)
+        member->erase();
     }
     return made;
   }

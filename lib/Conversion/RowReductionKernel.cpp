@@ -10,6 +10,7 @@
 #include "RowReductionKernel.h"
 #include "GenericKernelBody.h"
 #include "LinalgBuilders.h"
+#include "tetra/Conversion/GemmMatch.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -104,15 +105,93 @@ std::optional<RowReduction> mlir::tetra::matchRowReduction(linalg::GenericOp op)
   return rows;
 }
 
-FailureOr<LaunchShape> mlir::tetra::buildRowReduction(OpBuilder &b, gpu::GPUFuncOp kernel,
-                                                      linalg::GenericOp op, IRMapping &map,
-                                                      const RowReduction &rows,
-                                                      int64_t blockSize) {
-  Location loc = op.getLoc();
+namespace {
+
+/// The buffer a view is of.
+Value rootBuffer(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!llvm::isa<memref::SubViewOp, memref::CastOp, memref::ReinterpretCastOp,
+                   memref::CollapseShapeOp, memref::ExpandShapeOp>(def))
+      break;
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
+/// Whether `later` touches what `earlier` wrote (or writes what it read)
+/// only at the same loop point: the same buffer through the same map.
+bool samePointOnly(linalg::GenericOp earlier, linalg::GenericOp later) {
+  for (OpOperand &a : earlier->getOpOperands())
+    for (OpOperand &c : later->getOpOperands()) {
+      bool writes = earlier.isDpsInit(&a) || later.isDpsInit(&c);
+      if (!writes || rootBuffer(a.get()) != rootBuffer(c.get()))
+        continue;
+      if (a.get() != c.get() ||
+          earlier.getMatchingIndexingMap(&a) != later.getMatchingIndexingMap(&c))
+        return false;
+    }
+  return true;
+}
+
+/// Ops that may sit between the members of a run: they neither touch
+/// memory nor free it.
+bool harmlessBetween(Operation *op) {
+  return isMemoryEffectFree(op) || llvm::isa<memref::AllocOp>(op);
+}
+
+} // namespace
+
+SmallVector<RowRunMember> mlir::tetra::matchRowRun(ArrayRef<linalg::GenericOp> groups,
+                                                   size_t first) {
+  linalg::GenericOp head = groups[first];
+  SmallVector<int64_t> ranges = head.getStaticLoopRanges();
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
+    return {};
+  SmallVector<utils::IteratorType> rowIterators;
+  SmallVector<RowRunMember> run;
+  for (size_t i = first; i < groups.size(); ++i) {
+    linalg::GenericOp op = groups[i];
+    if (i > first) {
+      // Adjacent in one block, with only harmless ops between.
+      Operation *at = run.back().op->getNextNode();
+      while (at && at != op.getOperation() && harmlessBetween(at))
+        at = at->getNextNode();
+      if (at != op.getOperation())
+        break;
+    }
+    if (!op.hasPureBufferSemantics() || op.getStaticLoopRanges() != ranges || matchGemm(op))
+      break;
+    std::optional<RowReduction> rows;
+    if (op.getNumReductionLoops() > 0) {
+      rows = matchRowReduction(op);
+      if (!rows)
+        break;
+      SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+      if (!rowIterators.empty() && iterators != rowIterators)
+        break;
+      rowIterators = iterators;
+    }
+    if (!llvm::all_of(run, [&](const RowRunMember &m) { return samePointOnly(m.op, op); }))
+      break;
+    run.push_back({op, rows});
+  }
+  // Pointwise members may come before and after the reductions.
+  if (rowIterators.empty())
+    return {};
+  return run;
+}
+
+FailureOr<LaunchShape> mlir::tetra::buildRowKernel(OpBuilder &b, gpu::GPUFuncOp kernel,
+                                                   ArrayRef<RowRunMember> run, IRMapping &map,
+                                                   int64_t blockSize) {
+  const RowRunMember *shapeOf =
+      llvm::find_if(run, [](const RowRunMember &m) { return m.rows.has_value(); });
+  linalg::GenericOp shapeOp = shapeOf->op;
+  Location loc = shapeOp.getLoc();
   MLIRContext *ctx = b.getContext();
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<int64_t> ranges = shapeOp.getStaticLoopRanges();
   SmallVector<unsigned> parallel, reduction;
-  for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray()))
+  for (auto [d, it] : llvm::enumerate(shapeOp.getIteratorTypesArray()))
     (it == utils::IteratorType::parallel ? parallel : reduction).push_back(d);
   int64_t points = 1, rowLength = 1;
   for (unsigned d : parallel)
@@ -125,71 +204,116 @@ FailureOr<LaunchShape> mlir::tetra::buildRowReduction(OpBuilder &b, gpu::GPUFunc
       static_cast<int64_t>(llvm::bit_floor(static_cast<uint64_t>(blockSize))));
   LaunchShape shape{std::clamp<int64_t>(points, 1, 1 << 16), threads};
 
-  Block &body = op.getRegion().front();
-  SmallVector<Value> partialsIn, identities;
   auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto c = [&](OpBuilder &at, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(at, loc, v);
   };
-  for (auto [i, combiner] : llvm::enumerate(rows.combiners)) {
-    auto type = llvm::cast<FloatType>(body.getArgument(op.getNumDpsInputs() + i).getType());
-    partialsIn.push_back(kernel.addWorkgroupAttribution(
-        MemRefType::get({threads}, type, MemRefLayoutAttrInterface{}, workgroup), loc));
-    // The pair starts from (-inf, 0), as an empty row.
-    const llvm::fltSemantics &sem = type.getFloatSemantics();
-    TypedAttr identity = combiner ? *identityOf(combiner, type)
-                         : i == 0 ? FloatAttr::get(type, APFloat::getInf(sem, /*Negative=*/true))
-                                  : FloatAttr::get(type, APFloat::getZero(sem));
-    identities.push_back(arith::ConstantOp::create(b, loc, identity));
+  // Each reduction's partials, one slot array an output, and identities.
+  SmallVector<SmallVector<Value>> partialsOf(run.size()), identitiesOf(run.size());
+  for (auto [m, member] : llvm::enumerate(run)) {
+    if (!member.rows)
+      continue;
+    linalg::GenericOp op = member.op;
+    Block &body = op.getRegion().front();
+    for (auto [i, combiner] : llvm::enumerate(member.rows->combiners)) {
+      auto type = llvm::cast<FloatType>(body.getArgument(op.getNumDpsInputs() + i).getType());
+      partialsOf[m].push_back(kernel.addWorkgroupAttribution(
+          MemRefType::get({threads}, type, MemRefLayoutAttrInterface{}, workgroup), loc));
+      // The pair starts from (-inf, 0), as an empty row.
+      const llvm::fltSemantics &sem = type.getFloatSemantics();
+      TypedAttr identity = combiner ? *identityOf(combiner, type)
+                           : i == 0 ? FloatAttr::get(type, APFloat::getInf(sem, /*Negative=*/true))
+                                    : FloatAttr::get(type, APFloat::getZero(sem));
+      identitiesOf[m].push_back(arith::ConstantOp::create(b, loc, identity));
+    }
   }
-  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
 
+  // The threads take the row's elements in turn: `body` at each, with the
+  // loop indices and the carried values.
+  auto overRow = [&](OpBuilder &pb, ArrayRef<Value> ivs, ValueRange init,
+                     function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>, ValueRange)> body) {
+    return scf::ForOp::create(
+        pb, loc, tid, c(pb, rowLength), c(pb, threads), init,
+        [&](OpBuilder &rb, Location, Value element, ValueRange carried) {
+          SmallVector<Value> at(ivs);
+          delinearize(rb, loc, element, reduction, ranges, at);
+          scf::YieldOp::create(rb, loc, body(rb, at, carried));
+        });
+  };
+
+  /// A reduction's row: partials, a tree in shared memory, thread 0 folding
+  /// the total into the output.
+  auto reduceRow = [&](OpBuilder &pb, ArrayRef<Value> ivs, linalg::GenericOp op,
+                       const RowReduction &rows, ArrayRef<Value> partialsIn,
+                       ArrayRef<Value> identities) {
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    auto share = overRow(pb, ivs, identities,
+                         [&](OpBuilder &rb, ArrayRef<Value> at, ValueRange partial) {
+                           return evaluateBody(rb, op, map, at, partial);
+                         });
+    for (auto [partial, slots] : llvm::zip(share.getResults(), partialsIn))
+      memref::StoreOp::create(pb, loc, partial, slots, tid);
+    gpu::BarrierOp::create(pb, loc);
+    for (int64_t half = threads / 2; half >= 1; half /= 2) {
+      Value active = arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::ult, tid, c(pb, half));
+      auto fold = scf::IfOp::create(pb, loc, active, /*withElseRegion=*/false);
+      OpBuilder fb = OpBuilder::atBlockBegin(fold.thenBlock());
+      Value partner = arith::AddIOp::create(fb, loc, tid, c(fb, half));
+      SmallVector<Value> mine, theirs;
+      for (Value slots : partialsIn) {
+        mine.push_back(memref::LoadOp::create(fb, loc, slots, tid));
+        theirs.push_back(memref::LoadOp::create(fb, loc, slots, partner));
+      }
+      for (auto [v, slots] : llvm::zip(combineAll(fb, loc, rows, mine, theirs), partialsIn))
+        memref::StoreOp::create(fb, loc, v, slots, tid);
+      gpu::BarrierOp::create(pb, loc);
+    }
+    Value first = arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::eq, tid, c(pb, 0));
+    auto write = scf::IfOp::create(pb, loc, first, /*withElseRegion=*/false);
+    OpBuilder wb = OpBuilder::atBlockBegin(write.thenBlock());
+    SmallVector<Value> old, totals;
+    for (auto [init, slots] : llvm::zip(op.getDpsInitsMutable(), partialsIn)) {
+      old.push_back(loadThroughMap(wb, loc, map.lookup(init.get()),
+                                   maps[init.getOperandNumber()], ivs));
+      totals.push_back(memref::LoadOp::create(wb, loc, slots, c(wb, 0)));
+    }
+    for (auto [init, v] :
+         llvm::zip(op.getDpsInitsMutable(), combineAll(wb, loc, rows, old, totals)))
+      storeThroughMap(wb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], ivs);
+  };
+
+  /// A pointwise op over the row: each thread its elements.
+  auto mapRow = [&](OpBuilder &pb, ArrayRef<Value> ivs, linalg::GenericOp op) {
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    overRow(pb, ivs, ValueRange{}, [&](OpBuilder &rb, ArrayRef<Value> at, ValueRange) {
+      SmallVector<Value> outs;
+      for (OpOperand &init : op.getDpsInitsMutable())
+        outs.push_back(
+            loadThroughMap(rb, loc, map.lookup(init.get()), maps[init.getOperandNumber()], at));
+      for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), evaluateBody(rb, op, map, at, outs)))
+        storeThroughMap(rb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], at);
+      return SmallVector<Value>{};
+    });
+  };
+
   // Every thread of a block walks the same points, so the barriers inside
-  // are reached by all of them.
+  // are reached by all of them. Each member ends behind a barrier: the next
+  // reads what it wrote of the row, and the slots are the next point's only
+  // once thread 0 has read them.
   scf::ForOp::create(
       b, loc, bid, c(b, points), c(b, shape.blocks), ValueRange{},
       [&](OpBuilder &pb, Location, Value point, ValueRange) {
         SmallVector<Value> ivs(ranges.size(), c(pb, 0));
         delinearize(pb, loc, point, parallel, ranges, ivs);
-        auto share = scf::ForOp::create(
-            pb, loc, tid, c(pb, rowLength), c(pb, threads), identities,
-            [&](OpBuilder &rb, Location, Value element, ValueRange partial) {
-              SmallVector<Value> at = ivs;
-              delinearize(rb, loc, element, reduction, ranges, at);
-              scf::YieldOp::create(rb, loc, evaluateBody(rb, op, map, at, partial));
-            });
-        for (auto [partial, slots] : llvm::zip(share.getResults(), partialsIn))
-          memref::StoreOp::create(pb, loc, partial, slots, tid);
-        gpu::BarrierOp::create(pb, loc);
-        for (int64_t half = threads / 2; half >= 1; half /= 2) {
-          Value active = arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::ult, tid, c(pb, half));
-          auto fold = scf::IfOp::create(pb, loc, active, /*withElseRegion=*/false);
-          OpBuilder fb = OpBuilder::atBlockBegin(fold.thenBlock());
-          Value partner = arith::AddIOp::create(fb, loc, tid, c(fb, half));
-          SmallVector<Value> mine, theirs;
-          for (Value slots : partialsIn) {
-            mine.push_back(memref::LoadOp::create(fb, loc, slots, tid));
-            theirs.push_back(memref::LoadOp::create(fb, loc, slots, partner));
-          }
-          for (auto [v, slots] : llvm::zip(combineAll(fb, loc, rows, mine, theirs), partialsIn))
-            memref::StoreOp::create(fb, loc, v, slots, tid);
+        for (auto [m, member] : llvm::enumerate(run)) {
+          if (member.rows)
+            reduceRow(pb, ivs, member.op, *member.rows, partialsOf[m], identitiesOf[m]);
+          else
+            mapRow(pb, ivs, member.op);
           gpu::BarrierOp::create(pb, loc);
         }
-        Value first = arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::eq, tid, c(pb, 0));
-        auto write = scf::IfOp::create(pb, loc, first, /*withElseRegion=*/false);
-        OpBuilder wb = OpBuilder::atBlockBegin(write.thenBlock());
-        SmallVector<Value> old, totals;
-        for (auto [init, slots] : llvm::zip(op.getDpsInitsMutable(), partialsIn)) {
-          old.push_back(loadThroughMap(wb, loc, map.lookup(init.get()),
-                                       maps[init.getOperandNumber()], ivs));
-          totals.push_back(memref::LoadOp::create(wb, loc, slots, c(wb, 0)));
-        }
-        for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), combineAll(wb, loc, rows, old, totals)))
-          storeThroughMap(wb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], ivs);
-        // The slots are the next point's only once thread 0 has read them.
-        gpu::BarrierOp::create(pb, loc);
         scf::YieldOp::create(pb, loc);
       });
   return shape;

@@ -27,16 +27,34 @@ struct RowReduction {
 /// elements or more.
 std::optional<RowReduction> matchRowReduction(linalg::GenericOp op);
 
-/// Emits, at `b`'s insertion point inside `kernel`, the group as one block
-/// per point of its parallel loops (grid-stride). The block's threads take
-/// the row's elements in turn, each folding its share into a partial, then
-/// combine the partials as a tree in shared memory (workgroup attributions
-/// of `kernel`); thread 0 folds the result into the output. Partial sums
+/// One group of a row kernel: a row reduction (with its combiners) or a
+/// pointwise op over the same loops (no `rows`).
+struct RowRunMember {
+  linalg::GenericOp op;
+  std::optional<RowReduction> rows;
+};
+
+/// The groups from `groups[first]` on that can share one block-per-row
+/// kernel: adjacent ops (with only memory-free ops or allocations between)
+/// over the same static loops, each a row reduction of the same rows or
+/// pointwise, at least one a reduction, none a matrix product; a later one
+/// touches an earlier one's outputs (or writes its inputs) only at the same
+/// loop point, so a block can take its rows through all of them in turn
+/// (norms: statistics, then the normalised row). Empty when none qualify.
+SmallVector<RowRunMember> matchRowRun(ArrayRef<linalg::GenericOp> groups, size_t first);
+
+/// Emits, at `b`'s insertion point inside `kernel`, the run as one block
+/// per point of its parallel loops (grid-stride), the members in turn
+/// behind barriers. For a reduction the block's threads take the row's
+/// elements in turn, each folding its share into a partial, then combine
+/// the partials as a tree in shared memory (workgroup attributions of
+/// `kernel`); thread 0 folds the result into the output. A pointwise member
+/// has each thread compute its elements of the row. Partial sums
 /// reassociate the reduction, so results differ from the sequential order
 /// by rounding. Returns the launch.
-FailureOr<LaunchShape> buildRowReduction(OpBuilder &b, gpu::GPUFuncOp kernel,
-                                         linalg::GenericOp op, IRMapping &map,
-                                         const RowReduction &rows, int64_t blockSize);
+FailureOr<LaunchShape> buildRowKernel(OpBuilder &b, gpu::GPUFuncOp kernel,
+                                      ArrayRef<RowRunMember> run, IRMapping &map,
+                                      int64_t blockSize);
 
 } // namespace mlir::tetra
 
