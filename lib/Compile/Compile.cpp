@@ -41,8 +41,10 @@ namespace json = llvm::json;
 
 namespace {
 
-/// Bufferization: every temporary a static allocation with its deallocation.
+/// Bufferization: every temporary a static allocation with its deallocation,
+/// every product's zero-filled destination filled in place.
 constexpr const char *kBufferize =
+    "tetra-unshare-fills,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-results-to-out-params{modify-public-functions},"

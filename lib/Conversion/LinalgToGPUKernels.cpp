@@ -17,6 +17,7 @@
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
@@ -111,6 +112,58 @@ FailureOr<GemmShape> gemmShape(linalg::GenericOp op, const Gemm &g) {
                    aType.getDimSize(g.transA ? 0 : 1), g.transA, g.transB};
 }
 
+/// A fill of its one output with 0.0 (linalg.fill, generalised).
+bool isZeroFill(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0)
+    return false;
+  Value value = op.getDpsInputOperand(0)->get();
+  auto yield = llvm::cast<linalg::YieldOp>(op.getRegion().front().getTerminator());
+  return !llvm::isa<ShapedType>(value.getType()) && matchPattern(value, m_AnyZeroFloat()) &&
+         yield.getNumOperands() == 1 && yield.getOperand(0) == op.getRegion().getArgument(0);
+}
+
+/// Whether `view` is `c` or a reshape of it (collapse, expand): the same
+/// elements in the same row-major order.
+bool isReshapeOf(Value view, Value c) {
+  while (view != c) {
+    Operation *def = view.getDefiningOp();
+    if (!llvm::isa_and_nonnull<memref::CollapseShapeOp, memref::ExpandShapeOp>(def))
+      return false;
+    view = def->getOperand(0);
+  }
+  return true;
+}
+
+/// The pointwise group right after `product` that can run in its kernel as
+/// an epilogue (bias, activation, residual): parallel loops over C, or over
+/// a reshape of it, reading it at its own point and no other view of C's
+/// buffer, writing neither A's nor B's buffer, which other blocks still read.
+std::optional<linalg::GenericOp> matchEpilogue(linalg::GenericOp product, const Gemm &g,
+                                               linalg::GenericOp next) {
+  auto cType = llvm::cast<MemRefType>(g.c.getType());
+  if (!next || !adjacentGroups(product, next) || !next.hasPureBufferSemantics() ||
+      next.getNumReductionLoops() != 0 || !cType.getLayout().isIdentity())
+    return std::nullopt;
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(next.getNumLoops(), next.getContext());
+  Value rootC = rootBuffer(g.c), rootA = rootBuffer(g.a), rootB = rootBuffer(g.b);
+  bool readsC = false;
+  for (OpOperand &operand : next->getOpOperands()) {
+    Value root = rootBuffer(operand.get());
+    if (root == rootC) {
+      auto viewType = llvm::cast<MemRefType>(operand.get().getType());
+      if (!isReshapeOf(operand.get(), g.c) || next.getMatchingIndexingMap(&operand) != identity ||
+          next.getStaticLoopRanges() != SmallVector<int64_t>(viewType.getShape()))
+        return std::nullopt;
+      readsC |= next.payloadUsesValueFromOperand(&operand);
+    }
+    if (next.isDpsInit(&operand) && (root == rootA || root == rootB))
+      return std::nullopt;
+  }
+  if (!readsC)
+    return std::nullopt;
+  return next;
+}
+
 struct ConvertLinalgToGPUKernelsPass
     : tetra::impl::ConvertLinalgToGPUKernelsBase<ConvertLinalgToGPUKernelsPass> {
   using Base::Base;
@@ -179,6 +232,7 @@ struct ConvertLinalgToGPUKernelsPass
 
     llvm::DenseMap<Operation *, unsigned> counter;
     sharedKernels.clear();
+    zeroFilled.clear();
     func::FuncOp vendorGemm;
     for (auto [i, op] : llvm::enumerate(groups)) {
       if (!op)
@@ -195,8 +249,33 @@ struct ConvertLinalgToGPUKernelsPass
         replaceWithGemmCall(op, *gemm, vendorGemm);
         continue;
       }
+      // A zero fill right before the product of its buffer: the product
+      // stores instead of adding, and the fill goes.
+      if (this->gemm != "vendor" && isZeroFill(op) && i + 1 < groups.size() &&
+          adjacentGroups(op, groups[i + 1])) {
+        std::optional<Gemm> next = matchGemm(groups[i + 1]);
+        if (next && next->c == op.getDpsInitOperand(0)->get()) {
+          zeroFilled.insert(groups[i + 1]);
+          op->erase();
+          continue;
+        }
+      }
       LogicalResult outlined = failure();
-      if (gemm) {
+      std::optional<linalg::GenericOp> epilogue;
+      if (gemm && i + 1 < groups.size())
+        epilogue = matchEpilogue(op, *gemm, groups[i + 1]);
+      if (epilogue) {
+        // Its own kernel, gemm_<shape>_<func>_<n>: the epilogue makes it
+        // differ from other products.
+        FailureOr<GemmShape> dims = shapeOf(op, *gemm);
+        if (failed(dims))
+          return signalPassFailure();
+        std::string name = "gemm_" + gemmShapeName(*dims) + "_" + func.getName().str() + "_" +
+                           std::to_string(counter[func]++);
+        outlined = outline({{op, std::nullopt}, {*epilogue, std::nullopt}}, gemm, name, kernels,
+                           symbols);
+        groups[i + 1] = nullptr;
+      } else if (gemm) {
         outlined = outlineGemm(op, *gemm, kernels, symbols);
       } else {
         SmallVector<RowRunMember> run = matchRowRun(groups, i);
@@ -363,18 +442,32 @@ struct ConvertLinalgToGPUKernelsPass
     return Outlined{fn, *shape};
   }
 
+  /// Products whose destination was zero-filled just before (the fill
+  /// erased): they overwrite it.
+  llvm::DenseSet<Operation *> zeroFilled;
+  FailureOr<GemmShape> shapeOf(linalg::GenericOp op, const Gemm &g) {
+    FailureOr<GemmShape> dims = gemmShape(op, g);
+    if (succeeded(dims))
+      dims->overwrite = zeroFilled.contains(op);
+    return dims;
+  }
+
+  static std::string gemmShapeName(const GemmShape &d) {
+    return (Twine(d.m) + "x" + Twine(d.n) + "x" + Twine(d.k) + "_" + (d.transA ? "t" : "n") +
+            (d.transB ? "t" : "n") + (d.overwrite ? "_b0" : ""))
+        .str();
+  }
+
   /// Matrix products of one shape (and operand types) share one kernel,
-  /// named after its shape: gemm_<M>x<N>x<K>_<n|t><n|t>.
+  /// named after its shape: gemm_<M>x<N>x<K>_<n|t><n|t>[_b0] (b0: C = AB).
   LogicalResult outlineGemm(linalg::GenericOp op, const Gemm &gemm, gpu::GPUModuleOp kernels,
                             SymbolTable &symbols) {
-    FailureOr<GemmShape> dims = gemmShape(op, gemm);
+    FailureOr<GemmShape> dims = shapeOf(op, gemm);
     if (failed(dims))
       return failure();
     Captures captures = capture({op});
-    std::string key;
+    std::string key = gemmShapeName(*dims);
     llvm::raw_string_ostream os(key);
-    os << dims->m << "x" << dims->n << "x" << dims->k << "_" << (dims->transA ? "t" : "n")
-       << (dims->transB ? "t" : "n");
     std::string name = "gemm_" + key;
     for (Value v : {gemm.a, gemm.b, gemm.c})
       os << " " << llvm::find(captures.args, v) - captures.args.begin();
@@ -454,11 +547,33 @@ struct ConvertLinalgToGPUKernelsPass
           for (Operation *def : captures.constants)
             b.clone(*def, map);
           if (gemm) {
-            FailureOr<GemmShape> dims = gemmShape(op, *gemm);
+            FailureOr<GemmShape> dims = shapeOf(op, *gemm);
             if (failed(dims))
               return failure();
+            // A pointwise consumer at each element of C, once stored: its
+            // loops walk C (or a reshape of it) in row-major order.
+            linalg::GenericOp consumer = run.size() > 1 ? run[1].op : linalg::GenericOp();
+            auto epilogue = [&](OpBuilder &eb, Location el, Value row, Value col) {
+              SmallVector<AffineMap> maps = consumer.getIndexingMapsArray();
+              Value linear = arith::AddIOp::create(
+                  eb, el, arith::MulIOp::create(eb, el, row,
+                                                arith::ConstantIndexOp::create(eb, el, dims->n)),
+                  col);
+              SmallVector<int64_t> ranges = consumer.getStaticLoopRanges();
+              SmallVector<Value> ivs(ranges.size()), outs;
+              delinearize(eb, el, linear, llvm::to_vector(llvm::seq<unsigned>(0, ranges.size())),
+                          ranges, ivs);
+              for (OpOperand &init : consumer.getDpsInitsMutable())
+                outs.push_back(loadThroughMap(eb, el, map.lookup(init.get()),
+                                              maps[init.getOperandNumber()], ivs));
+              for (auto [init, v] : llvm::zip(consumer.getDpsInitsMutable(),
+                                              evaluateBody(eb, consumer, map, ivs, outs)))
+                storeThroughMap(eb, el, v, map.lookup(init.get()), maps[init.getOperandNumber()],
+                                ivs);
+            };
             return buildTensorCoreGemm(b, fn, loc, target, map.lookup(gemm->a),
-                                       map.lookup(gemm->b), map.lookup(gemm->c), *dims);
+                                       map.lookup(gemm->b), map.lookup(gemm->c), *dims,
+                                       consumer ? GemmEpilogue(epilogue) : GemmEpilogue());
           }
           if (llvm::any_of(run, [](const RowRunMember &m) { return m.rows.has_value(); }))
             return buildRowKernel(b, fn, run, map, blockSize);

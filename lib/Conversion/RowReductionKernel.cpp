@@ -105,10 +105,7 @@ std::optional<RowReduction> mlir::tetra::matchRowReduction(linalg::GenericOp op)
   return rows;
 }
 
-namespace {
-
-/// The buffer a view is of.
-Value rootBuffer(Value v) {
+Value mlir::tetra::rootBuffer(Value v) {
   while (Operation *def = v.getDefiningOp()) {
     if (!llvm::isa<memref::SubViewOp, memref::CastOp, memref::ReinterpretCastOp,
                    memref::CollapseShapeOp, memref::ExpandShapeOp>(def))
@@ -117,6 +114,8 @@ Value rootBuffer(Value v) {
   }
   return v;
 }
+
+namespace {
 
 /// Whether `later` touches what `earlier` wrote (or writes what it read)
 /// only at the same loop point: the same buffer through the same map.
@@ -133,13 +132,14 @@ bool samePointOnly(linalg::GenericOp earlier, linalg::GenericOp later) {
   return true;
 }
 
-/// Ops that may sit between the members of a run: they neither touch
-/// memory nor free it.
-bool harmlessBetween(Operation *op) {
-  return isMemoryEffectFree(op) || llvm::isa<memref::AllocOp>(op);
-}
-
 } // namespace
+
+bool mlir::tetra::adjacentGroups(Operation *earlier, Operation *later) {
+  Operation *at = earlier->getNextNode();
+  while (at && at != later && (isMemoryEffectFree(at) || llvm::isa<memref::AllocOp>(at)))
+    at = at->getNextNode();
+  return at == later;
+}
 
 SmallVector<RowRunMember> mlir::tetra::matchRowRun(ArrayRef<linalg::GenericOp> groups,
                                                    size_t first) {
@@ -151,14 +151,8 @@ SmallVector<RowRunMember> mlir::tetra::matchRowRun(ArrayRef<linalg::GenericOp> g
   SmallVector<RowRunMember> run;
   for (size_t i = first; i < groups.size(); ++i) {
     linalg::GenericOp op = groups[i];
-    if (i > first) {
-      // Adjacent in one block, with only harmless ops between.
-      Operation *at = run.back().op->getNextNode();
-      while (at && at != op.getOperation() && harmlessBetween(at))
-        at = at->getNextNode();
-      if (at != op.getOperation())
-        break;
-    }
+    if (i > first && !adjacentGroups(run.back().op, op))
+      break;
     if (!op.hasPureBufferSemantics() || op.getStaticLoopRanges() != ranges || matchGemm(op))
       break;
     std::optional<RowReduction> rows;

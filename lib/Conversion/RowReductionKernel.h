@@ -27,6 +27,14 @@ struct RowReduction {
 /// elements or more.
 std::optional<RowReduction> matchRowReduction(linalg::GenericOp op);
 
+/// The buffer a view (subview, cast, reshape) is of.
+Value rootBuffer(Value v);
+
+/// Whether `later` follows `earlier` in its block with only ops between
+/// that neither touch memory nor free it (views, constants, allocations):
+/// the two can run as one kernel launched where `later` was.
+bool adjacentGroups(Operation *earlier, Operation *later);
+
 /// One group of a row kernel: a row reduction (with its combiners) or a
 /// pointwise op over the same loops (no `rows`).
 struct RowRunMember {

@@ -53,16 +53,21 @@ struct MatrixReader {
   }
 };
 
-/// C[r, col] += value where (r, col) lies inside C.
+/// C[r, col] += value (= value with `overwrite`) where (r, col) lies
+/// inside C.
 void accumulate(IndexMath &m, Value c, int64_t rows, int64_t cols, Value r, Value col,
-                Value value) {
+                Value value, bool overwrite, GemmEpilogue epilogue) {
   Value inside = arith::AndIOp::create(m.b, m.loc, m.less(r, rows), m.less(col, cols));
   auto guard = scf::IfOp::create(m.b, m.loc, inside, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard g(m.b);
   m.b.setInsertionPoint(guard.thenBlock()->getTerminator());
-  Value old = memref::LoadOp::create(m.b, m.loc, c, ValueRange{r, col});
-  Value sum = arith::AddFOp::create(m.b, m.loc, old, value);
-  memref::StoreOp::create(m.b, m.loc, sum, c, ValueRange{r, col});
+  if (!overwrite) {
+    Value old = memref::LoadOp::create(m.b, m.loc, c, ValueRange{r, col});
+    value = arith::AddFOp::create(m.b, m.loc, old, value);
+  }
+  memref::StoreOp::create(m.b, m.loc, value, c, ValueRange{r, col});
+  if (epilogue)
+    epilogue(m.b, m.loc, r, col);
 }
 
 // The block tile: kBlockRows x kBlockCols of C, kSlice of K at a time; four
@@ -166,7 +171,8 @@ void stageSlice(IndexMath &m, const MatrixReader &matrix, bool kContiguous, Valu
 }
 
 LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &inst,
-                       const MatrixReader &a, const MatrixReader &bm, Value c, const GemmShape &s) {
+                       const MatrixReader &a, const MatrixReader &bm, Value c, const GemmShape &s,
+                       GemmEpilogue epilogue) {
   MLIRContext *ctx = m.b.getContext();
   int64_t threads = kWarps * inst.lanes;
   int64_t blocksAcross = ceilDiv(s.n, kBlockCols);
@@ -223,7 +229,8 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &i
         auto [r, col] = inst.position(m, lane, e);
         Value row = m.add(m.add(blockRow, warpRow), m.add(r, i * inst.rows));
         Value column = m.add(m.add(blockCol, warpCol), m.add(col, j * inst.cols));
-        accumulate(m, c, s.m, s.n, row, column, loop.getResult((i * tilesAcross + j) * 4 + e));
+        accumulate(m, c, s.m, s.n, row, column, loop.getResult((i * tilesAcross + j) * 4 + e),
+                   s.overwrite, epilogue);
       }
   return {blocks, threads};
 }
@@ -232,9 +239,10 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &i
 
 LaunchShape mlir::tetra::buildTensorCoreGemm(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
                                              StringRef target, Value a, Value bMatrix, Value c,
-                                             const GemmShape &shape) {
+                                             const GemmShape &shape, GemmEpilogue epilogue) {
   IndexMath m{b, loc};
   MatrixReader aReader{a, shape.m, shape.k, shape.transA};
   MatrixReader bReader{bMatrix, shape.k, shape.n, shape.transB};
-  return buildTiled(m, kernel, target == "rocdl" ? mfma() : mmaSync(), aReader, bReader, c, shape);
+  return buildTiled(m, kernel, target == "rocdl" ? mfma() : mmaSync(), aReader, bReader, c, shape,
+                    epilogue);
 }

@@ -17,17 +17,21 @@ struct LaunchShape {
 struct GemmShape {
   int64_t m, n, k;
   bool transA, transB;
+  bool overwrite = false; // C = op(A) op(B): C was zero-filled just before
 };
 
 /// Emits, at `b`'s insertion point inside `kernel`, the tensor-core GEMM for
 /// `target` ("nvvm": mma.sync m16n8k16 bf16; "rocdl": MFMA 16x16x16 bf16):
 /// 64x64 tiles of C a block, four warps (waves) a block, slices of A and B
 /// staged in shared memory (workgroup attributions of `kernel`). Operands
-/// are rounded to bf16, products summed in fp32 and added to C. Returns
-/// the launch it needs.
+/// are rounded to bf16, products summed in fp32 and added to C (stored
+/// into C with `overwrite`). Returns the launch it needs.
+/// `epilogue`, when given, runs at every element of C once it is stored,
+/// with the element's row and column (a fused pointwise consumer).
+using GemmEpilogue = function_ref<void(OpBuilder &, Location, Value row, Value col)>;
 LaunchShape buildTensorCoreGemm(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
                                 StringRef target, Value a, Value bMatrix, Value c,
-                                const GemmShape &shape);
+                                const GemmShape &shape, GemmEpilogue epilogue = {});
 
 } // namespace mlir::tetra
 

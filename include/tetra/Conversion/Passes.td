@@ -40,6 +40,18 @@ def FuseElementwise : Pass<"tetra-fuse-elementwise", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def UnshareFills : Pass<"tetra-unshare-fills", "::mlir::ModuleOp"> {
+  let summary = "Give every use of a linalg.fill its own fill";
+  let description = [{
+    CSE makes the zero-filled destinations of many matrix products one
+    tensor, which bufferization then copies into each product's buffer.
+    Runs just before bufferization: a fill used more than once gets one
+    copy per use, placed right before it, so each destination is filled in
+    place (and on GPUs the fill folds into the product's kernel).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def ConvertContractionsToBlas
     : Pass<"convert-contractions-to-blas", "::mlir::ModuleOp"> {
   let summary = "Call a tuned BLAS for the large matrix products";
