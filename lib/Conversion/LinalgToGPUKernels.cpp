@@ -55,52 +55,90 @@ SmallVector<Value> reduce(OpBuilder &b, linalg::GenericOp op, IRMapping &map,
 }
 
 /// One thread per point of the parallel loops (grid-stride), each walking
-/// the reduction loops in order.
-FailureOr<LaunchShape> buildPointwise(OpBuilder &b, linalg::GenericOp op, IRMapping &map,
-                                      int64_t blockSize) {
-  Location loc = op.getLoc();
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  if (llvm::any_of(ranges, ShapedType::isDynamic))
-    return op.emitOpError("has dynamic loop bounds; GPU kernels need static shapes");
-  SmallVector<unsigned> parallel, reduction;
-  for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray()))
-    (it == utils::IteratorType::parallel ? parallel : reduction).push_back(d);
-  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  for (OpOperand &init : op.getDpsInitsMutable())
-    for (unsigned d : reduction)
-      if (maps[init.getOperandNumber()].isFunctionOfDim(d))
-        return op.emitOpError("writes its output through a reduction loop");
-
-  int64_t total = 1;
-  for (unsigned d : parallel)
-    total *= ranges[d];
+/// the reduction loops in order; several independent ops (a pointwise set)
+/// one after the other in the same launch.
+FailureOr<LaunchShape> buildPointwise(OpBuilder &b, ArrayRef<linalg::GenericOp> ops,
+                                      IRMapping &map, int64_t blockSize) {
+  Location loc = linalg::GenericOp(ops.front()).getLoc();
+  int64_t most = 1;
+  for (linalg::GenericOp op : ops) {
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    if (llvm::any_of(ranges, ShapedType::isDynamic))
+      return op.emitOpError("has dynamic loop bounds; GPU kernels need static shapes");
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    int64_t total = 1;
+    for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray())) {
+      if (it == utils::IteratorType::parallel) {
+        total *= ranges[d];
+        continue;
+      }
+      for (OpOperand &init : op.getDpsInitsMutable())
+        if (maps[init.getOperandNumber()].isFunctionOfDim(d))
+          return op.emitOpError("writes its output through a reduction loop");
+    }
+    most = std::max(most, total);
+  }
   LaunchShape shape;
-  shape.threads = std::min<int64_t>(blockSize, std::max<int64_t>(32, (total + 31) / 32 * 32));
-  shape.blocks = std::clamp<int64_t>((total + shape.threads - 1) / shape.threads, 1, 1 << 16);
+  shape.threads = std::min<int64_t>(blockSize, std::max<int64_t>(32, (most + 31) / 32 * 32));
+  shape.blocks = std::clamp<int64_t>((most + shape.threads - 1) / shape.threads, 1, 1 << 16);
 
   auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value first = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, bid, c(shape.threads)), tid);
-  auto loop = scf::ForOp::create(
-      b, loc, first, c(total), c(shape.blocks * shape.threads), ValueRange{},
-      [&](OpBuilder &nb, Location, Value linear, ValueRange) {
-        SmallVector<Value> ivs(ranges.size(), arith::ConstantIndexOp::create(nb, loc, 0));
-        delinearize(nb, loc, linear, parallel, ranges, ivs);
-        SmallVector<Value> outs;
-        for (OpOperand &init : op.getDpsInitsMutable())
-          outs.push_back(loadThroughMap(nb, loc, map.lookup(init.get()),
-                                        maps[init.getOperandNumber()], ivs));
-        // The reduction loops overwrite their entries of a copy; outputs are
-        // indexed by the parallel loops only.
-        SmallVector<Value> loopIvs = ivs;
-        SmallVector<Value> results = reduce(nb, op, map, loopIvs, reduction, ranges, outs);
-        for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
-          storeThroughMap(nb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], ivs);
-        scf::YieldOp::create(nb, loc);
-      });
-  (void)loop;
+  for (linalg::GenericOp op : ops) {
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    SmallVector<unsigned> parallel, reduction;
+    for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray()))
+      (it == utils::IteratorType::parallel ? parallel : reduction).push_back(d);
+    int64_t total = 1;
+    for (unsigned d : parallel)
+      total *= ranges[d];
+    scf::ForOp::create(
+        b, loc, first, c(total), c(shape.blocks * shape.threads), ValueRange{},
+        [&](OpBuilder &nb, Location, Value linear, ValueRange) {
+          SmallVector<Value> ivs(ranges.size(), arith::ConstantIndexOp::create(nb, loc, 0));
+          delinearize(nb, loc, linear, parallel, ranges, ivs);
+          SmallVector<Value> outs;
+          for (OpOperand &init : op.getDpsInitsMutable())
+            outs.push_back(loadThroughMap(nb, loc, map.lookup(init.get()),
+                                          maps[init.getOperandNumber()], ivs));
+          // The reduction loops overwrite their entries of a copy; outputs
+          // are indexed by the parallel loops only.
+          SmallVector<Value> loopIvs = ivs;
+          SmallVector<Value> results = reduce(nb, op, map, loopIvs, reduction, ranges, outs);
+          for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
+            storeThroughMap(nb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()],
+                            ivs);
+          scf::YieldOp::create(nb, loc);
+        });
+  }
   return shape;
+}
+
+/// The bytes of kernel parameters `values` take once lowered: a memref is
+/// two pointers, an offset, and a size and a stride a dimension.
+int64_t parameterBytes(ArrayRef<Value> values) {
+  int64_t bytes = 0;
+  for (Value v : values)
+    if (auto memref = llvm::dyn_cast<MemRefType>(v.getType()))
+      bytes += 8 * (3 + 2 * memref.getRank());
+    else
+      bytes += 8;
+  return bytes;
+}
+
+/// A kernel's parameters must fit 4 KiB (4352 bytes before PTX ISA 8.1).
+constexpr int64_t kMaxParameterBytes = 4096;
+
+/// Whether neither op writes a buffer the other touches.
+bool independent(linalg::GenericOp x, linalg::GenericOp y) {
+  for (OpOperand &a : x->getOpOperands())
+    for (OpOperand &c : y->getOpOperands())
+      if ((x.isDpsInit(&a) || y.isDpsInit(&c)) && rootBuffer(a.get()) == rootBuffer(c.get()))
+        return false;
+  return true;
 }
 
 FailureOr<GemmShape> gemmShape(linalg::GenericOp op, const Gemm &g) {
@@ -251,14 +289,10 @@ struct ConvertLinalgToGPUKernelsPass
       }
       // A zero fill right before the product of its buffer: the product
       // stores instead of adding, and the fill goes.
-      if (this->gemm != "vendor" && isZeroFill(op) && i + 1 < groups.size() &&
-          adjacentGroups(op, groups[i + 1])) {
-        std::optional<Gemm> next = matchGemm(groups[i + 1]);
-        if (next && next->c == op.getDpsInitOperand(0)->get()) {
-          zeroFilled.insert(groups[i + 1]);
-          op->erase();
-          continue;
-        }
+      if (foldsIntoProduct(groups, i)) {
+        zeroFilled.insert(groups[i + 1]);
+        op->erase();
+        continue;
       }
       LogicalResult outlined = failure();
       std::optional<linalg::GenericOp> epilogue;
@@ -283,10 +317,13 @@ struct ConvertLinalgToGPUKernelsPass
                            : !run.empty()            ? "row_reduction"
                            : op.getNumReductionLoops() ? "reduction"
                                                        : "pointwise";
+        if (run.empty()) {
+          run = pointwiseSet(groups, i);
+          if (run.size() > 1)
+            kind = "pointwise_fused";
+        }
         std::string name =
             (func.getName() + "_" + std::to_string(counter[func]++) + "_" + kind).str();
-        if (run.empty())
-          run.push_back({op, std::nullopt});
         outlined = outline(run, std::nullopt, name, kernels, symbols);
         // The run's later members are outlined with it.
         for (size_t j = i + 1; j < i + run.size(); ++j)
@@ -442,6 +479,42 @@ struct ConvertLinalgToGPUKernelsPass
     return Outlined{fn, *shape};
   }
 
+  /// Whether groups[i] is a zero fill that the product right after it,
+  /// into the same buffer, can do itself.
+  bool foldsIntoProduct(ArrayRef<linalg::GenericOp> groups, size_t i) const {
+    linalg::GenericOp fill = groups[i];
+    if (gemm == "vendor" || !isZeroFill(fill) || i + 1 >= groups.size() || !groups[i + 1] ||
+        !adjacentGroups(fill, groups[i + 1]))
+      return false;
+    std::optional<Gemm> next = matchGemm(groups[i + 1]);
+    return next && next->c == fill.getDpsInitOperand(0)->get();
+  }
+
+  /// groups[i] and the adjacent parallel groups after it that are
+  /// independent of all before them (AdamW's updates, fills, copies): one
+  /// launch runs them one after the other. Fills that a product absorbs,
+  /// products and the starts of row kernels end the set.
+  SmallVector<RowRunMember> pointwiseSet(ArrayRef<linalg::GenericOp> groups, size_t i) const {
+    linalg::GenericOp first = groups[i];
+    SmallVector<RowRunMember> set{{first, std::nullopt}};
+    if (first.getNumReductionLoops() != 0)
+      return set;
+    SmallVector<linalg::GenericOp> ops{first};
+    for (size_t j = i + 1; j < groups.size(); ++j) {
+      linalg::GenericOp next = groups[j];
+      if (!next || !adjacentGroups(set.back().op, next) || next.getNumReductionLoops() != 0 ||
+          !next.hasPureBufferSemantics() || matchGemm(next) || foldsIntoProduct(groups, j) ||
+          !matchRowRun(groups, j).empty() ||
+          !llvm::all_of(set, [&](const RowRunMember &m) { return independent(m.op, next); }))
+        break;
+      ops.push_back(next);
+      if (parameterBytes(capture(ops).args) > kMaxParameterBytes)
+        break;
+      set.push_back({next, std::nullopt});
+    }
+    return set;
+  }
+
   /// Products whose destination was zero-filled just before (the fill
   /// erased): they overwrite it.
   llvm::DenseSet<Operation *> zeroFilled;
@@ -524,8 +597,8 @@ struct ConvertLinalgToGPUKernelsPass
   }
 
   /// The run's ops as one kernel `name`, launched where the last was: a
-  /// GEMM (one op, `gemm`), a row kernel (a reduction among them), or one
-  /// thread per point (one pointwise op).
+  /// GEMM (`gemm`, and its epilogue), a row kernel (a reduction among
+  /// them), or one thread per point (pointwise ops, one after the other).
   FailureOr<Outlined> outline(ArrayRef<RowRunMember> run, std::optional<Gemm> gemm,
                               StringRef name, gpu::GPUModuleOp kernels, SymbolTable &symbols) {
     linalg::GenericOp op = run.front().op;
@@ -577,7 +650,7 @@ struct ConvertLinalgToGPUKernelsPass
           }
           if (llvm::any_of(run, [](const RowRunMember &m) { return m.rows.has_value(); }))
             return buildRowKernel(b, fn, run, map, blockSize);
-          return buildPointwise(b, op, map, blockSize);
+          return buildPointwise(b, ops, map, blockSize);
         });
     if (succeeded(made)) {
       launchKernel(ops.back(), *made, args);

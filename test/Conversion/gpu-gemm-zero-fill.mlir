@@ -1,7 +1,7 @@
 // A zero fill right before the matrix product of its buffer folds into the
 // product's kernel: gemm_<shape>_b0 stores C = AB without reading C, and the
 // fill launches no kernel of its own. A fill with other work between keeps
-// its kernel, and its product adds to C.
+// its kernel (here one with the other fill), and its product adds to C.
 // RUN: tetra-opt %s --convert-linalg-to-gpu-kernels | FileCheck %s
 
 // CHECK-LABEL: func.func @zero_then_product
@@ -16,8 +16,7 @@ func.func @zero_then_product(%a: memref<64x32xf32>, %b: memref<32x64xf32>, %c: m
 }
 
 // CHECK-LABEL: func.func @zero_then_other_work
-// CHECK: gpu.launch_func @kernels::@zero_then_other_work_0_pointwise
-// CHECK: gpu.launch_func @kernels::@zero_then_other_work_1_pointwise
+// CHECK: gpu.launch_func @kernels::@zero_then_other_work_0_pointwise_fused
 // CHECK: gpu.launch_func @kernels::@gemm_64x64x32_nn blocks
 func.func @zero_then_other_work(%a: memref<64x32xf32>, %b: memref<32x64xf32>, %c: memref<64x64xf32>, %d: memref<64x64xf32>) {
   %zero = arith.constant 0.0 : f32

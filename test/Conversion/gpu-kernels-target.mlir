@@ -6,24 +6,22 @@
 
 // PTX: gpu.binary @kernels
 // PTX-SAME: .target sm_90a
-// PTX-SAME: .entry gemm_40x20x24_nt(
+// PTX-SAME: .entry gemm_40x20x24_nt_layer_0(
 // PTX-SAME: st.shared.b16
 // PTX-SAME: bar.sync
 // PTX-SAME: ld.shared
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// PTX-SAME: .entry layer_0_pointwise(
 // PTX-SAME: .entry layer_1_pointwise(
 // PTX-SAME: .entry layer_2_reduction(
 // PTX-NOT: .entry
 
 // GCN: gpu.binary @kernels
 // GCN-SAME: .amdgcn_target \22amdgcn-amd-amdhsa--gfx90a
-// GCN-SAME: gemm_40x20x24_nt:
+// GCN-SAME: gemm_40x20x24_nt_layer_0:
 // GCN-SAME: ds_write_b16
 // GCN-SAME: s_barrier
 // GCN-SAME: v_mfma_f32_16x16x16bf16_1k
-// GCN-SAME: .amdhsa_kernel gemm_40x20x24_nt
+// GCN-SAME: .amdhsa_kernel gemm_40x20x24_nt_layer_0
 // GCN-SAME: .amdhsa_group_segment_fixed_size 10240
-// GCN-SAME: .amdhsa_kernel layer_0_pointwise
 // GCN-SAME: .amdhsa_kernel layer_1_pointwise
 // GCN-SAME: .amdhsa_kernel layer_2_reduction
