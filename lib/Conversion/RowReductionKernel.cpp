@@ -118,15 +118,17 @@ Value mlir::tetra::rootBuffer(Value v) {
 namespace {
 
 /// Whether `later` touches what `earlier` wrote (or writes what it read)
-/// only at the same loop point: the same buffer through the same map.
-bool samePointOnly(linalg::GenericOp earlier, linalg::GenericOp later) {
-  for (OpOperand &a : earlier->getOpOperands())
-    for (OpOperand &c : later->getOpOperands()) {
-      bool writes = earlier.isDpsInit(&a) || later.isDpsInit(&c);
+/// only at the same loop point: the same buffer through the same map (both
+/// in the run's loops).
+bool samePointOnly(const RowRunMember &earlier, const RowRunMember &later) {
+  linalg::GenericOp x = earlier.op, y = later.op;
+  for (OpOperand &a : x->getOpOperands())
+    for (OpOperand &c : y->getOpOperands()) {
+      bool writes = x.isDpsInit(&a) || y.isDpsInit(&c);
       if (!writes || rootBuffer(a.get()) != rootBuffer(c.get()))
         continue;
       if (a.get() != c.get() ||
-          earlier.getMatchingIndexingMap(&a) != later.getMatchingIndexingMap(&c))
+          earlier.maps[a.getOperandNumber()] != later.maps[c.getOperandNumber()])
         return false;
     }
   return true;
@@ -143,34 +145,56 @@ bool mlir::tetra::adjacentGroups(Operation *earlier, Operation *later) {
 
 SmallVector<RowRunMember> mlir::tetra::matchRowRun(ArrayRef<linalg::GenericOp> groups,
                                                    size_t first) {
-  linalg::GenericOp head = groups[first];
-  SmallVector<int64_t> ranges = head.getStaticLoopRanges();
-  if (llvm::any_of(ranges, ShapedType::isDynamic))
-    return {};
-  SmallVector<utils::IteratorType> rowIterators;
-  SmallVector<RowRunMember> run;
+  // The adjacent candidates: static groups on buffers, no products.
+  SmallVector<linalg::GenericOp> candidates;
   for (size_t i = first; i < groups.size(); ++i) {
     linalg::GenericOp op = groups[i];
-    if (i > first && !adjacentGroups(run.back().op, op))
+    if (!op || (!candidates.empty() && !adjacentGroups(candidates.back(), op)) ||
+        !op.hasPureBufferSemantics() ||
+        llvm::any_of(op.getStaticLoopRanges(), ShapedType::isDynamic) || matchGemm(op))
       break;
-    if (!op.hasPureBufferSemantics() || op.getStaticLoopRanges() != ranges || matchGemm(op))
-      break;
-    std::optional<RowReduction> rows;
-    if (op.getNumReductionLoops() > 0) {
-      rows = matchRowReduction(op);
-      if (!rows)
-        break;
-      SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-      if (!rowIterators.empty() && iterators != rowIterators)
-        break;
-      rowIterators = iterators;
-    }
-    if (!llvm::all_of(run, [&](const RowRunMember &m) { return samePointOnly(m.op, op); }))
-      break;
-    run.push_back({op, rows});
+    candidates.push_back(op);
   }
-  // Pointwise members may come before and after the reductions.
-  if (rowIterators.empty())
+  // The rows are the first reduction's.
+  auto shape = llvm::find_if(candidates, [](linalg::GenericOp op) {
+    return op.getNumReductionLoops() > 0;
+  });
+  if (shape == candidates.end())
+    return {};
+  linalg::GenericOp shapeOp = *shape;
+  SmallVector<int64_t> ranges = shapeOp.getStaticLoopRanges(), pointRanges;
+  SmallVector<utils::IteratorType> iterators = shapeOp.getIteratorTypesArray();
+  SmallVector<AffineExpr> toPoint; // a point's loops in the run's loops
+  for (auto [d, it] : llvm::enumerate(iterators))
+    if (it == utils::IteratorType::parallel) {
+      pointRanges.push_back(ranges[d]);
+      toPoint.push_back(getAffineDimExpr(d, shapeOp.getContext()));
+    }
+  AffineMap pointOf = AffineMap::get(ranges.size(), 0, toPoint, shapeOp.getContext());
+
+  SmallVector<RowRunMember> run;
+  for (linalg::GenericOp op : candidates) {
+    RowRunMember member{op, std::nullopt, false, op.getIndexingMapsArray()};
+    SmallVector<int64_t> opRanges = op.getStaticLoopRanges();
+    if (op.getNumReductionLoops() > 0) {
+      if (opRanges != ranges || op.getIteratorTypesArray() != iterators)
+        break;
+      member.rows = matchRowReduction(op);
+      if (!member.rows)
+        break;
+    } else if (opRanges != ranges) {
+      // Work once per point of the rows (a fill of the statistics).
+      if (opRanges != pointRanges)
+        break;
+      member.perPoint = true;
+      for (AffineMap &m : member.maps)
+        m = m.compose(pointOf);
+    }
+    if (!llvm::all_of(run, [&](const RowRunMember &m) { return samePointOnly(m, member); }))
+      break;
+    run.push_back(std::move(member));
+  }
+  if (llvm::none_of(run, [](const RowRunMember &m) { return m.rows.has_value(); }))
     return {};
   return run;
 }
@@ -278,6 +302,23 @@ FailureOr<LaunchShape> mlir::tetra::buildRowKernel(OpBuilder &b, gpu::GPUFuncOp 
       storeThroughMap(wb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], ivs);
   };
 
+  /// An op over the points only: thread 0 computes it.
+  auto atPoint = [&](OpBuilder &pb, ArrayRef<Value> ivs, linalg::GenericOp op) {
+    SmallVector<Value> point;
+    for (unsigned d : parallel)
+      point.push_back(ivs[d]);
+    Value first = arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::eq, tid, c(pb, 0));
+    auto guard = scf::IfOp::create(pb, loc, first, /*withElseRegion=*/false);
+    OpBuilder gb = OpBuilder::atBlockBegin(guard.thenBlock());
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    SmallVector<Value> outs;
+    for (OpOperand &init : op.getDpsInitsMutable())
+      outs.push_back(
+          loadThroughMap(gb, loc, map.lookup(init.get()), maps[init.getOperandNumber()], point));
+    for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), evaluateBody(gb, op, map, point, outs)))
+      storeThroughMap(gb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], point);
+  };
+
   /// A pointwise op over the row: each thread its elements.
   auto mapRow = [&](OpBuilder &pb, ArrayRef<Value> ivs, linalg::GenericOp op) {
     SmallVector<AffineMap> maps = op.getIndexingMapsArray();
@@ -304,6 +345,8 @@ FailureOr<LaunchShape> mlir::tetra::buildRowKernel(OpBuilder &b, gpu::GPUFuncOp 
         for (auto [m, member] : llvm::enumerate(run)) {
           if (member.rows)
             reduceRow(pb, ivs, member.op, *member.rows, partialsOf[m], identitiesOf[m]);
+          else if (member.perPoint)
+            atPoint(pb, ivs, member.op);
           else
             mapRow(pb, ivs, member.op);
           gpu::BarrierOp::create(pb, loc);

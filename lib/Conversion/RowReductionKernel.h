@@ -35,17 +35,22 @@ Value rootBuffer(Value v);
 /// the two can run as one kernel launched where `later` was.
 bool adjacentGroups(Operation *earlier, Operation *later);
 
-/// One group of a row kernel: a row reduction (with its combiners) or a
-/// pointwise op over the same loops (no `rows`).
+/// One group of a row kernel: a row reduction (with its combiners), a
+/// pointwise op over the same loops (no `rows`), or one over the points of
+/// the rows only (`perPoint`: a fill of the statistics). `maps` are its
+/// indexing maps in the run's loops.
 struct RowRunMember {
   linalg::GenericOp op;
   std::optional<RowReduction> rows;
+  bool perPoint = false;
+  SmallVector<AffineMap> maps;
 };
 
 /// The groups from `groups[first]` on that can share one block-per-row
 /// kernel: adjacent ops (with only memory-free ops or allocations between)
 /// over the same static loops, each a row reduction of the same rows or
-/// pointwise, at least one a reduction, none a matrix product; a later one
+/// pointwise (over the rows' elements, or over the rows alone), at least one
+/// a reduction, none a matrix product; a later one
 /// touches an earlier one's outputs (or writes its inputs) only at the same
 /// loop point, so a block can take its rows through all of them in turn
 /// (norms: statistics, then the normalised row). Empty when none qualify.
@@ -53,7 +58,8 @@ SmallVector<RowRunMember> matchRowRun(ArrayRef<linalg::GenericOp> groups, size_t
 
 /// Emits, at `b`'s insertion point inside `kernel`, the run as one block
 /// per point of its parallel loops (grid-stride), the members in turn
-/// behind barriers. For a reduction the block's threads take the row's
+/// behind barriers. A member over the rows alone runs on thread 0. For a
+/// reduction the block's threads take the row's
 /// elements in turn, each folding its share into a partial, then combine
 /// the partials as a tree in shared memory (workgroup attributions of
 /// `kernel`); thread 0 folds the result into the output. A pointwise member
