@@ -54,6 +54,17 @@ SmallVector<Value> mlir::tetra::evaluateBody(OpBuilder &b, linalg::GenericOp op,
   return results;
 }
 
+void mlir::tetra::updateAtPoint(OpBuilder &b, Location loc, linalg::GenericOp op,
+                                IRMapping &map, ArrayRef<Value> ivs) {
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  SmallVector<Value> outs;
+  for (OpOperand &init : op.getDpsInitsMutable())
+    outs.push_back(
+        loadThroughMap(b, loc, map.lookup(init.get()), maps[init.getOperandNumber()], ivs));
+  for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), evaluateBody(b, op, map, ivs, outs)))
+    storeThroughMap(b, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], ivs);
+}
+
 void mlir::tetra::delinearize(OpBuilder &b, Location loc, Value linear, ArrayRef<unsigned> dims,
                               ArrayRef<int64_t> ranges, SmallVectorImpl<Value> &ivs) {
   Value rest = linear;

@@ -19,6 +19,11 @@ void storeThroughMap(OpBuilder &b, Location loc, Value value, Value memory, Affi
 SmallVector<Value> evaluateBody(OpBuilder &b, linalg::GenericOp op, IRMapping &map,
                                 ArrayRef<Value> ivs, ValueRange outs);
 
+/// The generic's outputs at loop point `ivs` (one value per loop) replaced
+/// by what its body yields there: loaded, evaluated, stored.
+void updateAtPoint(OpBuilder &b, Location loc, linalg::GenericOp op, IRMapping &map,
+                   ArrayRef<Value> ivs);
+
 /// Writes into `ivs` the loop indices of `dims` (row-major, the last
 /// fastest) that the linear index `linear` stands for.
 void delinearize(OpBuilder &b, Location loc, Value linear, ArrayRef<unsigned> dims,

@@ -627,22 +627,15 @@ struct ConvertLinalgToGPUKernelsPass
             // loops walk C (or a reshape of it) in row-major order.
             linalg::GenericOp consumer = run.size() > 1 ? run[1].op : linalg::GenericOp();
             auto epilogue = [&](OpBuilder &eb, Location el, Value row, Value col) {
-              SmallVector<AffineMap> maps = consumer.getIndexingMapsArray();
               Value linear = arith::AddIOp::create(
                   eb, el, arith::MulIOp::create(eb, el, row,
                                                 arith::ConstantIndexOp::create(eb, el, dims->n)),
                   col);
               SmallVector<int64_t> ranges = consumer.getStaticLoopRanges();
-              SmallVector<Value> ivs(ranges.size()), outs;
+              SmallVector<Value> ivs(ranges.size());
               delinearize(eb, el, linear, llvm::to_vector(llvm::seq<unsigned>(0, ranges.size())),
                           ranges, ivs);
-              for (OpOperand &init : consumer.getDpsInitsMutable())
-                outs.push_back(loadThroughMap(eb, el, map.lookup(init.get()),
-                                              maps[init.getOperandNumber()], ivs));
-              for (auto [init, v] : llvm::zip(consumer.getDpsInitsMutable(),
-                                              evaluateBody(eb, consumer, map, ivs, outs)))
-                storeThroughMap(eb, el, v, map.lookup(init.get()), maps[init.getOperandNumber()],
-                                ivs);
+              updateAtPoint(eb, el, consumer, map, ivs);
             };
             return buildTensorCoreGemm(b, fn, loc, target, map.lookup(gemm->a),
                                        map.lookup(gemm->b), map.lookup(gemm->c), *dims,

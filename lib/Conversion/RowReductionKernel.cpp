@@ -310,25 +310,13 @@ FailureOr<LaunchShape> mlir::tetra::buildRowKernel(OpBuilder &b, gpu::GPUFuncOp 
     Value first = arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::eq, tid, c(pb, 0));
     auto guard = scf::IfOp::create(pb, loc, first, /*withElseRegion=*/false);
     OpBuilder gb = OpBuilder::atBlockBegin(guard.thenBlock());
-    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-    SmallVector<Value> outs;
-    for (OpOperand &init : op.getDpsInitsMutable())
-      outs.push_back(
-          loadThroughMap(gb, loc, map.lookup(init.get()), maps[init.getOperandNumber()], point));
-    for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), evaluateBody(gb, op, map, point, outs)))
-      storeThroughMap(gb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], point);
+    updateAtPoint(gb, loc, op, map, point);
   };
 
   /// A pointwise op over the row: each thread its elements.
   auto mapRow = [&](OpBuilder &pb, ArrayRef<Value> ivs, linalg::GenericOp op) {
-    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
     overRow(pb, ivs, ValueRange{}, [&](OpBuilder &rb, ArrayRef<Value> at, ValueRange) {
-      SmallVector<Value> outs;
-      for (OpOperand &init : op.getDpsInitsMutable())
-        outs.push_back(
-            loadThroughMap(rb, loc, map.lookup(init.get()), maps[init.getOperandNumber()], at));
-      for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), evaluateBody(rb, op, map, at, outs)))
-        storeThroughMap(rb, loc, v, map.lookup(init.get()), maps[init.getOperandNumber()], at);
+      updateAtPoint(rb, loc, op, map, at);
       return SmallVector<Value>{};
     });
   };
