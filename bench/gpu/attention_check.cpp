@@ -75,25 +75,9 @@ int main(int argc, char **argv) {
   CU(cuMemcpyHtoD(dk, k.data(), count * 4));
   CU(cuMemcpyHtoD(dv, v.data(), count * 4));
 
-  // Memref descriptors, expanded: allocated, aligned, offset, sizes, strides.
-  struct Desc {
-    CUdeviceptr allocated, aligned;
-    long offset, sizes[4], strides[4];
-  };
-  auto describe = [&](CUdeviceptr p) {
-    return Desc{p, p, 0, {1, s, heads, d}, {s * heads * d, heads * d, d, 1}};
-  };
-  Desc descs[4] = {describe(dq), describe(dk), describe(dv), describe(dout)};
-  std::vector<void *> params;
-  for (Desc &x : descs) {
-    params.push_back(&x.allocated);
-    params.push_back(&x.aligned);
-    params.push_back(&x.offset);
-    for (long &size : x.sizes)
-      params.push_back(&size);
-    for (long &stride : x.strides)
-      params.push_back(&stride);
-  }
+  check::KernelParams params;
+  for (CUdeviceptr p : {dq, dk, dv, dout})
+    params.memref(p, {1, s, heads, d});
   auto launch = [&] {
     CU(cuLaunchKernel(fn, blocks, 1, 1, threads, 1, 1, 0, nullptr, params.data(), nullptr));
   };

@@ -12,7 +12,10 @@
 # 2. The flash-attention kernel, causal, head_dim 128, at sequences of 2k and
 #    8k (16 heads): 32 rows against attention computed on the host in double
 #    (max |gpu - ref| <= 3e-2 max |ref|), TFLOP/s against cuBLAS's bf16 GEMM
-#    (the target: half of it at 8k).
+#    (the target: half of it at 8k). Then its backward (the forward
+#    writing the log-sum-exp, the query-gradient and key/value-gradient
+#    kernels): at 2k, 16 rows of dQ, dK and dV in two heads against the host
+#    in double (tolerance 3e-2 each); TFLOP/s at 2k and 8k.
 # 3. Every kernel of a model: tiny-llama-bytes compiled for alps and for the
 #    CPU, the same initial parameters; logits of one batch compared
 #    (max |gpu - cpu| <= 3e-2 max |cpu|: every GEMM rounds to bf16), then
@@ -32,7 +35,7 @@ tetra_build tetra-opt tetra-compile tetra-run tetra_cuda
 BIN="$TETRA_BUILD/bin"
 CUDA="${CUDA_PATH:-/usr/local/cuda}"
 nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader || true
-for check in gemm_check attention_check; do
+for check in gemm_check attention_check attention_grad_check; do
   g++ -O2 -std=c++17 -I"$CUDA/include" "$HERE/$check.cpp" -L"$CUDA/lib64" -lcuda -lcublas \
     -Wl,-rpath,"$CUDA/lib64" -o "$WORK/$check"
 done
@@ -58,6 +61,17 @@ for seq in 2048 8192; do
     > "$WORK/attention-$seq.mlir"
   to_cubin "$WORK/attention-$seq.mlir" "$WORK/attention-$seq.out.mlir"
   "$WORK/attention_check" "$WORK/attention-$seq.out.mlir" "$seq" 16 128 || status=1
+done
+
+stamp "2b. the flash-attention backward against the host"
+for seq in 2048 8192; do
+  sed -e "s/@S@/$seq/g" -e "s/@H@/16/g" -e "s/@D@/128/g" "$HERE/attention_grad.mlir.in" \
+    > "$WORK/attention-grad-$seq.mlir"
+  to_cubin "$WORK/attention-grad-$seq.mlir" "$WORK/attention-grad-$seq.out.mlir"
+  rows=16
+  [[ $seq == 8192 ]] && rows=0 # the host reference would take minutes
+  CHECK_ROWS=$rows "$WORK/attention_grad_check" "$WORK/attention-grad-$seq.out.mlir" "$seq" 16 128 \
+    || status=1
 done
 
 stamp "3. a model's kernels against the CPU path"

@@ -12,10 +12,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #define CU(call)                                                                             \
   do {                                                                                       \
@@ -108,6 +110,36 @@ inline CUfunction loadKernel(const std::string &text, const std::string &name, l
   launchOf(text, name, blocks, threads);
   return fn;
 }
+
+/// A kernel's parameters as the lowering expands them: a memref is its
+/// allocated and aligned pointers, its offset, sizes and strides
+/// (row-major, contiguous).
+class KernelParams {
+public:
+  void memref(CUdeviceptr p, const std::vector<long> &sizes) {
+    pointers_.push_back(p);
+    params_.push_back(&pointers_.back());
+    params_.push_back(&pointers_.back());
+    push(0);
+    std::vector<long> strides(sizes.size(), 1);
+    for (size_t i = sizes.size(); i-- > 1;)
+      strides[i - 1] = strides[i] * sizes[i];
+    for (long size : sizes)
+      push(size);
+    for (long stride : strides)
+      push(stride);
+  }
+  void **data() { return params_.data(); }
+
+private:
+  void push(long v) {
+    longs_.push_back(v);
+    params_.push_back(&longs_.back());
+  }
+  std::deque<CUdeviceptr> pointers_; // deques: the addresses stay put
+  std::deque<long> longs_;
+  std::vector<void *> params_;
+};
 
 /// Mean seconds of `body` over `reps` runs, after one to warm up.
 template <typename Body> double timeIt(Body &&body, int reps = 10) {

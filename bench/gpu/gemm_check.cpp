@@ -73,18 +73,10 @@ int main(int argc, char **argv) {
   CU(cuMemcpyHtoD(dxb, xb.data(), xb.size() * 2));
   CU(cuMemcpyHtoD(dwb, wb.data(), wb.size() * 2));
 
-  // Memref descriptors, expanded: allocated, aligned, offset, sizes, strides.
-  struct Desc {
-    CUdeviceptr allocated, aligned;
-    long offset, size0, size1, stride0, stride1;
-  };
-  Desc a{dx, dx, 0, m, k, k, 1}, b{dw, dw, 0, n, k, k, 1}, c{dy, dy, 0, m, n, n, 1};
-  std::vector<void *> params;
-  for (Desc *d : {&a, &b, &c})
-    for (void *field : {(void *)&d->allocated, (void *)&d->aligned, (void *)&d->offset,
-                        (void *)&d->size0, (void *)&d->size1, (void *)&d->stride0,
-                        (void *)&d->stride1})
-      params.push_back(field);
+  check::KernelParams params;
+  params.memref(dx, {m, k});
+  params.memref(dw, {n, k});
+  params.memref(dy, {m, n});
   auto launch = [&] {
     CU(cuLaunchKernel(fn, blocks, 1, 1, threads, 1, 1, 0, nullptr, params.data(), nullptr));
   };
