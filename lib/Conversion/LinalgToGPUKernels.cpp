@@ -60,23 +60,31 @@ SmallVector<Value> reduce(OpBuilder &b, linalg::GenericOp op, IRMapping &map,
 FailureOr<LaunchShape> buildPointwise(OpBuilder &b, ArrayRef<linalg::GenericOp> ops,
                                       IRMapping &map, int64_t blockSize) {
   Location loc = linalg::GenericOp(ops.front()).getLoc();
+  // Each op's loops: parallel dims, reduction dims, parallel points.
+  struct Loops {
+    SmallVector<unsigned> parallel, reduction;
+    int64_t points = 1;
+  };
+  SmallVector<Loops> loops;
   int64_t most = 1;
   for (linalg::GenericOp op : ops) {
     SmallVector<int64_t> ranges = op.getStaticLoopRanges();
     if (llvm::any_of(ranges, ShapedType::isDynamic))
       return op.emitOpError("has dynamic loop bounds; GPU kernels need static shapes");
     SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-    int64_t total = 1;
+    Loops &l = loops.emplace_back();
     for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray())) {
       if (it == utils::IteratorType::parallel) {
-        total *= ranges[d];
+        l.parallel.push_back(d);
+        l.points *= ranges[d];
         continue;
       }
+      l.reduction.push_back(d);
       for (OpOperand &init : op.getDpsInitsMutable())
         if (maps[init.getOperandNumber()].isFunctionOfDim(d))
           return op.emitOpError("writes its output through a reduction loop");
     }
-    most = std::max(most, total);
+    most = std::max(most, l.points);
   }
   LaunchShape shape;
   shape.threads = std::min<int64_t>(blockSize, std::max<int64_t>(32, (most + 31) / 32 * 32));
@@ -86,17 +94,13 @@ FailureOr<LaunchShape> buildPointwise(OpBuilder &b, ArrayRef<linalg::GenericOp> 
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value first = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, bid, c(shape.threads)), tid);
-  for (linalg::GenericOp op : ops) {
+  for (auto [constOp, l] : llvm::zip(ops, loops)) {
+    linalg::GenericOp op = constOp;
     SmallVector<int64_t> ranges = op.getStaticLoopRanges();
     SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-    SmallVector<unsigned> parallel, reduction;
-    for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray()))
-      (it == utils::IteratorType::parallel ? parallel : reduction).push_back(d);
-    int64_t total = 1;
-    for (unsigned d : parallel)
-      total *= ranges[d];
+    const SmallVector<unsigned> &parallel = l.parallel, &reduction = l.reduction;
     scf::ForOp::create(
-        b, loc, first, c(total), c(shape.blocks * shape.threads), ValueRange{},
+        b, loc, first, c(l.points), c(shape.blocks * shape.threads), ValueRange{},
         [&](OpBuilder &nb, Location, Value linear, ValueRange) {
           SmallVector<Value> ivs(ranges.size(), arith::ConstantIndexOp::create(nb, loc, 0));
           delinearize(nb, loc, linear, parallel, ranges, ivs);
@@ -499,7 +503,9 @@ struct ConvertLinalgToGPUKernelsPass
     SmallVector<RowRunMember> set{{first, std::nullopt}};
     if (first.getNumReductionLoops() != 0)
       return set;
-    SmallVector<linalg::GenericOp> ops{first};
+    // The kernel's parameters so far, counted as each op joins.
+    llvm::SetVector<Value> params(llvm::from_range, capture({first}).args);
+    int64_t bytes = parameterBytes(params.getArrayRef());
     for (size_t j = i + 1; j < groups.size(); ++j) {
       linalg::GenericOp next = groups[j];
       if (!next || !adjacentGroups(set.back().op, next) || next.getNumReductionLoops() != 0 ||
@@ -507,9 +513,14 @@ struct ConvertLinalgToGPUKernelsPass
           !matchRowRun(groups, j).empty() ||
           !llvm::all_of(set, [&](const RowRunMember &m) { return independent(m.op, next); }))
         break;
-      ops.push_back(next);
-      if (parameterBytes(capture(ops).args) > kMaxParameterBytes)
+      SmallVector<Value> added;
+      for (Value v : capture({next}).args)
+        if (!params.contains(v))
+          added.push_back(v);
+      if (bytes + parameterBytes(added) > kMaxParameterBytes)
         break;
+      bytes += parameterBytes(added);
+      params.insert_range(added);
       set.push_back({next, std::nullopt});
     }
     return set;
