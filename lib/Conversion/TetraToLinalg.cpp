@@ -489,6 +489,17 @@ Value adopt(OpBuilder &b, Location loc, Value m) {
       /*restrict=*/true, /*writable=*/true);
 }
 
+/// Read-only buffers of attention's query, key and value.
+struct AttentionBuffers {
+  Value query, key, value;
+};
+
+template <typename Op> AttentionBuffers readAttentionBuffers(OpBuilder &b, Op op) {
+  Location loc = op.getLoc();
+  return {readBuffer(b, loc, op.getQuery()), readBuffer(b, loc, op.getKey()),
+          readBuffer(b, loc, op.getValue())};
+}
+
 /// On GPUs, attention as one fused kernel: the op on buffers, which
 /// bufferization passes through (its operands are read-only buffers of the
 /// tensors, its result a fresh buffer the tensor takes over).
@@ -501,51 +512,112 @@ struct FlashAttentionLowering : OpRewritePattern<AttentionOp> {
                                   static_cast<bool>(op.getQueryPosition()))))
       return failure();
     Location loc = op.getLoc();
-    Value qm = readBuffer(b, loc, op.getQuery()), km = readBuffer(b, loc, op.getKey()),
-          vm = readBuffer(b, loc, op.getValue());
+    AttentionBuffers in = readAttentionBuffers(b, op);
     Value out = allocLike(b, loc, q.getShape());
-    FlashAttentionOp::create(b, loc, qm, km, vm, out, /*logsumexp=*/Value(), op.getQueryPosition(),
+    FlashAttentionOp::create(b, loc, in.query, in.key, in.value, out, /*logsumexp=*/Value(),
+                             op.getQueryPosition(),
                              op.getCausalAttr(), op.getWindowAttr(), op.getScaleAttr());
     b.replaceOp(op, adopt(b, loc, out));
     return success();
   }
 };
 
-/// On GPUs, attention's gradients as FlashAttention-2's backward: the
-/// forward kernel recomputes the output and each row's log-sum-exp,
-/// delta = rowsum(grad * output) is one row reduction, and the backward
-/// kernels recompute the probabilities tile by tile from those.
+/// Whether attention's flash kernels take this gradient.
+LogicalResult flashAttentionGradFits(PatternRewriter &b, AttentionGradOp op) {
+  if (failed(flashAttentionFits(b, op, op.getQuery().getType(), op.getKey().getType(),
+                                op.getValue().getType(), false, false)))
+    return failure();
+  if (!op.getGrad().getType().hasStaticShape())
+    return b.notifyMatchFailure(op, "needs a static output gradient");
+  return success();
+}
+
+/// The forward kernel of `op`'s attention into fresh buffers: the output
+/// tensor and, for the backward, each row's log-sum-exp.
+template <typename Op>
+std::pair<Value, Value> flashForwardWithLogSumExp(OpBuilder &b, Op op, AttentionBuffers in) {
+  Location loc = op.getLoc();
+  RankedTensorType q = op.getQuery().getType();
+  Value out = allocLike(b, loc, q.getShape()), lse = allocLike(b, loc, q.getShape().drop_back());
+  FlashAttentionOp::create(b, loc, in.query, in.key, in.value, out, lse,
+                           /*query_position=*/Value(), op.getCausalAttr(), op.getWindowAttr(),
+                           op.getScaleAttr());
+  return {adopt(b, loc, out), lse};
+}
+
+/// FlashAttention-2's backward of `op` from the forward's output tensor and
+/// its log-sum-exp buffer: delta = rowsum(grad * output) is one row
+/// reduction, and the backward kernels recompute the probabilities tile by
+/// tile from those.
+void lowerFlashAttentionGrad(PatternRewriter &b, AttentionGradOp op, AttentionBuffers in,
+                             Value out, Value lse) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType();
+  auto rowType = RankedTensorType::get(q.getShape().drop_back(), b.getF32Type());
+  AffineMap id4 = identity(ctx, 4), row4 = dropLast(ctx, 4);
+  Value delta = generic(b, loc, rowType, {op.getGrad(), out}, filled(b, loc, rowType, 0.0),
+                        {id4, id4, row4}, reduceLast(4),
+                        [](OpBuilder &nb, Location nl, ValueRange a) {
+                          Value product = arith::MulFOp::create(nb, nl, a[0], a[1]);
+                          Value sum = arith::AddFOp::create(nb, nl, a[2], product);
+                          linalg::YieldOp::create(nb, nl, sum);
+                        });
+  Value dQ = allocLike(b, loc, q.getShape()), dK = allocLike(b, loc, k.getShape()),
+        dV = allocLike(b, loc, k.getShape());
+  Value gradm = readBuffer(b, loc, op.getGrad()), deltam = readBuffer(b, loc, delta);
+  FlashAttentionGradOp::create(b, loc, in.query, in.key, in.value, gradm, lse, deltam, dQ, dK,
+                               dV, op.getCausalAttr(), op.getWindowAttr(), op.getScaleAttr());
+  b.replaceOp(op, {adopt(b, loc, dQ), adopt(b, loc, dK), adopt(b, loc, dV)});
+}
+
+/// The attention in `grad`'s block, before it, whose gradients `grad`
+/// takes: the same query, key, value, masks and scale.
+AttentionOp forwardOf(AttentionGradOp grad) {
+  for (Operation *user : grad.getQuery().getUsers()) {
+    auto forward = llvm::dyn_cast<AttentionOp>(user);
+    if (forward && forward->getBlock() == grad->getBlock() &&
+        forward->isBeforeInBlock(grad) && forward.getKey() == grad.getKey() &&
+        forward.getValue() == grad.getValue() && !forward.getLoki() &&
+        !forward.getQueryPosition() && forward.getCausal() == grad.getCausal() &&
+        forward.getWindowAttr() == grad.getWindowAttr() &&
+        forward.getScaleAttr() == grad.getScaleAttr())
+      return forward;
+  }
+  return {};
+}
+
+/// On GPUs, attention and the gradients taken of it in the same function
+/// share the forward kernel: it writes each row's log-sum-exp next to the
+/// output, and the backward reuses both instead of running the forward
+/// again. Runs before the patterns, which lower the rest one op at a time.
+void lowerFlashAttentionPairs(ModuleOp module) {
+  SmallVector<AttentionGradOp> grads;
+  module.walk([&](AttentionGradOp grad) { grads.push_back(grad); });
+  PatternRewriter b(module.getContext());
+  for (AttentionGradOp grad : grads) {
+    AttentionOp forward = forwardOf(grad);
+    if (!forward || failed(flashAttentionGradFits(b, grad)))
+      continue;
+    b.setInsertionPoint(forward);
+    AttentionBuffers in = readAttentionBuffers(b, forward);
+    auto [output, lse] = flashForwardWithLogSumExp(b, forward, in);
+    b.replaceOp(forward, output);
+    b.setInsertionPoint(grad);
+    lowerFlashAttentionGrad(b, grad, in, output, lse);
+  }
+}
+
+/// On GPUs, attention's gradients without their forward at hand: the
+/// forward kernel runs again for the output and each row's log-sum-exp.
 struct FlashAttentionGradLowering : OpRewritePattern<AttentionGradOp> {
   FlashAttentionGradLowering(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
   LogicalResult matchAndRewrite(AttentionGradOp op, PatternRewriter &b) const override {
-    RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType();
-    if (failed(flashAttentionFits(b, op, q, k, op.getValue().getType(), false, false)) ||
-        !op.getGrad().getType().hasStaticShape())
+    if (failed(flashAttentionGradFits(b, op)))
       return failure();
-    Location loc = op.getLoc();
-    MLIRContext *ctx = b.getContext();
-    Value qm = readBuffer(b, loc, op.getQuery()), km = readBuffer(b, loc, op.getKey()),
-          vm = readBuffer(b, loc, op.getValue());
-    SmallVector<int64_t> rows(q.getShape().drop_back());
-    Value out = allocLike(b, loc, q.getShape()), lse = allocLike(b, loc, rows);
-    FlashAttentionOp::create(b, loc, qm, km, vm, out, lse, /*query_position=*/Value(),
-                             op.getCausalAttr(), op.getWindowAttr(), op.getScaleAttr());
-    auto rowType = RankedTensorType::get(rows, b.getF32Type());
-    AffineMap id4 = identity(ctx, 4), row4 = dropLast(ctx, 4);
-    Value delta = generic(b, loc, rowType, {op.getGrad(), adopt(b, loc, out)},
-                          filled(b, loc, rowType, 0.0), {id4, id4, row4}, reduceLast(4),
-                          [](OpBuilder &nb, Location nl, ValueRange a) {
-                            Value product = arith::MulFOp::create(nb, nl, a[0], a[1]);
-                            Value sum = arith::AddFOp::create(nb, nl, a[2], product);
-                            linalg::YieldOp::create(nb, nl, sum);
-                          });
-    Value dQ = allocLike(b, loc, q.getShape()), dK = allocLike(b, loc, k.getShape()),
-          dV = allocLike(b, loc, k.getShape());
-    Value gradm = readBuffer(b, loc, op.getGrad()), deltam = readBuffer(b, loc, delta);
-    FlashAttentionGradOp::create(b, loc, qm, km, vm, gradm, lse, deltam, dQ, dK, dV,
-                                 op.getCausalAttr(),
-                                 op.getWindowAttr(), op.getScaleAttr());
-    b.replaceOp(op, {adopt(b, loc, dQ), adopt(b, loc, dK), adopt(b, loc, dV)});
+    AttentionBuffers in = readAttentionBuffers(b, op);
+    auto [output, lse] = flashForwardWithLogSumExp(b, op, in);
+    lowerFlashAttentionGrad(b, op, in, output, lse);
     return success();
   }
 };
@@ -725,6 +797,8 @@ struct ConvertTetraToLinalgPass
                       AllGatherStartOp, ReduceScatterStartOp, WaitOp>();
     target.addLegalDialect<bufferization::BufferizationDialect, memref::MemRefDialect>();
     target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp>();
+    if (flashAttention)
+      lowerFlashAttentionPairs(module);
     RewritePatternSet patterns(ctx);
     if (flashAttention)
       patterns.add<FlashAttentionLowering, FlashAttentionGradLowering>(ctx);

@@ -64,3 +64,37 @@ func.func @fused_grad(%q: tensor<2x64x4x128xf32>, %k: tensor<2x64x2x128xf32>, %v
   %dq, %dk, %dv = tetra.attention_grad %q, %k, %v, %do {causal} : tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>
   return %dq, %dk, %dv : tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>
 }
+
+// Attention and its gradients in one function share the forward kernel: it
+// writes the log-sum-exp next to the output, and the backward takes both
+// instead of running the forward again.
+// CHECK-LABEL: func.func @forward_and_grad
+// CHECK-DAG: %[[Q:.*]] = bufferization.to_buffer %arg0 read_only : tensor<2x64x4x128xf32> to memref<2x64x4x128xf32>
+// CHECK-DAG: %[[K:.*]] = bufferization.to_buffer %arg1 read_only
+// CHECK-DAG: %[[V:.*]] = bufferization.to_buffer %arg2 read_only
+// CHECK: %[[O:.*]] = memref.alloc() : memref<2x64x4x128xf32>
+// CHECK: %[[L:.*]] = memref.alloc() : memref<2x64x4xf32>
+// CHECK: tetra.flash_attention %[[Q]], %[[K]], %[[V]] into %[[O]] logsumexp %[[L]] {causal, window = 32 : i64}
+// CHECK: %[[OT:.*]] = bufferization.to_tensor %[[O]] restrict writable
+// CHECK-NOT: tetra.flash_attention %
+// CHECK: %[[D:.*]] = linalg.generic {{.*}} ins(%arg3, %[[OT]] : {{.*}}) outs({{.*}} : tensor<2x64x4xf32>)
+// CHECK-NOT: tetra.flash_attention %
+// CHECK: tetra.flash_attention_grad %[[Q]], %[[K]], %[[V]], %{{.*}}, %[[L]], %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} {causal, window = 32 : i64}
+// CHECK: return %[[OT]],
+func.func @forward_and_grad(%q: tensor<2x64x4x128xf32>, %k: tensor<2x64x2x128xf32>, %v: tensor<2x64x2x128xf32>, %do: tensor<2x64x4x128xf32>) -> (tensor<2x64x4x128xf32>, tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>) {
+  %o = tetra.attention %q, %k, %v {causal, window = 32 : i64} : tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>
+  %dq, %dk, %dv = tetra.attention_grad %q, %k, %v, %do {causal, window = 32 : i64} : tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>
+  return %o, %dq, %dk, %dv : tensor<2x64x4x128xf32>, tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>
+}
+
+// A forward of other masks is not the one the gradients are taken of: it
+// stays as it is, and the backward runs its own forward.
+// CHECK-LABEL: func.func @other_forward
+// CHECK: tetra.flash_attention %{{.*}} into %{{.*}} : memref
+// CHECK: tetra.flash_attention %{{.*}} into %{{.*}} logsumexp %{{.*}} {causal}
+// CHECK: tetra.flash_attention_grad
+func.func @other_forward(%q: tensor<2x64x4x128xf32>, %k: tensor<2x64x2x128xf32>, %v: tensor<2x64x2x128xf32>, %do: tensor<2x64x4x128xf32>) -> (tensor<2x64x4x128xf32>, tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>) {
+  %o = tetra.attention %q, %k, %v : tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>
+  %dq, %dk, %dv = tetra.attention_grad %q, %k, %v, %do {causal} : tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>
+  return %o, %dq, %dk, %dv : tensor<2x64x4x128xf32>, tensor<2x64x4x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>
+}
