@@ -9,8 +9,28 @@ import sys
 import time
 
 
-def rank_pids(rank):
-    """PIDs of processes whose environment says they are that MPI rank."""
+def parent_of(pid):
+    """The parent's PID, or 0 once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # The command name, in parentheses, may hold spaces.
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def descends_from(pid, ancestor):
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        pid = parent_of(pid)
+    return False
+
+
+def rank_pids(rank, launcher):
+    """PIDs of the processes under `launcher` whose environment says they are
+    that MPI rank (other jobs on the machine, such as tests running beside
+    this one, have ranks of that number too)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -22,7 +42,8 @@ def rank_pids(rank):
                 comm = f.read().strip()
         except OSError:
             continue
-        if comm == "tetra-run" and f"OMPI_COMM_WORLD_RANK={rank}".encode() in env:
+        if (comm == "tetra-run" and f"OMPI_COMM_WORLD_RANK={rank}".encode() in env
+                and descends_from(int(entry), launcher)):
             pids.append(int(entry))
     return pids
 
@@ -37,7 +58,7 @@ def main():
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     run = subprocess.Popen(command)
     time.sleep(args.after)
-    pids = rank_pids(args.rank)
+    pids = rank_pids(args.rank, run.pid)
     if not pids or run.poll() is not None:
         sys.exit(f"rank {args.rank} was not running after {args.after} s")
     for pid in pids:
