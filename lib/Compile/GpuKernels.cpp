@@ -27,10 +27,12 @@ using namespace mlir::tetra;
 
 namespace {
 
-/// Host code after the launches are in place: the CPU path's lowering
-/// without its BLAS calls, and the launches as mgpu* calls.
+/// Host code after the launches are in place: runs of launches queued on
+/// one stream, the CPU path's lowering without its BLAS calls, and the
+/// launches as mgpu* calls.
 std::string hostToLLVM() {
-  return std::string(kHostToLLVM) + ",gpu-to-llvm,reconcile-unrealized-casts";
+  return std::string("tetra-stream-gpu-launches,") + kHostToLLVM +
+         ",gpu-to-llvm,reconcile-unrealized-casts";
 }
 
 

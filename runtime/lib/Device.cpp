@@ -15,8 +15,10 @@ namespace {
 void *cpuAllocate(size_t bytes) { return std::calloc(1, bytes ? bytes : 1); }
 void cpuRelease(void *pointer) { std::free(pointer); }
 void cpuSynchronize() {}
+void cpuReleaseTemporary(void *pointer, size_t) { std::free(pointer); }
 
-const DeviceBackend cpuBackend{"cpu", cpuAllocate, cpuRelease, cpuSynchronize};
+const DeviceBackend cpuBackend{"cpu",       cpuAllocate, cpuRelease, cpuSynchronize,
+                               cpuAllocate, cpuReleaseTemporary};
 const DeviceBackend *current = &cpuBackend;
 
 /// The folder of the running executable's libraries: <bin>/../lib.

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <unordered_map>
 
 namespace tetra::rt {
 namespace {
@@ -53,26 +55,42 @@ void CountedBytes::release() {
 } // namespace tetra::rt
 
 // The compiled kernels allocate their temporaries here (finalize-memref-to-
-// llvm's generic functions). The size is kept in front of the block so the
-// free can count it.
+// llvm's generic functions). Sizes are kept on the host, beside the blocks:
+// a GPU may still be using a block's memory when the host takes it back.
+namespace {
+std::mutex temporariesMutex;
+std::unordered_map<void *, size_t> &temporarySizes() {
+  static auto *sizes = new std::unordered_map<void *, size_t>();
+  return *sizes;
+}
+} // namespace
+
 extern "C" {
 void *_mlir_memref_to_llvm_alloc(size_t size) {
-  constexpr size_t kHeader = 16; // keeps malloc's 16-byte alignment
-  auto *block = static_cast<unsigned char *>(tetra::rt::device().allocate(size + kHeader));
+  void *block = tetra::rt::device().allocateTemporary(size);
   if (!block)
     return nullptr;
-  std::memcpy(block, &size, sizeof(size));
+  {
+    std::lock_guard<std::mutex> lock(temporariesMutex);
+    temporarySizes()[block] = size;
+  }
   tetra::rt::countMemory(static_cast<int64_t>(size));
-  return block + kHeader;
+  return block;
 }
 
 void _mlir_memref_to_llvm_free(void *pointer) {
   if (!pointer)
     return;
-  auto *block = static_cast<unsigned char *>(pointer) - 16;
   size_t size;
-  std::memcpy(&size, block, sizeof(size));
+  {
+    std::lock_guard<std::mutex> lock(temporariesMutex);
+    auto found = temporarySizes().find(pointer);
+    if (found == temporarySizes().end())
+      std::abort(); // not a temporary of ours: memory is already corrupt
+    size = found->second;
+    temporarySizes().erase(found);
+  }
   tetra::rt::countMemory(-static_cast<int64_t>(size));
-  tetra::rt::device().release(block);
+  tetra::rt::device().releaseTemporary(pointer, size);
 }
 }

@@ -157,4 +157,21 @@ def EmulateGPUTrampolines : Pass<"tetra-emulate-gpu-trampolines", "::mlir::Modul
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def StreamGPULaunches : Pass<"tetra-stream-gpu-launches", "::mlir::ModuleOp"> {
+  let summary = "Queue a block's GPU launches on one stream, waiting only where the host reads";
+  let description = [{
+    Runs on the host code after the kernels are outlined. Each block's
+    `gpu.launch_func`s become async launches chained on one token, so they
+    queue on one stream without the host waiting for each. The host waits
+    for the stream (a blocking `gpu.wait`) only before an op that may touch
+    memory itself, or holds regions, or ends the block: runtime calls
+    (collectives, BLAS), `memref.load`/`store`/`copy`, loops, the return.
+    Allocations and deallocations do not wait: the device backends reuse a
+    thread's temporaries in the order of its stream. Views, constants and
+    other side-effect-free ops do not wait either. Upstream's
+    gpu-async-region waits before every allocation instead.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 #endif // TETRA_CONVERSION_PASSES_TD

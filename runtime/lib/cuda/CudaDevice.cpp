@@ -1,11 +1,13 @@
 //===- CudaDevice.cpp - the CUDA backend: driver API under mgpu* ----------===//
 //
 // The compiled host code calls mgpuModuleLoad (from a constructor, with the
-// cubin tetra-compile embedded), mgpuModuleGetFunction, mgpuStreamCreate,
-// mgpuLaunchKernel and mgpuStreamSynchronize around every kernel. Here they
-// are the CUDA driver API on this rank's device: one primary context and
-// one stream per thread. Tensors are managed memory, which the host code,
-// MPI and NCCL address alike.
+// cubin tetra-compile embedded), mgpuModuleGetFunction, and, for each run of
+// launches (tetra-stream-gpu-launches), mgpuStreamCreate, mgpuLaunchKernel
+// for each and one mgpuStreamSynchronize where the host next touches
+// memory. Here they are the CUDA driver API on this rank's device: one
+// primary context and one stream per thread. Tensors are managed memory,
+// which the host code, MPI and NCCL address alike; the kernels'
+// temporaries come from a per-thread pool ordered by that stream.
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/Device.h"
@@ -16,6 +18,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace {
 
@@ -77,7 +81,44 @@ void synchronize() {
   check(cuCtxSynchronize(), "cuCtxSynchronize");
 }
 
-const tetra::rt::DeviceBackend backend{"cuda", allocate, release, synchronize};
+/// The compiled code's temporaries: released blocks wait, by size, for
+/// this thread's next allocations. Kernels still queued on the thread's
+/// stream may use a released block; whatever the thread launches with it
+/// next queues behind them, so neither allocation nor release waits for
+/// the device (cuMemFree would: it synchronises the context). A training
+/// step asks for the same sizes every time, so after the first step every
+/// block comes from here.
+struct TemporaryPool {
+  std::unordered_map<size_t, std::vector<void *>> released;
+};
+
+TemporaryPool &threadPool() {
+  // Never destroyed: at exit the context may already be gone.
+  thread_local TemporaryPool *pool = new TemporaryPool();
+  return *pool;
+}
+
+void *allocateTemporary(size_t bytes) {
+  std::vector<void *> &blocks = threadPool().released[bytes];
+  if (!blocks.empty()) {
+    void *block = blocks.back();
+    blocks.pop_back();
+    return block;
+  }
+  bindContext();
+  CUdeviceptr pointer = 0;
+  check(cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL),
+        "cuMemAllocManaged");
+  return reinterpret_cast<void *>(pointer);
+}
+
+void releaseTemporary(void *pointer, size_t bytes) {
+  if (pointer)
+    threadPool().released[bytes].push_back(pointer);
+}
+
+const tetra::rt::DeviceBackend backend{"cuda",          allocate,        release, synchronize,
+                                       allocateTemporary, releaseTemporary};
 
 
 } // namespace

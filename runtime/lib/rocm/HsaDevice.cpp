@@ -151,7 +151,11 @@ void release(void *pointer) {
 // Every launch is waited for as it completes.
 void synchronize() {}
 
-const tetra::rt::DeviceBackend backend{"rocm", allocate, release, synchronize};
+// Launches wait for their kernels, so a released block is free at once.
+void releaseTemporary(void *pointer, size_t) { release(pointer); }
+
+const tetra::rt::DeviceBackend backend{"rocm",   allocate, release, synchronize,
+                                       allocate, releaseTemporary};
 
 
 struct Agents {

@@ -23,6 +23,12 @@ struct DeviceBackend {
   void (*release)(void *pointer);
   /// Waits until every launched kernel has finished.
   void (*synchronize)();
+  /// The compiled code's temporaries (not zeroed): a block released here
+  /// may still be in use by kernels queued on the releasing thread's
+  /// stream, so it is handed out again only to that thread, whose later
+  /// kernels queue behind them. Neither call waits for the device.
+  void *(*allocateTemporary)(size_t bytes);
+  void (*releaseTemporary)(void *pointer, size_t bytes);
 };
 
 /// The backend in use (the CPU until loadDeviceBackend succeeds).
