@@ -10,6 +10,7 @@
 #include "FlashAttentionKernel.h"
 #include "GenericKernelBody.h"
 #include "RowReductionKernel.h"
+#include "ScatterAddKernel.h"
 #include "TensorCoreGemm.h"
 #include "tetra/Conversion/GemmMatch.h"
 #include "tetra/Conversion/Passes.h"
@@ -86,9 +87,7 @@ FailureOr<LaunchShape> buildPointwise(OpBuilder &b, ArrayRef<linalg::GenericOp> 
     }
     most = std::max(most, l.points);
   }
-  LaunchShape shape;
-  shape.threads = std::min<int64_t>(blockSize, std::max<int64_t>(32, (most + 31) / 32 * 32));
-  shape.blocks = std::clamp<int64_t>((most + shape.threads - 1) / shape.threads, 1, 1 << 16);
+  LaunchShape shape = gridStrideShape(most, blockSize);
 
   auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -264,7 +263,14 @@ struct ConvertLinalgToGPUKernelsPass
           groups.push_back(op);
       });
     });
-    if (groups.empty() && attentions.empty() && attentionGrads.empty())
+    // Host loop nests that only add into memory (the embedding gradient).
+    SmallVector<std::pair<scf::ForOp, ScatterAddNest>> scatters;
+    module.walk([&](func::FuncOp func) {
+      for (auto loop : func.getBody().getOps<scf::ForOp>())
+        if (std::optional<ScatterAddNest> nest = matchScatterAdd(loop))
+          scatters.push_back({loop, std::move(*nest)});
+    });
+    if (groups.empty() && attentions.empty() && attentionGrads.empty() && scatters.empty())
       return;
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(&getContext()));
     OpBuilder mb(module.getBodyRegion());
@@ -334,6 +340,13 @@ struct ConvertLinalgToGPUKernelsPass
           groups[j] = nullptr;
       }
       if (failed(outlined))
+        return signalPassFailure();
+    }
+    for (auto &[loop, nest] : scatters) {
+      auto func = loop->getParentOfType<func::FuncOp>();
+      std::string name =
+          (func.getName() + "_" + std::to_string(counter[func]++) + "_scatter_add").str();
+      if (failed(outlineScatterAdd(loop, nest, name, kernels, symbols)))
         return signalPassFailure();
     }
     for (tetra::FlashAttentionOp op : attentions)
@@ -580,10 +593,17 @@ struct ConvertLinalgToGPUKernelsPass
     SmallVector<Operation *> constants;
   };
   static Captures capture(ArrayRef<linalg::GenericOp> ops) {
+    SmallVector<Operation *> generic;
+    for (linalg::GenericOp op : ops)
+      generic.push_back(op);
+    return captureOf(generic);
+  }
+  static Captures captureOf(ArrayRef<Operation *> ops) {
     llvm::SetVector<Value> captured;
-    for (linalg::GenericOp op : ops) {
+    for (Operation *op : ops) {
       captured.insert(op->getOperands().begin(), op->getOperands().end());
-      getUsedValuesDefinedAbove(op.getRegion(), captured);
+      for (Region &region : op->getRegions())
+        getUsedValuesDefinedAbove(region, captured);
     }
     Captures c;
     for (Value v : captured) {
@@ -594,6 +614,31 @@ struct ConvertLinalgToGPUKernelsPass
         c.args.push_back(v);
     }
     return c;
+  }
+
+  /// The nest `loop` heads as kernel `name`, one thread an iteration,
+  /// launched where it was.
+  LogicalResult outlineScatterAdd(scf::ForOp loop, const ScatterAddNest &nest, StringRef name,
+                                  gpu::GPUModuleOp kernels, SymbolTable &symbols) {
+    Captures captures = captureOf({loop.getOperation()});
+    SmallVector<Type> argTypes;
+    for (Value v : captures.args)
+      argTypes.push_back(v.getType());
+    FailureOr<Outlined> made = makeKernel(
+        kernels, symbols, loop.getLoc(), name, argTypes,
+        [&](OpBuilder &b, gpu::GPUFuncOp fn) -> FailureOr<LaunchShape> {
+          IRMapping map;
+          for (auto [v, arg] : llvm::zip(captures.args, fn.getArguments()))
+            map.map(v, arg);
+          for (Operation *def : captures.constants)
+            b.clone(*def, map);
+          return buildScatterAdd(b, nest, map, blockSize);
+        });
+    if (failed(made))
+      return failure();
+    launchKernel(loop, *made, captures.args);
+    loop->erase();
+    return success();
   }
 
   /// A launch of `kernel` on `args` before `op`.

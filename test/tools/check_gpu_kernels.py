@@ -35,14 +35,16 @@ def main():
             sys.exit("kernels other than GEMMs and attention serve several launches: %s"
                      % shared)
         left = len(re.findall(r"\blinalg\.\w+", host))
+        loops = len(re.findall(r"\bscf\.(?:for|while|parallel)\b", host))
         gemms = [f for f in funcs if f.startswith("gemm_")]
         gemm_launches = sum(1 for f in launches if f.startswith("gemm_"))
         attention = [f for f in funcs if f.startswith("attention_")]
         attention_launches = sum(1 for f in launches if f.startswith("attention_"))
         print("launches %d of %d kernels; gemm kernels: %d for %d launches; "
-              "attention kernels: %d for %d launches; linalg ops left in host code: %d"
+              "attention kernels: %d for %d launches; linalg ops left in host code: %d; "
+              "loops left in host code: %d"
               % (len(launches), len(funcs), len(gemms), gemm_launches, len(attention),
-                 attention_launches, left))
+                 attention_launches, left, loops))
         return
     directory, mlir = sys.argv[2], sys.argv[3]
     manifest = json.load(open(directory + "/manifest.json"))["gpu"]
