@@ -56,7 +56,7 @@ std::string kernelPipeline(const cost::Machine &machine) {
                          "convert-gpu-to-rocdl{{chipset={0}},reconcile-unrealized-casts)",
                          machine.chip)
         .str();
-  return llvm::formatv("nvvm-attach-target{{chip={0} features=+ptx80 O=3},"
+  return llvm::formatv("nvvm-attach-target{{chip={0} features=+ptx81 O=3},"
                        "gpu.module(lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm,"
                        "reconcile-unrealized-casts)",
                        machine.chip)
