@@ -20,7 +20,8 @@
 #    CPU, the same initial parameters; logits of one batch compared
 #    (max |gpu - cpu| <= 3e-2 max |cpu|: every GEMM rounds to bf16), then
 #    5 training steps compared step by step (relative loss difference
-#    <= 2e-2), with --gemm tensor-cores and with --gemm vendor.
+#    <= 2e-2), with --gemm tensor-cores, with --gemm vendor and with
+#    --storage bf16.
 # Exit status: non-zero when any comparison fails.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib/build.sh"
@@ -81,16 +82,20 @@ SHAPE=(--seq-len 64 --micro-batch 4 --global-batch 4)
 "$BIN/tetra-compile" "$CONFIG" "${SHAPE[@]}" -o "$WORK/cpu"
 "$BIN/tetra-run" "$WORK/cpu" --evaluate --data-text "$DATA" --dump-logits "$WORK/cpu.logits"
 "$BIN/tetra-run" "$WORK/cpu" --steps 5 --data-text "$DATA" --log "$WORK/cpu.jsonl" > /dev/null
-for gemm in tensor-cores vendor; do
-  stamp "   --machine alps --gemm $gemm"
-  "$BIN/tetra-compile" "$CONFIG" "${SHAPE[@]}" --machine alps --gemm "$gemm" -o "$WORK/alps-$gemm"
-  "$BIN/tetra-run" "$WORK/alps-$gemm" --evaluate --data-text "$DATA" \
-    --dump-logits "$WORK/alps-$gemm.logits"
-  /usr/bin/python3 "$HERE/compare_runs.py" logits "$WORK/cpu.logits" "$WORK/alps-$gemm.logits" 3e-2 \
+# Each variant: a name, then its tetra-compile options.
+for variant in "tensor-cores:--gemm tensor-cores" "vendor:--gemm vendor" \
+               "bf16-storage:--gemm tensor-cores --storage bf16"; do
+  name="${variant%%:*}"
+  read -r -a flags <<< "${variant#*:}"
+  stamp "   --machine alps ${flags[*]}"
+  "$BIN/tetra-compile" "$CONFIG" "${SHAPE[@]}" --machine alps "${flags[@]}" -o "$WORK/alps-$name"
+  "$BIN/tetra-run" "$WORK/alps-$name" --evaluate --data-text "$DATA" \
+    --dump-logits "$WORK/alps-$name.logits"
+  /usr/bin/python3 "$HERE/compare_runs.py" logits "$WORK/cpu.logits" "$WORK/alps-$name.logits" 3e-2 \
     || status=1
-  "$BIN/tetra-run" "$WORK/alps-$gemm" --steps 5 --data-text "$DATA" --log "$WORK/alps-$gemm.jsonl" \
+  "$BIN/tetra-run" "$WORK/alps-$name" --steps 5 --data-text "$DATA" --log "$WORK/alps-$name.jsonl" \
     > /dev/null
-  /usr/bin/python3 "$HERE/compare_runs.py" losses "$WORK/cpu.jsonl" "$WORK/alps-$gemm.jsonl" 2e-2 \
+  /usr/bin/python3 "$HERE/compare_runs.py" losses "$WORK/cpu.jsonl" "$WORK/alps-$name.jsonl" 2e-2 \
     || status=1
 done
 

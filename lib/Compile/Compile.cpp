@@ -203,6 +203,14 @@ LogicalResult mlir::tetra::compileArtifact(const CompileOptions &options, MLIRCo
   if (gpuMachine && options.gemm == "vendor" && machine->codegen != "nvvm")
     return emitError(fileLoc) << "--gemm vendor: no vendor GEMM library for " << machine->device
                               << " in this build; use --gemm tensor-cores";
+  if (options.storage != "f32" && options.storage != "bf16")
+    return emitError(fileLoc) << "--storage must be f32 or bf16, not '" << options.storage << "'";
+  if (options.storage == "bf16" && !gpuMachine)
+    return emitError(fileLoc) << "--storage bf16: --machine " << machine->name
+                              << " computes on fp32 storage; bf16 storage is for GPU machines";
+  if (options.storage == "bf16" && options.gemm == "vendor")
+    return emitError(fileLoc) << "--storage bf16 needs --gemm tensor-cores: the vendor GEMM "
+                                 "reads fp32 storage";
   if (options.kernelOpt != "O0" && options.kernelOpt != "O1" && options.kernelOpt != "O2" &&
       options.kernelOpt != "O3")
     return emitError(fileLoc) << "--kernel-opt must be O0, O1, O2 or O3, not '"
@@ -324,6 +332,9 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
                              ? "convert-tetra-to-linalg{flash-attention=true}"
                              : "convert-tetra-to-linalg";
   if (failed(runPipeline(*module, toLinalg + ",canonicalize,cse,tetra-fuse-elementwise,canonicalize,cse")))
+    return failure();
+  // Mixed precision: bf16 between the fused groups, which are final now.
+  if (options.storage == "bf16" && failed(runPipeline(*module, "tetra-bf16-activations")))
     return failure();
   if (options.emit == "linalg") {
     module->print(llvm::outs());

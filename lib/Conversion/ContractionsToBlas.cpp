@@ -26,7 +26,8 @@ struct ConvertContractionsToBlasPass
   void runOnOperation() override {
     SmallVector<std::pair<linalg::GenericOp, Gemm>> gemms;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (std::optional<Gemm> g = matchGemm(op))
+      // sgemm takes fp32 storage; other products stay loops.
+      if (std::optional<Gemm> g = matchGemm(op); g && tetra::isFp32Gemm(*g))
         gemms.push_back({op, *g});
     });
     if (gemms.empty())

@@ -7,6 +7,47 @@
 
 using namespace mlir;
 
+bool tetra::isProductBody(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+    return false;
+  Block &body = op.getRegion().front();
+  // A value as it is, or widened from bf16 (its only use).
+  auto unwiden = [&](Value v) -> Value {
+    if (auto wide = v.getDefiningOp<arith::ExtFOp>(); wide && wide->hasOneUse())
+      return wide.getIn();
+    return v;
+  };
+  int64_t ops = 1; // the yield
+  auto yield = llvm::cast<linalg::YieldOp>(body.getTerminator());
+  Value sum = yield.getOperand(0);
+  // A bf16 output: the sum rounded back.
+  if (auto round = sum.getDefiningOp<arith::TruncFOp>()) {
+    sum = round.getIn();
+    ++ops;
+  }
+  auto add = sum.getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return false;
+  Value out = body.getArgument(2);
+  bool outFirst = unwiden(add.getLhs()) == out;
+  if (!outFirst && unwiden(add.getRhs()) != out)
+    return false;
+  Value outSide = outFirst ? add.getLhs() : add.getRhs();
+  auto mul = (outFirst ? add.getRhs() : add.getLhs()).getDefiningOp<arith::MulFOp>();
+  if (!mul)
+    return false;
+  Value x = unwiden(mul.getLhs()), y = unwiden(mul.getRhs());
+  auto isInput = [&](Value v) {
+    auto arg = llvm::dyn_cast<BlockArgument>(v);
+    return arg && arg.getOwner() == &body && arg.getArgNumber() < 2;
+  };
+  if (!isInput(x) || !isInput(y) || x == y)
+    return false;
+  ops += 2 + (outSide != out) + (mul.getLhs() != x) + (mul.getRhs() != y);
+  // Nothing else in the body.
+  return static_cast<int64_t>(body.getOperations().size()) == ops;
+}
+
 std::optional<tetra::Gemm> tetra::matchGemm(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
       op.getNumLoops() != 3)
@@ -15,24 +56,12 @@ std::optional<tetra::Gemm> tetra::matchGemm(linalg::GenericOp op) {
   if (iters[0] != utils::IteratorType::parallel || iters[1] != utils::IteratorType::parallel ||
       iters[2] != utils::IteratorType::reduction)
     return std::nullopt;
-  // Body: yield(out + x * y).
-  Block &body = op.getRegion().front();
-  if (body.getOperations().size() != 3)
-    return std::nullopt;
-  auto mul = llvm::dyn_cast<arith::MulFOp>(&body.front());
-  auto add = llvm::dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
-  if (!mul || !add)
-    return std::nullopt;
-  Value out = body.getArgument(2);
-  bool addsProduct = (add.getLhs() == out && add.getRhs() == mul.getResult()) ||
-                     (add.getRhs() == out && add.getLhs() == mul.getResult());
-  bool mulsInputs = (mul.getLhs() == body.getArgument(0) && mul.getRhs() == body.getArgument(1)) ||
-                    (mul.getLhs() == body.getArgument(1) && mul.getRhs() == body.getArgument(0));
-  if (!addsProduct || !mulsInputs)
+  if (!isProductBody(op))
     return std::nullopt;
   for (Value v : op->getOperands()) {
     auto type = llvm::dyn_cast<MemRefType>(v.getType());
-    if (!type || type.getRank() != 2 || !type.getElementType().isF32())
+    if (!type || type.getRank() != 2 || !(type.getElementType().isF32() ||
+                                          type.getElementType().isBF16()))
       return std::nullopt;
   }
   MLIRContext *ctx = op.getContext();
@@ -75,6 +104,12 @@ func::FuncOp tetra::declareGemmFunction(ModuleOp module, StringRef name) {
   callee.setPrivate();
   callee->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   return callee;
+}
+
+bool tetra::isFp32Gemm(const Gemm &g) {
+  return llvm::all_of(ValueRange{g.a, g.b, g.c}, [](Value v) {
+    return llvm::cast<MemRefType>(v.getType()).getElementType().isF32();
+  });
 }
 
 void tetra::replaceWithGemmCall(linalg::GenericOp op, const Gemm &g, func::FuncOp callee) {

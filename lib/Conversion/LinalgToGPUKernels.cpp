@@ -294,6 +294,11 @@ struct ConvertLinalgToGPUKernelsPass
       }
       std::optional<Gemm> gemm = matchGemm(op);
       if (gemm && this->gemm == "vendor") {
+        if (!isFp32Gemm(*gemm)) {
+          op.emitOpError("stores a matrix product's operands as bf16; the vendor GEMM takes "
+                         "fp32 (use gemm=tensor-cores)");
+          return signalPassFailure();
+        }
         if (!vendorGemm)
           vendorGemm = declareGemmFunction(module, "tetra_gpu_sgemm");
         replaceWithGemmCall(op, *gemm, vendorGemm);

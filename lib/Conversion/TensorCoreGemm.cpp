@@ -1,8 +1,8 @@
 //===- TensorCoreGemm.cpp - GEMM kernels on NVIDIA and AMD matrix cores ---===//
 //
 // A block computes a 64x64 tile of C in 32-wide slices of K: its threads
-// stage the slices of A and B in shared memory as bf16 (reading fp32 storage
-// with coalesced loads), then each of its four warps (waves) computes a
+// stage the slices of A and B in shared memory as bf16 (reading fp32 or bf16
+// storage with coalesced loads), then each of its four warps (waves) computes a
 // 32x32 corner with warp-wide matrix instructions fed from there. Fragment
 // layouts are the ones the PTX ISA documents for mma.m16n8k16 (.bf16 inputs,
 // .f32 accumulators) and AMD's matrix instruction tables for
@@ -31,25 +31,27 @@ using namespace mlir::tetra;
 namespace {
 
 /// The logical matrix `rows x cols` held in `memory` (transposed when
-/// `swapped`): element (r, col) as f32, zero outside the matrix.
+/// `swapped`), fp32 or bf16: element (r, col) as bf16, zero outside the
+/// matrix.
 struct MatrixReader {
   Value memory;
   int64_t rows, cols;
   bool swapped;
 
-  Value read(IndexMath &m, Value r, Value col) const {
+  Value readBf16(IndexMath &m, Value r, Value col) const {
     Value inRows = m.less(r, rows), inCols = m.less(col, cols);
     Value zeroIndex = m.c(0);
     Value rc = arith::SelectOp::create(m.b, m.loc, inRows, r, zeroIndex);
     Value cc = arith::SelectOp::create(m.b, m.loc, inCols, col, zeroIndex);
     Value v = swapped ? memref::LoadOp::create(m.b, m.loc, memory, ValueRange{cc, rc})
                       : memref::LoadOp::create(m.b, m.loc, memory, ValueRange{rc, cc});
+    Type bf16 = m.b.getBF16Type();
+    if (!v.getType().isBF16())
+      v = arith::TruncFOp::create(m.b, m.loc, bf16, v);
     Value inside = arith::AndIOp::create(m.b, m.loc, inRows, inCols);
-    Value zero = arith::ConstantFloatOp::create(m.b, m.loc, m.b.getF32Type(), APFloat(0.0f));
+    Value zero = arith::ConstantFloatOp::create(m.b, m.loc, llvm::cast<FloatType>(bf16),
+                                                APFloat::getZero(APFloat::BFloat()));
     return arith::SelectOp::create(m.b, m.loc, inside, v, zero);
-  }
-  Value readBf16(IndexMath &m, Value r, Value col) const {
-    return arith::TruncFOp::create(m.b, m.loc, m.b.getBF16Type(), read(m, r, col));
   }
 };
 
@@ -61,10 +63,16 @@ void accumulate(IndexMath &m, Value c, int64_t rows, int64_t cols, Value r, Valu
   auto guard = scf::IfOp::create(m.b, m.loc, inside, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard g(m.b);
   m.b.setInsertionPoint(guard.thenBlock()->getTerminator());
+  // A bf16 C is widened to add to and rounded once, as it is stored.
+  Type element = llvm::cast<MemRefType>(c.getType()).getElementType();
   if (!overwrite) {
     Value old = memref::LoadOp::create(m.b, m.loc, c, ValueRange{r, col});
+    if (element != value.getType())
+      old = arith::ExtFOp::create(m.b, m.loc, value.getType(), old);
     value = arith::AddFOp::create(m.b, m.loc, old, value);
   }
+  if (element != value.getType())
+    value = arith::TruncFOp::create(m.b, m.loc, element, value);
   memref::StoreOp::create(m.b, m.loc, value, c, ValueRange{r, col});
   if (epilogue)
     epilogue(m.b, m.loc, r, col);

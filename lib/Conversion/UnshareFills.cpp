@@ -19,7 +19,8 @@ struct UnshareFillsPass : tetra::impl::UnshareFillsBase<UnshareFillsPass> {
   void runOnOperation() override {
     SmallVector<linalg::FillOp> shared;
     getOperation().walk([&](linalg::FillOp fill) {
-      if (fill.hasPureTensorSemantics() && !fill->getResult(0).hasOneUse())
+      if (fill.hasPureTensorSemantics() && !fill->getResult(0).hasOneUse() &&
+          !fill->getResult(0).use_empty())
         shared.push_back(fill);
     });
     IRRewriter rewriter(&getContext());

@@ -64,6 +64,12 @@ static cl::opt<bool> flashAttention(
     cl::desc("GPU machines: attention as one fused tensor-core kernel (the default); "
              "=false keeps its score, softmax and value kernels"),
     cl::init(true));
+static cl::opt<std::string> storage(
+    "storage",
+    cl::desc("GPU machines: storage of the tensors between fused groups, f32 (the default) or "
+             "bf16 (computed and accumulated in fp32; parameters, their gradients and the "
+             "optimizer's state stay fp32)"),
+    cl::init("f32"));
 static cl::opt<bool> emulateGpu(
     "emulate-gpu",
     cl::desc("GPU machines: run the outlined kernels on the CPU (tests of the GPU "
@@ -125,6 +131,7 @@ int main(int argc, char **argv) {
   options.kernelOpt = kernelOpt;
   options.gemm = gemm;
   options.emulateGpu = emulateGpu;
+  options.storage = storage;
   options.flashAttention = flashAttention;
   options.overlap = overlap;
   options.prefetch = prefetch;

@@ -56,6 +56,10 @@ struct CompileOptions {
   /// GPU machines: attention as one fused kernel (online softmax, no scores
   /// in memory) rather than its score, softmax and value groups.
   bool flashAttention = true;
+  /// GPU machines: how the tensors between fused groups are stored, "f32"
+  /// or "bf16" (computed and accumulated in fp32 either way; parameters,
+  /// gradients and optimizer state stay fp32).
+  std::string storage = "f32";
   /// GPU machines, for tests: outline the kernels, then run them on the
   /// host (loops, or the runtime's emulator) in a CPU artifact.
   bool emulateGpu = false;

@@ -22,8 +22,19 @@ struct Gemm {
   bool transA = false, transB = false;
 };
 
-/// Recognises out(d0, d1) += x * y over d2 with x, y 2-D f32 memrefs.
+/// Whether the generic's body is yield(out + x * y) of its two inputs and
+/// its output, with any of them stored as bf16: an input widened
+/// (arith.extf) where it is read, a bf16 output widened before the add and
+/// the sum rounded back (arith.truncf). The GPU kernels keep the sum in
+/// fp32 registers and round it once, when they store it.
+bool isProductBody(linalg::GenericOp op);
+
+/// Recognises out(d0, d1) += x * y over d2 with x, y and out 2-D f32 or
+/// bf16 memrefs.
 std::optional<Gemm> matchGemm(linalg::GenericOp op);
+
+/// Whether A, B and C are all fp32 (what the BLAS calls take).
+bool isFp32Gemm(const Gemm &gemm);
 
 /// Declares (once) `void NAME(i64 transA, i64 transB, A, B, C)` on fully
 /// dynamic strided 2-D f32 memrefs, with a C interface: the GEMM a library

@@ -157,6 +157,24 @@ def EmulateGPUTrampolines : Pass<"tetra-emulate-gpu-trampolines", "::mlir::Modul
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def Bf16Activations : Pass<"tetra-bf16-activations", "::mlir::ModuleOp"> {
+  let summary = "Store the tensors between fused groups as bf16; compute and accumulate in fp32";
+  let description = [{
+    Runs after tetra-fuse-elementwise, before bufferization, so each tensor
+    it touches is one that a kernel writes to memory and others read. A
+    result of a pointwise linalg.generic (all loops parallel, its output's
+    initial value unread) that only linalg.generics read as inputs, directly
+    or through reshapes, is stored as bf16: the producer rounds what it
+    yields (arith.truncf), each reader widens it back (arith.extf) inside
+    its body. Everything else stays fp32: what a function returns (the
+    parameters, the fp32 masters, their gradients, the optimizer's state,
+    the loss), the outputs of reductions and matrix products (their sums
+    accumulate in them), and what other ops read (attention on buffers,
+    collectives, host reads).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def StreamGPULaunches : Pass<"tetra-stream-gpu-launches", "::mlir::ModuleOp"> {
   let summary = "Queue a block's GPU launches on one stream, waiting only where the host reads";
   let description = [{

@@ -1,0 +1,177 @@
+//===- Bf16Activations.cpp - bf16 storage between fused groups ------------===//
+//
+// Mixed precision on GPUs: the tensors one fused group writes and others
+// read are stored as bf16, halving their memory and traffic, while every
+// group computes in fp32 (it widens what it reads and rounds what it
+// writes) and sums accumulate in fp32 outputs. The parameters stay fp32
+// masters: the matrix kernels round them to bf16 as they stage them.
+//
+//===----------------------------------------------------------------------===//
+#include "tetra/Conversion/GemmMatch.h"
+#include "tetra/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+namespace mlir::tetra {
+#define GEN_PASS_DEF_BF16ACTIVATIONS
+#include "tetra/Conversion/Passes.h.inc"
+} // namespace mlir::tetra
+
+using namespace mlir;
+
+namespace {
+
+bool isReshape(Operation *op) {
+  return llvm::isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op);
+}
+
+/// Whether every reader of `v` (through reshapes) is a linalg.generic
+/// taking it as an input, which can widen it in its body.
+bool onlyGenericInputs(Value v) {
+  for (OpOperand &use : v.getUses()) {
+    Operation *user = use.getOwner();
+    if (isReshape(user)) {
+      if (!onlyGenericInputs(user->getResult(0)))
+        return false;
+      continue;
+    }
+    auto generic = llvm::dyn_cast<linalg::GenericOp>(user);
+    if (!generic || !generic.isDpsInput(&use))
+      return false;
+  }
+  return !v.use_empty();
+}
+
+RankedTensorType withBf16(Type t) {
+  auto tensor = llvm::cast<RankedTensorType>(t);
+  return RankedTensorType::get(tensor.getShape(), BFloat16Type::get(t.getContext()),
+                               tensor.getEncoding());
+}
+
+/// `v` (now bf16) read by its generics and reshapes: each reshape's result
+/// becomes bf16, each generic widens its block argument on entry.
+void widenReaders(OpBuilder &b, Value v) {
+  for (OpOperand &use : llvm::make_early_inc_range(v.getUses())) {
+    Operation *user = use.getOwner();
+    if (isReshape(user)) {
+      user->getResult(0).setType(withBf16(user->getResult(0).getType()));
+      widenReaders(b, user->getResult(0));
+      continue;
+    }
+    auto generic = llvm::cast<linalg::GenericOp>(user);
+    BlockArgument arg = generic.getMatchingBlockArgument(&use);
+    if (arg.getType().isBF16())
+      continue; // the same value read twice: already widened
+    arg.setType(b.getBF16Type());
+    Block &body = generic.getRegion().front();
+    b.setInsertionPointToStart(&body);
+    auto wide = arith::ExtFOp::create(b, generic.getLoc(), b.getF32Type(), arg);
+    arg.replaceAllUsesExcept(wide, wide);
+  }
+}
+
+/// Result `i` of `op`, pointwise with an unread output, stored as bf16.
+void storeAsBf16(OpBuilder &b, linalg::GenericOp op, unsigned i) {
+  OpOperand *init = op.getDpsInitOperand(i);
+  Location loc = op.getLoc();
+  auto type = withBf16(op->getResult(i).getType());
+  b.setInsertionPoint(op);
+  init->set(tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType()));
+  op.getMatchingBlockArgument(init).setType(b.getBF16Type());
+  auto yield = llvm::cast<linalg::YieldOp>(op.getRegion().front().getTerminator());
+  b.setInsertionPoint(yield);
+  yield->setOperand(i, arith::TruncFOp::create(b, loc, b.getBF16Type(), yield->getOperand(i)));
+  op->getResult(i).setType(type);
+  widenReaders(b, op->getResult(i));
+}
+
+/// The constant a matrix product's output starts from: its init is a fill
+/// of one (a zero, mostly), which a bf16 fill can take over.
+std::optional<APFloat> filledWith(linalg::GenericOp product) {
+  auto fill = product.getDpsInitOperand(0)->get().getDefiningOp<linalg::FillOp>();
+  if (!fill)
+    return std::nullopt;
+  auto constant = fill.getInputs()[0].getDefiningOp<arith::ConstantFloatOp>();
+  if (!constant)
+    return std::nullopt;
+  return constant.value();
+}
+
+/// Whether `op` is a matrix product (two parallel loops, one reduced,
+/// yield(out + x * y)) into a filled fp32 output.
+bool isFilledProduct(linalg::GenericOp op) {
+  auto iters = op.getIteratorTypesArray();
+  return iters.size() == 3 && op.getNumReductionLoops() == 1 &&
+         iters[2] == utils::IteratorType::reduction && tetra::isProductBody(op) &&
+         filledWith(op).has_value();
+}
+
+/// A matrix product's output stored as bf16: a bf16 fill of its own, the
+/// output widened before the add and the sum rounded back. (The GPU kernel
+/// sums in fp32 registers and rounds once, as it stores.)
+void storeProductAsBf16(OpBuilder &b, linalg::GenericOp op) {
+  Location loc = op.getLoc();
+  OpOperand *init = op.getDpsInitOperand(0);
+  auto type = withBf16(op->getResult(0).getType());
+  APFloat value = *filledWith(op);
+  bool losesInfo = false;
+  value.convert(APFloat::BFloat(), APFloat::rmNearestTiesToEven, &losesInfo);
+  auto oldFill = init->get().getDefiningOp<linalg::FillOp>();
+  b.setInsertionPoint(op);
+  Value constant =
+      arith::ConstantFloatOp::create(b, loc, llvm::cast<FloatType>(b.getBF16Type()), value);
+  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  init->set(linalg::FillOp::create(b, loc, ValueRange{constant}, ValueRange{empty})
+                .getResult(0));
+  if (oldFill->use_empty())
+    oldFill->erase();
+  Block &body = op.getRegion().front();
+  BlockArgument out = op.getMatchingBlockArgument(init);
+  out.setType(b.getBF16Type());
+  b.setInsertionPointToStart(&body);
+  auto wide = arith::ExtFOp::create(b, loc, b.getF32Type(), out);
+  out.replaceAllUsesExcept(wide, wide);
+  auto yield = llvm::cast<linalg::YieldOp>(body.getTerminator());
+  b.setInsertionPoint(yield);
+  yield->setOperand(0, arith::TruncFOp::create(b, loc, b.getBF16Type(), yield->getOperand(0)));
+  op->getResult(0).setType(type);
+  widenReaders(b, op->getResult(0));
+}
+
+struct Bf16ActivationsPass : tetra::impl::Bf16ActivationsBase<Bf16ActivationsPass> {
+  void runOnOperation() override {
+    SmallVector<std::pair<linalg::GenericOp, unsigned>> stored;
+    SmallVector<linalg::GenericOp> products;
+    getOperation().walk([&](func::FuncOp func) {
+      func.walk([&](linalg::GenericOp op) {
+        if (!op.hasPureTensorSemantics())
+          return;
+        if (isFilledProduct(op) &&
+            llvm::cast<RankedTensorType>(op.getResult(0).getType()).getElementType().isF32() &&
+            onlyGenericInputs(op.getResult(0))) {
+          products.push_back(op);
+          return;
+        }
+        if (op.getNumReductionLoops() != 0)
+          return;
+        for (auto [i, result] : llvm::enumerate(op->getResults())) {
+          auto type = llvm::dyn_cast<RankedTensorType>(result.getType());
+          if (type && type.getElementType().isF32() &&
+              !op.payloadUsesValueFromOperand(op.getDpsInitOperand(i)) &&
+              onlyGenericInputs(result))
+            stored.push_back({op, static_cast<unsigned>(i)});
+        }
+      });
+    });
+    OpBuilder b(&getContext());
+    for (auto [op, i] : stored)
+      storeAsBf16(b, op, i);
+    for (linalg::GenericOp op : products)
+      storeProductAsBf16(b, op);
+  }
+};
+
+} // namespace
