@@ -63,8 +63,6 @@ void widenReaders(OpBuilder &b, Value v) {
     }
     auto generic = llvm::cast<linalg::GenericOp>(user);
     BlockArgument arg = generic.getMatchingBlockArgument(&use);
-    if (arg.getType().isBF16())
-      continue; // the same value read twice: already widened
     arg.setType(b.getBF16Type());
     Block &body = generic.getRegion().front();
     b.setInsertionPointToStart(&body);
@@ -100,13 +98,12 @@ std::optional<APFloat> filledWith(linalg::GenericOp product) {
   return constant.value();
 }
 
-/// Whether `op` is a matrix product (two parallel loops, one reduced,
-/// yield(out + x * y)) into a filled fp32 output.
+/// Whether `op` is a matrix product the tensor-core kernels serve (which
+/// sum in fp32 registers) into a filled, static fp32 output.
 bool isFilledProduct(linalg::GenericOp op) {
-  auto iters = op.getIteratorTypesArray();
-  return iters.size() == 3 && op.getNumReductionLoops() == 1 &&
-         iters[2] == utils::IteratorType::reduction && tetra::isProductBody(op) &&
-         filledWith(op).has_value();
+  auto type = llvm::dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  return tetra::matchProduct(op) && type && type.hasStaticShape() &&
+         type.getElementType().isF32() && filledWith(op).has_value();
 }
 
 /// A matrix product's output stored as bf16: a bf16 fill of its own, the
@@ -149,9 +146,7 @@ struct Bf16ActivationsPass : tetra::impl::Bf16ActivationsBase<Bf16ActivationsPas
       func.walk([&](linalg::GenericOp op) {
         if (!op.hasPureTensorSemantics())
           return;
-        if (isFilledProduct(op) &&
-            llvm::cast<RankedTensorType>(op.getResult(0).getType()).getElementType().isF32() &&
-            onlyGenericInputs(op.getResult(0))) {
+        if (isFilledProduct(op) && onlyGenericInputs(op.getResult(0))) {
           products.push_back(op);
           return;
         }
@@ -159,7 +154,7 @@ struct Bf16ActivationsPass : tetra::impl::Bf16ActivationsBase<Bf16ActivationsPas
           return;
         for (auto [i, result] : llvm::enumerate(op->getResults())) {
           auto type = llvm::dyn_cast<RankedTensorType>(result.getType());
-          if (type && type.getElementType().isF32() &&
+          if (type && type.hasStaticShape() && type.getElementType().isF32() &&
               !op.payloadUsesValueFromOperand(op.getDpsInitOperand(i)) &&
               onlyGenericInputs(result))
             stored.push_back({op, static_cast<unsigned>(i)});

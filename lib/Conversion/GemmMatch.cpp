@@ -13,7 +13,8 @@ bool tetra::isProductBody(linalg::GenericOp op) {
   Block &body = op.getRegion().front();
   // A value as it is, or widened from bf16 (its only use).
   auto unwiden = [&](Value v) -> Value {
-    if (auto wide = v.getDefiningOp<arith::ExtFOp>(); wide && wide->hasOneUse())
+    if (auto wide = v.getDefiningOp<arith::ExtFOp>();
+        wide && wide->hasOneUse() && wide.getIn().getType().isBF16() && wide.getType().isF32())
       return wide.getIn();
     return v;
   };
@@ -21,7 +22,7 @@ bool tetra::isProductBody(linalg::GenericOp op) {
   auto yield = llvm::cast<linalg::YieldOp>(body.getTerminator());
   Value sum = yield.getOperand(0);
   // A bf16 output: the sum rounded back.
-  if (auto round = sum.getDefiningOp<arith::TruncFOp>()) {
+  if (auto round = sum.getDefiningOp<arith::TruncFOp>(); round && round.getType().isBF16()) {
     sum = round.getIn();
     ++ops;
   }
@@ -48,9 +49,8 @@ bool tetra::isProductBody(linalg::GenericOp op) {
   return static_cast<int64_t>(body.getOperations().size()) == ops;
 }
 
-std::optional<tetra::Gemm> tetra::matchGemm(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() != 3)
+std::optional<tetra::Gemm> tetra::matchProduct(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || op.getNumLoops() != 3)
     return std::nullopt;
   auto iters = op.getIteratorTypesArray();
   if (iters[0] != utils::IteratorType::parallel || iters[1] != utils::IteratorType::parallel ||
@@ -59,9 +59,9 @@ std::optional<tetra::Gemm> tetra::matchGemm(linalg::GenericOp op) {
   if (!isProductBody(op))
     return std::nullopt;
   for (Value v : op->getOperands()) {
-    auto type = llvm::dyn_cast<MemRefType>(v.getType());
-    if (!type || type.getRank() != 2 || !(type.getElementType().isF32() ||
-                                          type.getElementType().isBF16()))
+    auto type = llvm::dyn_cast<ShapedType>(v.getType());
+    if (!type || !type.hasRank() || type.getRank() != 2 ||
+        !(type.getElementType().isF32() || type.getElementType().isBF16()))
       return std::nullopt;
   }
   MLIRContext *ctx = op.getContext();
@@ -86,6 +86,12 @@ std::optional<tetra::Gemm> tetra::matchGemm(linalg::GenericOp op) {
   if (!g.a || !g.b)
     return std::nullopt;
   return g;
+}
+
+std::optional<tetra::Gemm> tetra::matchGemm(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics())
+    return std::nullopt;
+  return matchProduct(op);
 }
 
 func::FuncOp tetra::declareGemmFunction(ModuleOp module, StringRef name) {

@@ -42,8 +42,14 @@ std::optional<AddInto> addIntoOf(memref::StoreOp store) {
     return std::nullopt;
   for (unsigned side : {0u, 1u}) {
     auto load = add->getOperand(side).getDefiningOp<memref::LoadOp>();
-    if (load && load->hasOneUse() && load->getBlock() == store->getBlock() &&
-        load.getMemRef() == store.getMemRef() && load.getIndices() == store.getIndices())
+    if (!load || !load->hasOneUse() || load->getBlock() != store->getBlock() ||
+        load.getMemRef() != store.getMemRef() || load.getIndices() != store.getIndices())
+      continue;
+    // Nothing else is stored between the read and the write.
+    bool alone = true;
+    for (Operation *o = load->getNextNode(); o != store.getOperation(); o = o->getNextNode())
+      alone &= !llvm::isa<memref::StoreOp>(o);
+    if (alone)
       return AddInto{add, load, add->getOperand(1 - side)};
   }
   return std::nullopt;
@@ -73,6 +79,11 @@ std::optional<ScatterAddNest> mlir::tetra::matchScatterAdd(scf::ForOp outer) {
       } else if (auto load = llvm::dyn_cast<memref::LoadOp>(op)) {
         loads.push_back(load);
       } else if (auto store = llvm::dyn_cast<memref::StoreOp>(op)) {
+        // Only the innermost body may add: each thread runs every level's
+        // ops once for each point of the whole nest.
+        if (llvm::any_of(body->without_terminator(),
+                         [](Operation &o) { return llvm::isa<scf::ForOp>(o); }))
+          return std::nullopt;
         std::optional<AddInto> into = addIntoOf(store);
         if (!into)
           return std::nullopt;

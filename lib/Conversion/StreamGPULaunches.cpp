@@ -41,20 +41,23 @@ void streamLaunches(Block &block) {
   OpBuilder b(block.getParentOp()->getContext());
   Value token; // the stream's last launch since the host last waited
   for (Operation &op : llvm::make_early_inc_range(block)) {
-    if (auto launch = llvm::dyn_cast<gpu::LaunchFuncOp>(op)) {
-      if (launch.getAsyncToken())
-        continue; // already asynchronous: someone else orders it
+    auto launch = llvm::dyn_cast<gpu::LaunchFuncOp>(op);
+    if (launch && launch.getAsyncToken())
+      continue; // already asynchronous: someone else orders it
+    if (launch && !launch.getAsyncObject()) {
       b.setInsertionPoint(launch);
       auto tokenType = b.getType<gpu::AsyncTokenType>();
       if (!token)
         token = gpu::WaitOp::create(b, launch.getLoc(), tokenType, ValueRange()).getAsyncToken();
+      SmallVector<Value> dependencies{token};
+      llvm::append_range(dependencies, launch.getAsyncDependencies());
       std::optional<gpu::KernelDim3> cluster;
       if (launch.hasClusterSize())
         cluster = launch.getClusterSizeOperandValues();
       auto async = gpu::LaunchFuncOp::create(
           b, launch.getLoc(), launch.getKernelAttr(), launch.getGridSizeOperandValues(),
           launch.getBlockSizeOperandValues(), launch.getDynamicSharedMemorySize(),
-          launch.getKernelOperands(), tokenType, ValueRange{token}, cluster);
+          launch.getKernelOperands(), tokenType, dependencies, cluster);
       token = async.getAsyncToken();
       launch.erase();
       continue;

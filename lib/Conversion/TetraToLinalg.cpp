@@ -603,8 +603,10 @@ void lowerFlashAttentionPairs(ModuleOp module) {
     AttentionBuffers in = readAttentionBuffers(b, forward);
     auto [output, lse] = flashForwardWithLogSumExp(b, forward, in);
     b.replaceOp(forward, output);
+    // The backward's reads of q, k and v happen here: bufferization must
+    // see them here.
     b.setInsertionPoint(grad);
-    lowerFlashAttentionGrad(b, grad, in, output, lse);
+    lowerFlashAttentionGrad(b, grad, readAttentionBuffers(b, grad), output, lse);
   }
 }
 

@@ -69,6 +69,33 @@ func.func @overwrites(%ids: memref<32xi32>, %table: memref<256x64xf32>, %grad: m
   return
 }
 
+// An add above the innermost loop would run once for each inner iteration
+// in a kernel: the nest stays on the host.
+// CHECK-LABEL: func.func @adds_above_the_inner_loop
+// CHECK: scf.for
+// CHECK-NOT: gpu.launch_func
+func.func @adds_above_the_inner_loop(%ids: memref<32xi32>, %table: memref<256x64xf32>, %grad: memref<32x64xf32>, %count: memref<32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %c64 = arith.constant 64 : index
+  %one = arith.constant 1.0 : f32
+  scf.for %m = %c0 to %c32 step %c1 {
+    %n = memref.load %count[%m] : memref<32xf32>
+    %n1 = arith.addf %n, %one : f32
+    memref.store %n1, %count[%m] : memref<32xf32>
+    %id = memref.load %ids[%m] : memref<32xi32>
+    %row = arith.index_cast %id : i32 to index
+    scf.for %h = %c0 to %c64 step %c1 {
+      %old = memref.load %table[%row, %h] : memref<256x64xf32>
+      %g = memref.load %grad[%m, %h] : memref<32x64xf32>
+      %sum = arith.addf %old, %g : f32
+      memref.store %sum, %table[%row, %h] : memref<256x64xf32>
+    }
+  }
+  return
+}
+
 // The kernel: the thread's iteration delinearised (64 features the fastest),
 // the token's row loaded, the gradient's element added atomically.
 // CHECK: gpu.func @embedding_grad_0_scatter_add(%[[IDS:.*]]: memref<32xi32>, %[[TABLE:.*]]: memref<256x64xf32>, %[[GRAD:.*]]: memref<32x64xf32>) kernel

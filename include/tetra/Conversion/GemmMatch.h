@@ -30,7 +30,11 @@ struct Gemm {
 bool isProductBody(linalg::GenericOp op);
 
 /// Recognises out(d0, d1) += x * y over d2 with x, y and out 2-D f32 or
-/// bf16 memrefs.
+/// bf16 tensors or memrefs, x indexed (d0, d2) or (d2, d0) and y (d2, d1)
+/// or (d1, d2).
+std::optional<Gemm> matchProduct(linalg::GenericOp op);
+
+/// matchProduct on buffers: the products the kernels serve.
 std::optional<Gemm> matchGemm(linalg::GenericOp op);
 
 /// Whether A, B and C are all fp32 (what the BLAS calls take).

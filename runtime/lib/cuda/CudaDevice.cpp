@@ -107,8 +107,19 @@ void *allocateTemporary(size_t bytes) {
   }
   bindContext();
   CUdeviceptr pointer = 0;
-  check(cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL),
-        "cuMemAllocManaged");
+  CUresult result = cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL);
+  if (result == CUDA_ERROR_OUT_OF_MEMORY) {
+    // Blocks of other sizes wait in the pool: once the stream is done with
+    // them, they go back to the driver, and the allocation is tried again.
+    check(cuStreamSynchronize(threadStream()), "cuStreamSynchronize");
+    for (auto &[size, released] : threadPool().released) {
+      for (void *block : released)
+        check(cuMemFree(reinterpret_cast<CUdeviceptr>(block)), "cuMemFree");
+      released.clear();
+    }
+    result = cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL);
+  }
+  check(result, "cuMemAllocManaged");
   return reinterpret_cast<void *>(pointer);
 }
 
