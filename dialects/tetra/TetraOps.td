@@ -422,10 +422,12 @@ def Tetra_FlashAttentionOp : Tetra_Op<"flash_attention", [AttrSizedOperandSegmen
     it one tensor-core kernel that never holds the scores in global memory
     (online softmax). With `logsumexp` [B, S, Hq] it also writes each
     row's log-sum-exp of the scaled scores, which the backward reuses.
+    Query, key and value may be stored as bf16 (`--storage bf16`); the
+    kernel computes in fp32 either way.
   }];
-  let arguments = (ins Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$query,
-                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$key,
-                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$value,
+  let arguments = (ins Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$query,
+                       Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$key,
+                       Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$value,
                        Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$result,
                        Arg<Optional<MemRefRankOf<[F32], [3]>>, "", [MemWrite]>:$logsumexp,
                        Optional<I64>:$query_position, UnitAttr:$causal,
@@ -450,10 +452,10 @@ def Tetra_FlashAttentionGradOp : Tetra_Op<"flash_attention_grad"> {
     tile: one a block of queries (query gradient), one a block of keys
     (key and value gradients, summed over the query heads that share them).
   }];
-  let arguments = (ins Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$query,
-                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$key,
-                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$value,
-                       Arg<MemRefRankOf<[F32], [4]>, "", [MemRead]>:$grad,
+  let arguments = (ins Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$query,
+                       Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$key,
+                       Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$value,
+                       Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$grad,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$logsumexp,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$delta,
                        Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$query_grad,

@@ -9,8 +9,10 @@
 //===----------------------------------------------------------------------===//
 #include "tetra/Conversion/GemmMatch.h"
 #include "tetra/Conversion/Passes.h"
+#include "tetra/TetraOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -28,13 +30,35 @@ bool isReshape(Operation *op) {
   return llvm::isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op);
 }
 
+/// Whether every use of `buffer` (a bufferization.to_buffer) is a query,
+/// key, value or output gradient of a flash-attention kernel, which reads
+/// bf16 as well as fp32.
+bool onlyFlashInputs(Value buffer) {
+  return llvm::all_of(buffer.getUses(), [](OpOperand &use) {
+    Operation *user = use.getOwner();
+    if (auto forward = llvm::dyn_cast<tetra::FlashAttentionOp>(user))
+      return use.get() == forward.getQuery() || use.get() == forward.getKey() ||
+             use.get() == forward.getValue();
+    if (auto grad = llvm::dyn_cast<tetra::FlashAttentionGradOp>(user))
+      return use.get() == grad.getQuery() || use.get() == grad.getKey() ||
+             use.get() == grad.getValue() || use.get() == grad.getGrad();
+    return false;
+  });
+}
+
 /// Whether every reader of `v` (through reshapes) is a linalg.generic
-/// taking it as an input, which can widen it in its body.
+/// taking it as an input, which can widen it in its body, or a buffer of
+/// it that only flash-attention kernels read.
 bool onlyGenericInputs(Value v) {
   for (OpOperand &use : v.getUses()) {
     Operation *user = use.getOwner();
     if (isReshape(user)) {
       if (!onlyGenericInputs(user->getResult(0)))
+        return false;
+      continue;
+    }
+    if (llvm::isa<bufferization::ToBufferOp>(user)) {
+      if (!onlyFlashInputs(user->getResult(0)))
         return false;
       continue;
     }
@@ -59,6 +83,12 @@ void widenReaders(OpBuilder &b, Value v) {
     if (isReshape(user)) {
       user->getResult(0).setType(withBf16(user->getResult(0).getType()));
       widenReaders(b, user->getResult(0));
+      continue;
+    }
+    if (llvm::isa<bufferization::ToBufferOp>(user)) {
+      auto memref = llvm::cast<MemRefType>(user->getResult(0).getType());
+      user->getResult(0).setType(MemRefType::get(memref.getShape(), b.getBF16Type(),
+                                                 memref.getLayout(), memref.getMemorySpace()));
       continue;
     }
     auto generic = llvm::cast<linalg::GenericOp>(user);

@@ -64,6 +64,17 @@ struct Emitter {
     indices[guarded] = select(inside, indices[guarded], m.c(0));
     return select(inside, load(memory, indices), f(0.0f));
   }
+  /// guardedLoad as bf16, from fp32 or bf16 storage.
+  Value guardedLoadBf16(Value memory, SmallVector<Value> indices, Value inside,
+                        unsigned guarded) {
+    indices[guarded] = select(inside, indices[guarded], m.c(0));
+    Value v = load(memory, indices);
+    if (!v.getType().isBF16())
+      v = bf16(v);
+    Value zero = arith::ConstantFloatOp::create(b, loc, llvm::cast<FloatType>(b.getBF16Type()),
+                                                APFloat::getZero(APFloat::BFloat()));
+    return select(inside, v, zero);
+  }
 
   /// The value of `x` in lane (lane ^ offset) of the warp.
   Value shuffleXor(Value x, int32_t offset, int32_t width) {
@@ -288,7 +299,7 @@ void stageRows(Emitter &n, Value tid, int64_t threads, ArrayRef<std::pair<Value,
       Value inside = st.m.less(row, limit);
       for (auto [source, tile] : tiles)
         memref::StoreOp::create(st.b, st.loc,
-                                st.bf16(st.guardedLoad(source, {batch, row, head, c}, inside, 1)),
+                                st.guardedLoadBf16(source, {batch, row, head, c}, inside, 1),
                                 tile, ValueRange{j, c});
     });
   if (!vectors.empty())
@@ -367,7 +378,7 @@ struct QueryBlock {
   SmallVector<SmallVector<Value>> rowsOf(Emitter &e, Value source, const AttentionShape &s) const {
     return core.operandA(e, s.headDim, [&](Value r, Value c) {
       Value row = e.m.add(first, r);
-      return e.bf16(e.guardedLoad(source, {batch, row, head, c}, e.m.less(row, s.queries), 1));
+      return e.guardedLoadBf16(source, {batch, row, head, c}, e.m.less(row, s.queries), 1);
     });
   }
 
@@ -524,7 +535,7 @@ LaunchShape buildKeyValueGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef targe
   auto rowsOf = [&](Value source) {
     return core.operandA(e, d, [&](Value r, Value c) {
       Value row = m.add(first, r);
-      return e.bf16(e.guardedLoad(source, {batch, row, kvHead, c}, m.less(row, s.keys), 1));
+      return e.guardedLoadBf16(source, {batch, row, kvHead, c}, m.less(row, s.keys), 1);
     });
   };
   SmallVector<SmallVector<Value>> keyOps = rowsOf(in.key), valueOps = rowsOf(in.value);

@@ -118,3 +118,23 @@ func.func @other_readers(%x: tensor<4x8xf32>) -> (memref<4x8xf32>, tensor<4xf32>
   } -> tensor<4xf32>
   return %m, %sum : memref<4x8xf32>, tensor<4xf32>
 }
+
+// A buffer of it that only flash attention reads (as query, key or value)
+// is bf16 too: the kernels stage bf16 as it is. Its output stays fp32.
+// CHECK-LABEL: func.func @attention_inputs
+// CHECK: %[[Q:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x16x2x16xbf16>)
+// CHECK: %[[QB:.*]] = bufferization.to_buffer %[[Q]] read_only : tensor<1x16x2x16xbf16> to memref<1x16x2x16xbf16>
+// CHECK: tetra.flash_attention %[[QB]], %{{.*}}, %{{.*}} into %{{.*}} {causal} : memref<1x16x2x16xbf16>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>
+func.func @attention_inputs(%x: tensor<1x16x2x16xf32>, %k: memref<1x16x2x16xf32>, %v: memref<1x16x2x16xf32>) -> memref<1x16x2x16xf32> {
+  %e = tensor.empty() : tensor<1x16x2x16xf32>
+  %q = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x16x2x16xf32>) outs(%e : tensor<1x16x2x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %t = math.tanh %in : f32
+    linalg.yield %t : f32
+  } -> tensor<1x16x2x16xf32>
+  %qb = bufferization.to_buffer %q read_only : tensor<1x16x2x16xf32> to memref<1x16x2x16xf32>
+  %o = memref.alloc() : memref<1x16x2x16xf32>
+  tetra.flash_attention %qb, %k, %v into %o {causal} : memref<1x16x2x16xf32>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>
+  return %o : memref<1x16x2x16xf32>
+}

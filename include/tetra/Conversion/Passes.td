@@ -164,13 +164,16 @@ def Bf16Activations : Pass<"tetra-bf16-activations", "::mlir::ModuleOp"> {
     it touches is one that a kernel writes to memory and others read. A
     result of a pointwise linalg.generic (all loops parallel, its output's
     initial value unread) that only linalg.generics read as inputs, directly
-    or through reshapes, is stored as bf16: the producer rounds what it
-    yields (arith.truncf), each reader widens it back (arith.extf) inside
-    its body. Everything else stays fp32: what a function returns (the
-    parameters, the fp32 masters, their gradients, the optimizer's state,
-    the loss), the outputs of reductions and matrix products (their sums
-    accumulate in them), and what other ops read (attention on buffers,
-    collectives, host reads).
+    or through reshapes (or as buffers that only flash attention reads, as
+    query, key, value or output gradient), is stored as bf16: the producer
+    rounds what it yields (arith.truncf), each reader widens it back
+    (arith.extf) inside its body. So is a matrix product the tensor-core
+    kernels serve into a filled output: its body widens the output and
+    rounds the sum, which the kernels keep in fp32 registers and round once.
+    Everything else stays fp32: what a function returns (the parameters,
+    the fp32 masters, their gradients, the optimizer's state, the loss),
+    the outputs of reductions, and what other ops read (collectives, host
+    reads).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"];
 }
