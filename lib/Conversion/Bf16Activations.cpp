@@ -75,6 +75,17 @@ RankedTensorType withBf16(Type t) {
                                tensor.getEncoding());
 }
 
+/// The generic's block argument `arg` made bf16, widened to fp32 first
+/// thing in the body wherever the body reads it.
+void widenArgument(OpBuilder &b, linalg::GenericOp op, BlockArgument arg) {
+  arg.setType(b.getBF16Type());
+  if (arg.use_empty())
+    return;
+  b.setInsertionPointToStart(&op.getRegion().front());
+  auto wide = arith::ExtFOp::create(b, op.getLoc(), b.getF32Type(), arg);
+  arg.replaceAllUsesExcept(wide, wide);
+}
+
 /// `v` (now bf16) read by its generics and reshapes: each reshape's result
 /// becomes bf16, each generic widens its block argument on entry.
 void widenReaders(OpBuilder &b, Value v) {
@@ -92,28 +103,31 @@ void widenReaders(OpBuilder &b, Value v) {
       continue;
     }
     auto generic = llvm::cast<linalg::GenericOp>(user);
-    BlockArgument arg = generic.getMatchingBlockArgument(&use);
-    arg.setType(b.getBF16Type());
-    Block &body = generic.getRegion().front();
-    b.setInsertionPointToStart(&body);
-    auto wide = arith::ExtFOp::create(b, generic.getLoc(), b.getF32Type(), arg);
-    arg.replaceAllUsesExcept(wide, wide);
+    widenArgument(b, generic, generic.getMatchingBlockArgument(&use));
   }
+}
+
+/// Result `i` of `op` stored as bf16 in `init` (a bf16 tensor): the body
+/// widens its output if it reads it, rounds what it yields, and the readers
+/// widen the result.
+void storeResultAsBf16(OpBuilder &b, linalg::GenericOp op, unsigned i, Value init) {
+  OpOperand *out = op.getDpsInitOperand(i);
+  out->set(init);
+  widenArgument(b, op, op.getMatchingBlockArgument(out));
+  auto yield = llvm::cast<linalg::YieldOp>(op.getRegion().front().getTerminator());
+  b.setInsertionPoint(yield);
+  yield->setOperand(
+      i, arith::TruncFOp::create(b, op.getLoc(), b.getBF16Type(), yield->getOperand(i)));
+  op->getResult(i).setType(init.getType());
+  widenReaders(b, op->getResult(i));
 }
 
 /// Result `i` of `op`, pointwise with an unread output, stored as bf16.
 void storeAsBf16(OpBuilder &b, linalg::GenericOp op, unsigned i) {
-  OpOperand *init = op.getDpsInitOperand(i);
-  Location loc = op.getLoc();
   auto type = withBf16(op->getResult(i).getType());
   b.setInsertionPoint(op);
-  init->set(tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType()));
-  op.getMatchingBlockArgument(init).setType(b.getBF16Type());
-  auto yield = llvm::cast<linalg::YieldOp>(op.getRegion().front().getTerminator());
-  b.setInsertionPoint(yield);
-  yield->setOperand(i, arith::TruncFOp::create(b, loc, b.getBF16Type(), yield->getOperand(i)));
-  op->getResult(i).setType(type);
-  widenReaders(b, op->getResult(i));
+  storeResultAsBf16(
+      b, op, i, tensor::EmptyOp::create(b, op.getLoc(), type.getShape(), type.getElementType()));
 }
 
 /// The constant a matrix product's output starts from: its init is a fill
@@ -141,31 +155,19 @@ bool isFilledProduct(linalg::GenericOp op) {
 /// sums in fp32 registers and rounds once, as it stores.)
 void storeProductAsBf16(OpBuilder &b, linalg::GenericOp op) {
   Location loc = op.getLoc();
-  OpOperand *init = op.getDpsInitOperand(0);
   auto type = withBf16(op->getResult(0).getType());
   APFloat value = *filledWith(op);
   bool losesInfo = false;
   value.convert(APFloat::BFloat(), APFloat::rmNearestTiesToEven, &losesInfo);
-  auto oldFill = init->get().getDefiningOp<linalg::FillOp>();
+  auto oldFill = op.getDpsInitOperand(0)->get().getDefiningOp<linalg::FillOp>();
   b.setInsertionPoint(op);
   Value constant =
       arith::ConstantFloatOp::create(b, loc, llvm::cast<FloatType>(b.getBF16Type()), value);
   Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
-  init->set(linalg::FillOp::create(b, loc, ValueRange{constant}, ValueRange{empty})
-                .getResult(0));
+  storeResultAsBf16(
+      b, op, 0, linalg::FillOp::create(b, loc, ValueRange{constant}, ValueRange{empty}).getResult(0));
   if (oldFill->use_empty())
     oldFill->erase();
-  Block &body = op.getRegion().front();
-  BlockArgument out = op.getMatchingBlockArgument(init);
-  out.setType(b.getBF16Type());
-  b.setInsertionPointToStart(&body);
-  auto wide = arith::ExtFOp::create(b, loc, b.getF32Type(), out);
-  out.replaceAllUsesExcept(wide, wide);
-  auto yield = llvm::cast<linalg::YieldOp>(body.getTerminator());
-  b.setInsertionPoint(yield);
-  yield->setOperand(0, arith::TruncFOp::create(b, loc, b.getBF16Type(), yield->getOperand(0)));
-  op->getResult(0).setType(type);
-  widenReaders(b, op->getResult(0));
 }
 
 struct Bf16ActivationsPass : tetra::impl::Bf16ActivationsBase<Bf16ActivationsPass> {

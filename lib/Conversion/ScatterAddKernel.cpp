@@ -70,6 +70,7 @@ std::optional<ScatterAddNest> mlir::tetra::matchScatterAdd(scf::ForOp outer) {
     nest.loops.push_back(loop);
     nest.tripCounts.push_back((*ub - *lb + *step - 1) / *step);
     scf::ForOp inner;
+    bool adds = false;
     Block *body = loop.getBody();
     for (Operation &op : body->without_terminator()) {
       if (inner)
@@ -79,11 +80,7 @@ std::optional<ScatterAddNest> mlir::tetra::matchScatterAdd(scf::ForOp outer) {
       } else if (auto load = llvm::dyn_cast<memref::LoadOp>(op)) {
         loads.push_back(load);
       } else if (auto store = llvm::dyn_cast<memref::StoreOp>(op)) {
-        // Only the innermost body may add: each thread runs every level's
-        // ops once for each point of the whole nest.
-        if (llvm::any_of(body->without_terminator(),
-                         [](Operation &o) { return llvm::isa<scf::ForOp>(o); }))
-          return std::nullopt;
+        adds = true;
         std::optional<AddInto> into = addIntoOf(store);
         if (!into)
           return std::nullopt;
@@ -95,6 +92,10 @@ std::optional<ScatterAddNest> mlir::tetra::matchScatterAdd(scf::ForOp outer) {
         return std::nullopt;
       }
     }
+    // Only the innermost body may add: each thread runs every level's ops
+    // once for each point of the whole nest.
+    if (inner && adds)
+      return std::nullopt;
     loop = inner;
   }
   if (nest.addends.empty())
