@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/Conversion/Passes.h"
+#include "EmulatedRaceCheck.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
@@ -46,8 +47,10 @@ SmallVector<MemRefType> sharedTypes(gpu::GPUFuncOp kernel) {
   return types;
 }
 
+/// Threads cooperate through workgroup memory, barriers and warp-wide
+/// instructions.
 bool cooperates(gpu::GPUFuncOp kernel) {
-  bool found = false;
+  bool found = kernel.getNumWorkgroupAttributions() > 0;
   kernel.walk([&](Operation *op) {
     StringRef dialect = op->getDialect()->getNamespace();
     if (dialect == "nvvm" || dialect == "amdgpu" || dialect == "rocdl" ||
@@ -263,7 +266,16 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
     kernel.getBody().cloneInto(&host.getBody(), map);
     for (auto [arg, type] : llvm::zip(host.getArguments(), operands))
       arg.setType(type);
-    if (failed(CooperatingKernel(module, host).rewrite()))
+    // Views of workgroup buffers are host memory too.
+    host.walk([](Operation *op) {
+      for (Value result : op->getResults())
+        if (auto type = llvm::dyn_cast<MemRefType>(result.getType()))
+          if (llvm::isa_and_nonnull<gpu::AddressSpaceAttr>(type.getMemorySpace()))
+            result.setType(MemRefType::get(type.getShape(), type.getElementType(),
+                                           type.getLayout()));
+    });
+    if (failed(CooperatingKernel(module, host).rewrite()) ||
+        failed(tetra::checkMemoryAccesses(module, host, kernel.getNumArguments())))
       return failure();
     return host;
   }

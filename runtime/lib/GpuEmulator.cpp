@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <sys/mman.h>
@@ -46,6 +47,18 @@ struct Lane {
 
 constexpr size_t kStackBytes = 128 * 1024;
 
+/// Who touched one byte since it was last ordered: its last writer, and its
+/// readers in the latest barrier interval (epoch) that read it. Epochs are
+/// numbered across the launch, a new one with each block and each barrier,
+/// so equal epochs mean the same block between the same barriers.
+struct ByteUse {
+  uint64_t writeEpoch = 0, readEpoch = 0;
+  int64_t writer = -1, reader = -1;            // threads
+  int64_t writerBlock = -1, firstReadBlock = -1; // global memory only
+  bool otherReaders = false;      // more than `reader` read it in readEpoch
+  bool readByOtherBlocks = false; // more than `firstReadBlock` read it
+};
+
 struct Emulation {
   void (*entry)(void *) = nullptr;
   void *arguments = nullptr;
@@ -53,6 +66,11 @@ struct Emulation {
   int64_t grid = 0, block = 0, threads = 0, warpSize = 32, current = 0;
   std::vector<Lane> lanes;
   ucontext_t scheduler;
+  /// A new epoch begins with each block and each barrier: accesses in
+  /// different epochs are ordered, those in one epoch are not.
+  uint64_t epoch = 0;
+  std::vector<std::vector<ByteUse>> workgroup; // per buffer, per byte
+  std::unordered_map<uintptr_t, ByteUse> global; // by address, this launch's
 };
 
 thread_local Emulation *active = nullptr;
@@ -249,12 +267,14 @@ bool release(Emulation &e) {
                   std::to_string(done) + " threads left the kernel without reaching");
     for (Lane &l : e.lanes)
       l.wait = Wait::Ready;
+    ++e.epoch;
     released = true;
   }
   return released;
 }
 
 void runBlock(Emulation &e) {
+  ++e.epoch;
   char *stack = stacks(e.threads);
   for (int64_t t = 0; t < e.threads; ++t) {
     Lane &lane = e.lanes[t];
@@ -355,4 +375,101 @@ extern "C" void tetra_emu_mfma_16x16x16_bf16(uint64_t a, uint64_t b, float c0, f
                                 static_cast<uint32_t>(b), static_cast<uint32_t>(b >> 32)};
   const float c[4] = {c0, c1, c2, c3};
   warpInstruction(WarpOp::Mfma16x16x16Bf16, operands, 4, c, d + offset);
+}
+
+namespace {
+
+/// Checks one access of `bytes` bytes at `first` (uses[0..bytes)) by the
+/// running thread against what touched them before, then records it. In
+/// workgroup memory (acrossBlocks false) only threads between the same
+/// barriers conflict, since each block has its own; in global memory any
+/// two blocks of the launch do too. `where(byte)` names a byte for errors.
+template <typename Where>
+void recordAccess(Emulation &e, ByteUse *const *uses, int64_t bytes, bool writes,
+                  bool acrossBlocks, Where where) {
+  int64_t thread = e.current, block = e.block;
+  const char *verb = writes ? "writes" : "reads";
+  auto who = [&](int64_t t, int64_t b) {
+    if (t < 0)
+      return std::string("another thread");
+    return "thread " + std::to_string(t) +
+           (acrossBlocks ? " of block " + std::to_string(b) : std::string());
+  };
+  auto race = [&](int64_t at, const std::string &them, const char *theirs, const char *unordered) {
+    fail(e, "threads race on " + where(at) + ": " + who(thread, block) + " " + verb + " what " +
+                them + " " + theirs + " " + unordered);
+  };
+  for (int64_t at = 0; at < bytes; ++at) {
+    ByteUse &use = *uses[at];
+    bool written = use.writer >= 0, read = use.reader >= 0;
+    if (acrossBlocks && written && use.writerBlock != block)
+      race(at, who(use.writer, use.writerBlock), "wrote", "in the same launch");
+    if (written && use.writeEpoch == e.epoch && use.writer != thread)
+      race(at, who(use.writer, block), "wrote", "with no barrier between");
+    if (writes && acrossBlocks && read && (use.readByOtherBlocks || use.firstReadBlock != block))
+      race(at, use.firstReadBlock != block ? who(use.reader, use.firstReadBlock)
+                                           : std::string("another block"),
+           "read", "in the same launch");
+    if (writes && read && use.readEpoch == e.epoch && (use.reader != thread || use.otherReaders))
+      race(at, use.reader != thread ? who(use.reader, block) : std::string("another thread"),
+           "read", "with no barrier between");
+    if (writes) {
+      use.writeEpoch = e.epoch;
+      use.writer = thread;
+      use.writerBlock = block;
+      continue;
+    }
+    if (use.firstReadBlock < 0)
+      use.firstReadBlock = block;
+    else if (use.firstReadBlock != block)
+      use.readByOtherBlocks = true;
+    if (use.readEpoch != e.epoch) {
+      use.readEpoch = e.epoch;
+      use.reader = thread;
+      use.otherReaders = false;
+    } else if (use.reader != thread) {
+      use.otherReaders = true;
+    }
+  }
+}
+
+} // namespace
+
+extern "C" void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, int64_t offset,
+                                           int64_t bytes, int64_t writes) {
+  Emulation &e = emulation("a workgroup memory access");
+  auto where = [&](int64_t at) {
+    return "byte " + std::to_string(offset + at) + " of workgroup buffer " +
+           std::to_string(buffer);
+  };
+  if (offset < 0 || offset + bytes > bufferBytes)
+    fail(e, "thread " + std::to_string(e.current) + (writes ? " writes " : " reads ") +
+                std::to_string(bytes) + " bytes at " + where(0) + ", which has " +
+                std::to_string(bufferBytes));
+  if (static_cast<int64_t>(e.workgroup.size()) <= buffer)
+    e.workgroup.resize(buffer + 1);
+  std::vector<ByteUse> &buffered = e.workgroup[buffer];
+  if (static_cast<int64_t>(buffered.size()) < bufferBytes)
+    buffered.resize(bufferBytes);
+  ByteUse *uses[64];
+  if (bytes > 64)
+    fail(e, "an access of " + std::to_string(bytes) + " bytes is wider than the check follows");
+  for (int64_t at = 0; at < bytes; ++at)
+    uses[at] = &buffered[offset + at];
+  recordAccess(e, uses, bytes, writes != 0, /*acrossBlocks=*/false, where);
+}
+
+extern "C" void tetra_emu_global_access(int64_t argument, int64_t offset, int64_t address,
+                                        int64_t bytes, int64_t writes) {
+  Emulation &e = emulation("a global memory access");
+  auto where = [&](int64_t at) {
+    return "byte " + std::to_string(offset + at) + " of kernel argument " +
+           std::to_string(argument);
+  };
+  ByteUse *uses[64];
+  if (bytes > 64)
+    fail(e, "an access of " + std::to_string(bytes) + " bytes is wider than the check follows");
+  for (int64_t at = 0; at < bytes; ++at)
+    uses[at] = &e.global[static_cast<uintptr_t>(address + at)];
+  recordAccess(e, uses, bytes, writes != 0, /*acrossBlocks=*/true, where);
 }

@@ -1,0 +1,127 @@
+//===- EmulatedRaceCheck.cpp - report races in emulated kernels -----------===//
+//
+// See EmulatedRaceCheck.h. The byte offset comes from the accessed memref's
+// strided metadata, so views of a buffer name the same bytes as the buffer
+// itself; global accesses also carry their address, since two arguments
+// may be the same memory.
+//
+//===----------------------------------------------------------------------===//
+#include "EmulatedRaceCheck.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+using namespace mlir;
+
+namespace {
+
+int64_t bytesOf(Type type) {
+  if (auto vector = llvm::dyn_cast<VectorType>(type))
+    return vector.getNumElements() * bytesOf(vector.getElementType());
+  return (type.getIntOrFloatBitWidth() + 7) / 8;
+}
+
+/// The private declaration `name(index x 5)` in `module`.
+func::FuncOp reporter(ModuleOp module, StringRef name) {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto index = b.getIndexType();
+  auto decl = func::FuncOp::create(b, module.getLoc(), name,
+                                   b.getFunctionType(SmallVector<Type>(5, index), {}));
+  decl.setPrivate();
+  return decl;
+}
+
+/// Where the accesses to one argument (and its views) are reported.
+struct Argument {
+  func::FuncOp callee;
+  int64_t number;      // workgroup buffer or kernel argument
+  int64_t bufferBytes; // workgroup buffers only
+  bool workgroup;
+};
+
+/// Reports the access to `memref` at `indices` of a value of type
+/// `accessed`, before `op`.
+void report(Operation *op, const Argument &arg, Value memref, ValueRange indices, Type accessed,
+            bool writes) {
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  auto type = llvm::cast<MemRefType>(memref.getType());
+  auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memref);
+  Value element = metadata.getOffset();
+  for (auto [index, stride] : llvm::zip(indices, metadata.getStrides()))
+    element = arith::AddIOp::create(b, loc, element, arith::MulIOp::create(b, loc, index, stride));
+  Value offset = arith::MulIOp::create(b, loc, element, constant(bytesOf(type.getElementType())));
+  Value bytes = constant(bytesOf(accessed)), write = constant(writes);
+  if (arg.workgroup) {
+    func::CallOp::create(b, loc, arg.callee,
+                         ValueRange{constant(arg.number), constant(arg.bufferBytes), offset, bytes,
+                                    write});
+    return;
+  }
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
+  Value address = arith::AddIOp::create(b, loc, base, offset);
+  func::CallOp::create(b, loc, arg.callee,
+                       ValueRange{constant(arg.number), offset, address, bytes, write});
+}
+
+LogicalResult instrument(Value root, const Argument &arg) {
+  SmallVector<Value> worklist{root};
+  while (!worklist.empty()) {
+    Value memref = worklist.pop_back_val();
+    // Collected first: the reports add uses of `memref`.
+    SmallVector<Operation *> users(memref.getUsers());
+    for (Operation *user : users) {
+      if (auto view = llvm::dyn_cast<ViewLikeOpInterface>(user)) {
+        if (view.getViewSource() == memref && llvm::isa<MemRefType>(view->getResult(0).getType()))
+          worklist.push_back(view->getResult(0));
+        continue;
+      }
+      if (auto load = llvm::dyn_cast<memref::LoadOp>(user))
+        report(user, arg, memref, load.getIndices(), load.getType(), /*writes=*/false);
+      else if (auto store = llvm::dyn_cast<memref::StoreOp>(user))
+        report(user, arg, memref, store.getIndices(), store.getValueToStore().getType(),
+               /*writes=*/true);
+      else if (auto load = llvm::dyn_cast<vector::LoadOp>(user))
+        report(user, arg, memref, load.getIndices(), load.getType(), /*writes=*/false);
+      else if (auto store = llvm::dyn_cast<vector::StoreOp>(user))
+        report(user, arg, memref, store.getIndices(), store.getValueToStore().getType(),
+               /*writes=*/true);
+      else if (!llvm::isa<memref::ExtractStridedMetadataOp, memref::ExtractAlignedPointerAsIndexOp,
+                          memref::DimOp>(user))
+        return user->emitOpError("uses ")
+               << (arg.workgroup ? "workgroup buffer " : "kernel argument ") << arg.number
+               << " in a way the emulator's race check does not follow";
+    }
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult mlir::tetra::checkMemoryAccesses(ModuleOp module, func::FuncOp host,
+                                               unsigned firstWorkgroup) {
+  for (unsigned i = 0; i < host.getNumArguments(); ++i) {
+    Value value = host.getArgument(i);
+    auto type = llvm::dyn_cast<MemRefType>(value.getType());
+    if (!type)
+      continue;
+    Argument arg{{}, i, 0, i >= firstWorkgroup};
+    if (arg.workgroup) {
+      if (!type.hasStaticShape())
+        return host.emitOpError("has a workgroup buffer of dynamic size");
+      arg.number = i - firstWorkgroup;
+      arg.bufferBytes = type.getNumElements() * bytesOf(type.getElementType());
+      arg.callee = reporter(module, "tetra_emu_workgroup_access");
+    } else {
+      arg.callee = reporter(module, "tetra_emu_global_access");
+    }
+    if (failed(instrument(value, arg)))
+      return failure();
+  }
+  return success();
+}

@@ -1,0 +1,31 @@
+//===- EmulatedRaceCheck.h - report races in emulated kernels --------------===//
+//
+// The emulator runs a block's threads in one fixed order, and a launch's
+// blocks one after another, so a kernel that reads what another thread
+// wrote with no barrier between, or what another block wrote at all, still
+// gets the value it wanted; on a GPU it may not. Each load and store of an
+// emulated kernel is preceded by a call that tells the emulator which bytes
+// it touches, and the emulator stops the run at two accesses to the same
+// bytes, one a write, that nothing orders: in workgroup memory, two threads
+// between the same barriers; in global memory, that too, or two blocks.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TETRA_CONVERSION_EMULATEDRACECHECK_H
+#define TETRA_CONVERSION_EMULATEDRACECHECK_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace mlir::tetra {
+
+/// Precedes every access to a memref argument of `host`, and to views of
+/// one, with a report: arguments from `firstWorkgroup` on are workgroup
+/// buffers (`tetra_emu_workgroup_access(buffer, buffer bytes, byte offset,
+/// bytes, writes)`), those before it global memory
+/// (`tetra_emu_global_access(argument, byte offset, address, bytes,
+/// writes)`). Fails on a use that is neither an access nor a view, whose
+/// bytes it could not name.
+LogicalResult checkMemoryAccesses(ModuleOp module, func::FuncOp host, unsigned firstWorkgroup);
+
+} // namespace mlir::tetra
+
+#endif // TETRA_CONVERSION_EMULATEDRACECHECK_H
