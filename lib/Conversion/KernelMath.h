@@ -54,20 +54,24 @@ inline SmallVector<Value> mmaSyncBf16(OpBuilder &b, Location loc, ValueRange a, 
   return next;
 }
 
-/// D = A B + C by one wave-wide v_mfma_f32_16x16x16bf16_1k: A and B four
-/// bf16 scalars each, C four f32; returns D's four accumulators.
-inline SmallVector<Value> mfmaBf16(OpBuilder &b, Location loc, ValueRange a, ValueRange bVals,
+/// D = A B + C by one wave-wide v_mfma_f32_16x16x16bf16_1k: A and B a
+/// vector<4xbf16> each, C four f32; returns D's four accumulators.
+inline SmallVector<Value> mfmaBf16(OpBuilder &b, Location loc, Value av, Value bv,
                                    ValueRange acc) {
-  auto operandType = VectorType::get({4}, b.getBF16Type());
   auto accType = VectorType::get({4}, b.getF32Type());
-  Value av = vector::FromElementsOp::create(b, loc, operandType, a);
-  Value bv = vector::FromElementsOp::create(b, loc, operandType, bVals);
   Value cv = vector::FromElementsOp::create(b, loc, accType, acc);
   Value d = amdgpu::MFMAOp::create(b, loc, accType, 16, 16, 16, 1, av, bv, cv);
   SmallVector<Value> next;
   for (int64_t i = 0; i < 4; ++i)
     next.push_back(vector::ExtractOp::create(b, loc, d, i));
   return next;
+}
+/// The same with A and B four bf16 scalars each.
+inline SmallVector<Value> mfmaBf16(OpBuilder &b, Location loc, ValueRange a, ValueRange bVals,
+                                   ValueRange acc) {
+  auto operandType = VectorType::get({4}, b.getBF16Type());
+  return mfmaBf16(b, loc, vector::FromElementsOp::create(b, loc, operandType, a),
+                  vector::FromElementsOp::create(b, loc, operandType, bVals), acc);
 }
 
 } // namespace mlir::tetra

@@ -219,6 +219,12 @@ struct ConvertLinalgToGPUKernelsPass
                          << gemm << "'";
       return signalPassFailure();
     }
+    if (gemmTile != "auto" && gemmTile != "64" && gemmTile != "128") {
+      module.emitError() << "convert-linalg-to-gpu-kernels: gemm-tile must be auto, 64 or 128, "
+                            "not '"
+                         << gemmTile << "'";
+      return signalPassFailure();
+    }
     if (target != "nvvm" && target != "rocdl") {
       module.emitError() << "convert-linalg-to-gpu-kernels: target must be nvvm or rocdl, not '"
                          << target << "'";
@@ -702,6 +708,9 @@ struct ConvertLinalgToGPUKernelsPass
             };
             return buildTensorCoreGemm(b, fn, loc, target, map.lookup(gemm->a),
                                        map.lookup(gemm->b), map.lookup(gemm->c), *dims,
+                                       gemmTile == "auto" ? GemmTile::Auto
+                                       : gemmTile == "64" ? GemmTile::Small
+                                                          : GemmTile::Large,
                                        consumer ? GemmEpilogue(epilogue) : GemmEpilogue());
           }
           if (llvm::any_of(run, [](const RowRunMember &m) { return m.rows.has_value(); }))

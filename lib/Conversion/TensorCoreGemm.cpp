@@ -1,9 +1,10 @@
 //===- TensorCoreGemm.cpp - GEMM kernels on NVIDIA and AMD matrix cores ---===//
 //
-// A block computes a 64x64 tile of C in 32-wide slices of K: its threads
-// stage the slices of A and B in shared memory as bf16 (reading fp32 or bf16
-// storage with coalesced loads), then each of its four warps (waves) computes a
-// 32x32 corner with warp-wide matrix instructions fed from there. Fragment
+// A block computes a 64x64 or 128x128 tile of C in 32-wide slices of K: its
+// threads stage the slices of A and B in shared memory as bf16 (reading fp32
+// or bf16 storage with coalesced loads, the next slice's while the warps
+// work on this one), then each of its four or eight warps (waves) computes
+// a corner with warp-wide matrix instructions fed from there. Fragment
 // layouts are the ones the PTX ISA documents for mma.m16n8k16 (.bf16 inputs,
 // .f32 accumulators) and AMD's matrix instruction tables for
 // v_mfma_f32_16x16x16bf16_1k. Rows and columns past the edge read as zero
@@ -78,18 +79,26 @@ void accumulate(IndexMath &m, Value c, int64_t rows, int64_t cols, Value r, Valu
     epilogue(m.b, m.loc, r, col);
 }
 
-// The block tile: kBlockRows x kBlockCols of C, kSlice of K at a time; four
-// warps (waves), 2 x 2, each computing a kWarpTile x kWarpTile corner.
-constexpr int64_t kBlockRows = 64, kBlockCols = 64, kSlice = 32, kWarpTile = 32;
-constexpr int64_t kWarps = 4;
+// A block's tile of C: blockRows x blockCols, kSlice of K at a time, its
+// warps (waves) warpsDown x warpsAcross, each computing one corner.
+struct Tiling {
+  int64_t blockRows, blockCols, warpsDown, warpsAcross;
+  int64_t warps() const { return warpsDown * warpsAcross; }
+  int64_t warpRows() const { return blockRows / warpsDown; }
+  int64_t warpCols() const { return blockCols / warpsAcross; }
+};
+constexpr int64_t kSlice = 32;
 // Shared rows hold kSlice bf16 and 8 more, so the lanes of one fragment load
-// (8 rows apart in the row index) fall in different banks.
+// (8 rows apart in the row index) fall in different banks; 80 bytes keep
+// every fragment's pair (4 bytes) and quad (8 bytes) aligned.
 constexpr int64_t kSharedRow = kSlice + 8;
 
-/// The bf16 slices of A (kBlockRows x kSlice) and B (kBlockCols x kSlice,
-/// stored by column so a column's k run is contiguous) in shared memory.
+/// The bf16 slices of A (blockRows x kSlice) and B (blockCols x kSlice,
+/// stored by column so a column's k run is contiguous) in shared memory,
+/// two stages of each: the threads fill one while the warps read the other.
 struct SharedSlices {
   Value a, b;
+  Value stage; // the stage the warps read now
 };
 
 /// One warp-wide matrix instruction: the tile it computes, how its lanes
@@ -106,8 +115,16 @@ struct Instruction {
   std::function<std::pair<Value, Value>(IndexMath &, Value lane, int64_t i)> position;
 };
 
-Value sharedLoad(IndexMath &m, Value slice, Value r, Value k) {
-  return memref::LoadOp::create(m.b, m.loc, slice, ValueRange{r, k});
+/// `count` bf16 of row `r` of a shared slice from `k` on, in one load.
+Value sharedRun(IndexMath &m, const SharedSlices &s, Value slice, Value r, Value k,
+                int64_t count) {
+  auto type = VectorType::get({count}, m.b.getBF16Type());
+  return vector::LoadOp::create(m.b, m.loc, type, slice, ValueRange{s.stage, r, k});
+}
+
+/// A bf16 pair along k as the 32-bit register mma.sync takes.
+Value sharedPair(IndexMath &m, const SharedSlices &s, Value slice, Value r, Value k) {
+  return LLVM::BitcastOp::create(m.b, m.loc, m.b.getI32Type(), sharedRun(m, s, slice, r, k, 2));
 }
 
 /// mma.sync.m16n8k16 (PTX ISA fragments; g = lane / 4, t = lane % 4).
@@ -118,17 +135,13 @@ Instruction mmaSync() {
     Value g = m.div(lane, 4), pairK = m.add(k, m.mul(m.rem(lane, 4), 2));
     SmallVector<Value> aRegs, bRegs;
     // a0..a7 in four registers: rows g, g+8; columns 2t, 2t+8 (pairs along k).
-    for (int r = 0; r < 4; ++r) {
-      Value ar = m.add(row, m.add(g, 8 * (r % 2)));
-      Value ak = m.add(pairK, 8 * (r / 2));
-      aRegs.push_back(packBf16Pair(m, sharedLoad(m, s.a, ar, ak), sharedLoad(m, s.a, ar, m.add(ak, 1))));
-    }
+    for (int r = 0; r < 4; ++r)
+      aRegs.push_back(sharedPair(m, s, s.a, m.add(row, m.add(g, 8 * (r % 2))),
+                                 m.add(pairK, 8 * (r / 2))));
     // b0..b3 in two registers: rows (k) 2t, 2t+8 (pairs), column g.
     Value bc = m.add(col, g);
-    for (int r = 0; r < 2; ++r) {
-      Value bk = m.add(pairK, 8 * r);
-      bRegs.push_back(packBf16Pair(m, sharedLoad(m, s.b, bc, bk), sharedLoad(m, s.b, bc, m.add(bk, 1))));
-    }
+    for (int r = 0; r < 2; ++r)
+      bRegs.push_back(sharedPair(m, s, s.b, bc, m.add(pairK, 8 * r)));
     return mmaSyncBf16(m.b, m.loc, aRegs, bRegs, acc);
   };
   // c0, c1: row g, columns 2t, 2t+1; c2, c3: row g+8.
@@ -145,12 +158,8 @@ Instruction mfma() {
   inst.step = [](IndexMath &m, const SharedSlices &s, Value lane, Value row, Value col, Value k,
                  ValueRange acc) {
     Value lane16 = m.rem(lane, 16), quadK = m.add(k, m.mul(m.div(lane, 16), 4));
-    SmallVector<Value> aVals, bVals;
-    for (int64_t i = 0; i < 4; ++i) {
-      aVals.push_back(sharedLoad(m, s.a, m.add(row, lane16), m.add(quadK, i)));
-      bVals.push_back(sharedLoad(m, s.b, m.add(col, lane16), m.add(quadK, i)));
-    }
-    return mfmaBf16(m.b, m.loc, aVals, bVals, acc);
+    return mfmaBf16(m.b, m.loc, sharedRun(m, s, s.a, m.add(row, lane16), quadK, 4),
+                    sharedRun(m, s, s.b, m.add(col, lane16), quadK, 4), acc);
   };
   inst.position = [](IndexMath &m, Value lane, int64_t i) {
     return std::pair{m.add(m.mul(m.div(lane, 16), 4), i), m.rem(lane, 16)};
@@ -158,75 +167,104 @@ Instruction mfma() {
   return inst;
 }
 
-/// Copies the logical `rows x kSlice` slice of `matrix` starting at
-/// (`first`, `k0`) into `slice` as bf16, every thread a share. Consecutive
-/// threads take consecutive elements of the matrix's contiguous dimension,
-/// so the global reads coalesce.
-void stageSlice(IndexMath &m, const MatrixReader &matrix, bool kContiguous, Value slice,
-                int64_t rows, Value first, Value k0, Value tid, int64_t threads,
-                bool sliceByColumn) {
-  scf::ForOp::create(
-      m.b, m.loc, tid, m.c(rows * kSlice), m.c(threads), ValueRange{},
-      [&](OpBuilder &nb, Location loc, Value linear, ValueRange) {
-        IndexMath n{nb, loc};
-        Value r = kContiguous ? n.div(linear, kSlice) : n.rem(linear, rows);
-        Value k = kContiguous ? n.rem(linear, kSlice) : n.div(linear, rows);
-        Value v = sliceByColumn ? matrix.readBf16(n, n.add(k0, k), n.add(first, r))
-                                : matrix.readBf16(n, n.add(first, r), n.add(k0, k));
-        memref::StoreOp::create(nb, loc, v, slice, ValueRange{r, k});
-        scf::YieldOp::create(nb, loc);
-      });
-}
+/// A thread's share of one `rows x kSlice` slice: the elements it copies.
+/// Consecutive threads take consecutive elements of the matrix's contiguous
+/// dimension, so the global reads coalesce.
+struct SliceCopy {
+  const MatrixReader &matrix;
+  bool kContiguous, sliceByColumn;
+  int64_t rows;
+  Value first; // the block's first row (column, for B) of the matrix
+
+  /// (row, k) in the slice of the thread's `j`-th element.
+  std::pair<Value, Value> element(IndexMath &m, Value tid, int64_t threads, int64_t j) const {
+    Value linear = m.add(tid, j * threads);
+    return kContiguous ? std::pair{m.div(linear, kSlice), m.rem(linear, kSlice)}
+                       : std::pair{m.rem(linear, rows), m.div(linear, rows)};
+  }
+
+  /// The thread's elements of the slice at `k0`, as bf16 (zeros past K).
+  SmallVector<Value> load(IndexMath &m, Value k0, Value tid, int64_t threads) const {
+    SmallVector<Value> values;
+    for (int64_t j = 0; j < rows * kSlice / threads; ++j) {
+      auto [r, k] = element(m, tid, threads, j);
+      values.push_back(sliceByColumn ? matrix.readBf16(m, m.add(k0, k), m.add(first, r))
+                                     : matrix.readBf16(m, m.add(first, r), m.add(k0, k)));
+    }
+    return values;
+  }
+
+  void store(IndexMath &m, ValueRange values, Value slice, Value stage, Value tid,
+             int64_t threads) const {
+    for (auto [j, v] : llvm::enumerate(values)) {
+      auto [r, k] = element(m, tid, threads, j);
+      memref::StoreOp::create(m.b, m.loc, v, slice, ValueRange{stage, r, k});
+    }
+  }
+};
 
 LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &inst,
-                       const MatrixReader &a, const MatrixReader &bm, Value c, const GemmShape &s,
-                       GemmEpilogue epilogue) {
+                       const Tiling &tiling, const MatrixReader &a, const MatrixReader &bm,
+                       Value c, const GemmShape &s, GemmEpilogue epilogue) {
   MLIRContext *ctx = m.b.getContext();
-  int64_t threads = kWarps * inst.lanes;
-  int64_t blocksAcross = ceilDiv(s.n, kBlockCols);
-  int64_t blocks = ceilDiv(s.m, kBlockRows) * blocksAcross;
+  int64_t threads = tiling.warps() * inst.lanes;
+  int64_t blocksAcross = ceilDiv(s.n, tiling.blockCols);
+  int64_t blocks = ceilDiv(s.m, tiling.blockRows) * blocksAcross;
   auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto sliceType = [&](int64_t rows) {
-    return MemRefType::get({rows, kSharedRow}, m.b.getBF16Type(), MemRefLayoutAttrInterface{},
+    return MemRefType::get({2, rows, kSharedRow}, m.b.getBF16Type(), MemRefLayoutAttrInterface{},
                            workgroup);
   };
-  SharedSlices shared{kernel.addWorkgroupAttribution(sliceType(kBlockRows), m.loc),
-                      kernel.addWorkgroupAttribution(sliceType(kBlockCols), m.loc)};
+  SharedSlices shared{kernel.addWorkgroupAttribution(sliceType(tiling.blockRows), m.loc),
+                      kernel.addWorkgroupAttribution(sliceType(tiling.blockCols), m.loc),
+                      Value()};
 
   Value tid = gpu::ThreadIdOp::create(m.b, m.loc, gpu::Dimension::x);
   Value bid = gpu::BlockIdOp::create(m.b, m.loc, gpu::Dimension::x);
   Value warp = m.div(tid, inst.lanes), lane = m.rem(tid, inst.lanes);
-  Value blockRow = m.mul(m.div(bid, blocksAcross), kBlockRows);
-  Value blockCol = m.mul(m.rem(bid, blocksAcross), kBlockCols);
-  Value warpRow = m.mul(m.div(warp, 2), kWarpTile), warpCol = m.mul(m.rem(warp, 2), kWarpTile);
-  int64_t tilesDown = kWarpTile / inst.rows, tilesAcross = kWarpTile / inst.cols;
+  Value blockRow = m.mul(m.div(bid, blocksAcross), tiling.blockRows);
+  Value blockCol = m.mul(m.rem(bid, blocksAcross), tiling.blockCols);
+  Value warpRow = m.mul(m.div(warp, tiling.warpsAcross), tiling.warpRows());
+  Value warpCol = m.mul(m.rem(warp, tiling.warpsAcross), tiling.warpCols());
+  int64_t tilesDown = tiling.warpRows() / inst.rows, tilesAcross = tiling.warpCols() / inst.cols;
   int64_t accumulators = tilesDown * tilesAcross * 4;
   Value zero = arith::ConstantFloatOp::create(m.b, m.loc, m.b.getF32Type(), APFloat(0.0f));
   SmallVector<Value> init(accumulators, zero);
+  SliceCopy copyA{a, /*kContiguous=*/!a.swapped, /*sliceByColumn=*/false, tiling.blockRows,
+                  blockRow};
+  SliceCopy copyB{bm, /*kContiguous=*/bm.swapped, /*sliceByColumn=*/true, tiling.blockCols,
+                  blockCol};
 
+  // The first slice to stage 0; then, each time round, the next slice's
+  // global reads are issued before the products on this one, and stored to
+  // the other stage after them, so their latency hides behind the matrix
+  // instructions. One barrier a slice: the stage written in round s was last
+  // read in round s - 1, before its barrier.
+  copyA.store(m, copyA.load(m, m.c(0), tid, threads), shared.a, m.c(0), tid, threads);
+  copyB.store(m, copyB.load(m, m.c(0), tid, threads), shared.b, m.c(0), tid, threads);
+  gpu::BarrierOp::create(m.b, m.loc);
   auto loop = scf::ForOp::create(
-      m.b, m.loc, m.c(0), m.c(s.k), m.c(kSlice), init,
-      [&](OpBuilder &nb, Location loc, Value k0, ValueRange acc) {
+      m.b, m.loc, m.c(0), m.c(ceilDiv(s.k, kSlice)), m.c(1), init,
+      [&](OpBuilder &nb, Location loc, Value slice, ValueRange acc) {
         IndexMath n{nb, loc};
-        // A's rows and B's columns of this block, k0..k0+kSlice, to shared
-        // memory; then every warp's products from there.
-        stageSlice(n, a, /*kContiguous=*/!a.swapped, shared.a, kBlockRows, blockRow, k0, tid,
-                   threads, /*sliceByColumn=*/false);
-        stageSlice(n, bm, /*kContiguous=*/bm.swapped, shared.b, kBlockCols, blockCol, k0, tid,
-                   threads, /*sliceByColumn=*/true);
-        gpu::BarrierOp::create(nb, loc);
+        SharedSlices now = shared;
+        now.stage = n.rem(slice, 2);
+        Value nextK = n.mul(n.add(slice, 1), kSlice);
+        SmallVector<Value> nextA = copyA.load(n, nextK, tid, threads);
+        SmallVector<Value> nextB = copyB.load(n, nextK, tid, threads);
         SmallVector<Value> next(acc.begin(), acc.end());
         for (int64_t k = 0; k < kSlice; k += 16)
           for (int64_t i = 0; i < tilesDown; ++i)
             for (int64_t j = 0; j < tilesAcross; ++j) {
               int64_t first = (i * tilesAcross + j) * 4;
               SmallVector<Value> d = inst.step(
-                  n, shared, lane, n.add(warpRow, i * inst.rows), n.add(warpCol, j * inst.cols),
+                  n, now, lane, n.add(warpRow, i * inst.rows), n.add(warpCol, j * inst.cols),
                   n.c(k), ValueRange(next).slice(first, 4));
               std::copy(d.begin(), d.end(), next.begin() + first);
             }
-        // The slices are overwritten next time round only once every warp
-        // has read them.
+        Value other = n.rem(n.add(slice, 1), 2);
+        copyA.store(n, nextA, shared.a, other, tid, threads);
+        copyB.store(n, nextB, shared.b, other, tid, threads);
         gpu::BarrierOp::create(nb, loc);
         scf::YieldOp::create(nb, loc, next);
       });
@@ -243,14 +281,25 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &i
   return {blocks, threads};
 }
 
+/// 128 x 128 tiles (eight warps of 64 x 32) where they still give enough
+/// blocks to fill a large GPU, else 64 x 64 (four warps of 32 x 32).
+Tiling tilingFor(const GemmShape &s, GemmTile tile) {
+  constexpr Tiling small{64, 64, 2, 2}, large{128, 128, 2, 4};
+  constexpr int64_t kEnoughBlocks = 128;
+  if (tile == GemmTile::Auto)
+    return ceilDiv(s.m, 128) * ceilDiv(s.n, 128) >= kEnoughBlocks ? large : small;
+  return tile == GemmTile::Large ? large : small;
+}
+
 } // namespace
 
 LaunchShape mlir::tetra::buildTensorCoreGemm(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
                                              StringRef target, Value a, Value bMatrix, Value c,
-                                             const GemmShape &shape, GemmEpilogue epilogue) {
+                                             const GemmShape &shape, GemmTile tile,
+                                             GemmEpilogue epilogue) {
   IndexMath m{b, loc};
   MatrixReader aReader{a, shape.m, shape.k, shape.transA};
   MatrixReader bReader{bMatrix, shape.k, shape.n, shape.transB};
-  return buildTiled(m, kernel, target == "rocdl" ? mfma() : mmaSync(), aReader, bReader, c, shape,
-                    epilogue);
+  return buildTiled(m, kernel, target == "rocdl" ? mfma() : mmaSync(), tilingFor(shape, tile),
+                    aReader, bReader, c, shape, epilogue);
 }

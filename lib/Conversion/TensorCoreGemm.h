@@ -20,10 +20,14 @@ struct GemmShape {
   bool overwrite = false; // C = op(A) op(B): C was zero-filled just before
 };
 
+/// A block's tile of C: 64 x 64 (four warps), 128 x 128 (eight), or the
+/// larger where it still gives 128 blocks.
+enum class GemmTile { Auto, Small, Large };
+
 /// Emits, at `b`'s insertion point inside `kernel`, the tensor-core GEMM for
 /// `target` ("nvvm": mma.sync m16n8k16 bf16; "rocdl": MFMA 16x16x16 bf16):
-/// 64x64 tiles of C a block, four warps (waves) a block, slices of A and B
-/// staged in shared memory (workgroup attributions of `kernel`). Operands
+/// a tile of C a block (`tile`), slices of A and B staged in shared memory
+/// (two stages of each, workgroup attributions of `kernel`). Operands
 /// are rounded to bf16, products summed in fp32 and added to C (stored
 /// into C with `overwrite`). Returns the launch it needs.
 /// `epilogue`, when given, runs at every element of C once it is stored,
@@ -31,7 +35,8 @@ struct GemmShape {
 using GemmEpilogue = function_ref<void(OpBuilder &, Location, Value row, Value col)>;
 LaunchShape buildTensorCoreGemm(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
                                 StringRef target, Value a, Value bMatrix, Value c,
-                                const GemmShape &shape, GemmEpilogue epilogue = {});
+                                const GemmShape &shape, GemmTile tile,
+                                GemmEpilogue epilogue = {});
 
 } // namespace mlir::tetra
 

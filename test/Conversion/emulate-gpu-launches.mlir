@@ -21,22 +21,27 @@
 // with the matrix instruction a call that sees the whole warp's fragments.
 // MMA-NOT: gpu.
 // MMA-LABEL: func.func @layer
-// MMA: %[[SA:.*]] = memref.alloc() : memref<64x40xbf16>
-// MMA: %[[SB:.*]] = memref.alloc() : memref<64x40xbf16>
+// MMA: %[[SA:.*]] = memref.alloc() : memref<2x64x40xbf16>
+// MMA: %[[SB:.*]] = memref.alloc() : memref<2x64x40xbf16>
 // MMA: call @gemm_40x20x24_nt_layer_0_emulated_launch(%c1{{.*}}, %c128, %c32, %arg0, %arg1, %arg2, %[[SA]], %[[SB]])
 // MMA-LABEL: func.func private @gemm_40x20x24_nt_layer_0_emulated(
 // MMA: %[[D:.*]] = memref.alloca() : memref<4xf32>
 // MMA: call @tetra_emu_thread_id() : () -> index
 // MMA: call @tetra_emu_block_id() : () -> index
-// MMA: scf.for {{.*}} iter_args(%[[C0:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C1:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C2:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C3:[a-z0-9]+]] = %{{[a-z0-9_]+}},
+// Each access to shared memory is reported to the race check.
+// MMA: call @tetra_emu_workgroup_access
+// MMA: memref.store {{.*}} : memref<2x64x40xbf16>
 // MMA: call @tetra_emu_barrier()
+// MMA: scf.for {{.*}} iter_args(%[[C0:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C1:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C2:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C3:[a-z0-9]+]] = %{{[a-z0-9_]+}},
+// MMA: call @tetra_emu_workgroup_access
+// MMA: vector.load {{.*}} : memref<2x64x40xbf16>, vector<2xbf16>
 // MMA: call @tetra_emu_mma_sync_m16n8k16_bf16({{.*}}, %[[C0]], %[[C1]], %[[C2]], %[[C3]], %[[D]])
 // MMA: memref.load %[[D]][%c0
 // MMA: call @tetra_emu_barrier()
 // The activation, the product's epilogue.
 // MMA: math.tanh
 // MMA: return
-// MMA: func.func private @gemm_40x20x24_nt_layer_0_emulated_launch(index, index, index, memref<40x24xf32>, memref<20x24xf32>, memref<40x20xf32>, memref<64x40xbf16>, memref<64x40xbf16>)
+// MMA: func.func private @gemm_40x20x24_nt_layer_0_emulated_launch(index, index, index, memref<40x24xf32>, memref<20x24xf32>, memref<40x20xf32>, memref<2x64x40xbf16>, memref<2x64x40xbf16>)
 // MMA-NOT: gpu.
 
 // MFMA: call @gemm_40x20x24_nt_layer_0_emulated_launch(%{{.*}}, %c256, %c64,

@@ -1,6 +1,8 @@
 // One kernel per fused group, launched where the group was.
 // RUN: tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels | FileCheck %s
 // RUN: tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels=target=rocdl | FileCheck %s --check-prefix=AMD
+// RUN: tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels=gemm-tile=128 | FileCheck %s --check-prefix=LARGE
+// RUN: not tetra-opt %S/Inputs/fused-groups.mlir --convert-linalg-to-gpu-kernels=gemm-tile=96 2>&1 | FileCheck %s --check-prefix=TILE
 // RUN: tetra-opt %s -split-input-file -verify-diagnostics --convert-linalg-to-gpu-kernels
 
 // CHECK: module attributes {gpu.container_module}
@@ -13,17 +15,24 @@
 // CHECK: gpu.launch_func @kernels::@layer_2_reduction {{.*}} args(%arg2 : memref<40x20xf32>, %arg3 : memref<40xf32>)
 // CHECK-NOT: linalg.
 // CHECK: gpu.module @kernels
-// The slices of A and B, bf16 in shared memory; four warps of 2 x 4 tiles
-// of 16x8, two k steps of 16 a slice: 16 mma.sync between the barriers.
-// CHECK: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup(%{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// The slices of A and B, bf16 in shared memory, two stages each; four
+// warps of 2 x 4 tiles of 16x8, two k steps of 16 a slice: 16 mma.sync a
+// slice, fed by 32-bit loads of bf16 pairs.
+// CHECK: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// The first slice into stage 0: 16 elements of A and 16 of B a thread.
+// CHECK-COUNT-16: memref.store {{.*}}, %[[SA]][%c0
+// CHECK-COUNT-16: memref.store {{.*}}, %[[SB]][%c0
+// CHECK: gpu.barrier
 // CHECK: scf.for {{.*}} -> (f32, f32
-// CHECK: scf.for
-// CHECK: memref.store {{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>
-// CHECK: scf.for
-// CHECK: memref.store {{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>
-// CHECK: gpu.barrier
+// The next slice is read from global memory before this one's products...
+// CHECK: memref.load %arg0
+// CHECK: vector.load %[[SA]][{{.*}}] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
 // CHECK-COUNT-16: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK-NOT: nvvm.mma.sync
+// ...and stored into the other stage after them; one barrier a slice.
+// CHECK: memref.store {{.*}}, %[[SA]]
 // CHECK: gpu.barrier
+// CHECK-NEXT: scf.yield
 // The epilogue after each stored element of C.
 // CHECK: memref.store
 // CHECK: math.tanh
@@ -32,11 +41,27 @@
 // CHECK: scf.for
 // CHECK: scf.for {{.*}} iter_args
 
-// Four waves of 2 x 2 tiles of 16x16: 8 MFMAs a slice.
+// Four waves of 2 x 2 tiles of 16x16: 8 MFMAs a slice, each operand one
+// 64-bit load of four bf16.
 // AMD: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup({{.*}}) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
 // AMD: gpu.barrier
+// AMD: vector.load {{.*}} : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, vector<4xbf16>
 // AMD-COUNT-8: amdgpu.mfma 16x16x16 {{.*}} : vector<4xbf16>, vector<4xbf16>, vector<4xf32>
+// AMD-NOT: amdgpu.mfma
+// AMD: gpu.barrier
 // AMD-NOT: nvvm.
+
+// 128x128 tiles: eight warps of 64x32, 4 x 4 tiles of 16x8 each, 32
+// mma.sync a slice; each thread stages 16 elements of A and 16 of B.
+// LARGE: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup(%[[SA:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// LARGE-COUNT-16: memref.store {{.*}}, %[[SA]][%c0
+// LARGE-NOT: memref.store {{.*}}, %[[SA]]
+// LARGE: scf.for
+// LARGE-COUNT-32: nvvm.mma.sync
+// LARGE-NOT: nvvm.mma.sync
+// LARGE: gpu.barrier
+// TILE: error: convert-linalg-to-gpu-kernels: gemm-tile must be auto, 64 or 128, not '96'
+
 
 func.func @on_tensors(%x: tensor<4xf32>) -> tensor<4xf32> {
   // expected-error @+1 {{is on tensors; outline GPU kernels after bufferization}}

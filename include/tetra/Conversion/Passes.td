@@ -83,7 +83,10 @@ def ConvertLinalgToGPUKernels
       `gemm=vendor`, a call of the runtime's `tetra_gpu_sgemm`, cuBLAS with
       the same arithmetic, stays in the host code). `target=nvvm` issues
       `mma.sync.m16n8k16` (one warp per 16x8 tile), `target=rocdl` issues
-      `v_mfma_f32_16x16x16bf16_1k` (one wave64 per 16x16 tile);
+      `v_mfma_f32_16x16x16bf16_1k` (one wave64 per 16x16 tile). A block
+      computes a 64x64 or 128x128 tile of C (`gemm-tile`) in 32-wide
+      slices of K, double-buffered in shared memory: the next slice's
+      global reads are issued before the current slice's products;
     - any other group gets one thread per point of its parallel loops, which
       walks the reduction loops in order (norms, softmax and logsumexp rows)
       and evaluates the group's body.
@@ -101,7 +104,11 @@ def ConvertLinalgToGPUKernels
     Option<"gemm", "gemm", "std::string", /*default=*/"\"tensor-cores\"",
            "Matrix products as generated tensor-core kernels (tensor-cores) "
            "or as calls of tetra_gpu_sgemm, which the runtime serves with the "
-           "vendor library (vendor: cuBLAS, bf16 tensor cores, fp32 sums)">
+           "vendor library (vendor: cuBLAS, bf16 tensor cores, fp32 sums)">,
+    Option<"gemmTile", "gemm-tile", "std::string", /*default=*/"\"auto\"",
+           "A tensor-core GEMM block's tile of C: 64 (64x64, four warps), "
+           "128 (128x128, eight warps) or auto (128 where that still gives "
+           "128 blocks)">
   ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
@@ -128,7 +135,11 @@ def EmulateGPULaunches : Pass<"tetra-emulate-gpu-launches", "::mlir::ModuleOp"> 
       computes a warp's matrix instruction from its lanes' fragments. The
       launch becomes a call of `<kernel>_emulated_launch(grid, block,
       warp size, operands...)`, which `tetra-emulate-gpu-trampolines`
-      defines once the host code is LLVM.
+      defines once the host code is LLVM. Every load and store of such a
+      kernel first reports its bytes (`tetra_emu_workgroup_access`,
+      `tetra_emu_global_access`), and the emulator stops the run at a
+      race: two threads touching a byte between the same barriers, or two
+      blocks of one launch touching a global byte, one of them writing.
 
     `tetra_gpu_sgemm` (the vendor GEMM) becomes the CPU's `tetra_sgemm`.
     What this checks on a CPU is everything the GPU lowering decides: which
