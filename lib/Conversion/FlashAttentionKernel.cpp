@@ -169,17 +169,17 @@ struct MatrixCore {
       for (auto [kk, aOps] : llvm::enumerate(a)) {
         int64_t k0 = static_cast<int64_t>(kk) * 16;
         SmallVector<Value> bOps;
+        // The tile's rows run along d: a lane's B operand is one 64-bit
+        // load (MFMA) or two 32-bit loads (mma.sync).
         if (mfma) {
-          Value row = m.add(lane16, t * 16);
-          for (int64_t i = 0; i < 4; ++i)
-            bOps.push_back(n.load(tile, {row, m.add(quad, k0 + i)}));
-        } else {
-          Value row = m.add(g, t * 8);
-          for (int64_t r = 0; r < 2; ++r) {
-            Value c = m.add(t2, k0 + 8 * r);
-            bOps.push_back(packBf16Pair(m, n.load(tile, {row, c}), n.load(tile, {row, m.add(c, 1)})));
-          }
+          acc = mfmaBf16(n.b, n.loc, vector::FromElementsOp::create(
+                                         n.b, n.loc, VectorType::get({4}, n.b.getBF16Type()), aOps),
+                         loadBf16Run(m, tile, {m.add(lane16, t * 16), m.add(quad, k0)}, 4), acc);
+          continue;
         }
+        Value row = m.add(g, t * 8);
+        for (int64_t r = 0; r < 2; ++r)
+          bOps.push_back(loadBf16Pair(m, tile, {row, m.add(t2, k0 + 8 * r)}));
         acc = mma(n, aOps, bOps, acc);
       }
       out.append(acc);
@@ -202,25 +202,30 @@ struct MatrixCore {
       gpu::BarrierOp::create(n.b, n.loc);
     }
     for (int64_t kk = 0; kk < width / 16; ++kk) {
+      // MFMA's A: four bf16 of a scratch row, one 64-bit load.
+      Value aRun = mfma ? loadBf16Run(m, scratch, {warp, lane16, m.add(quad, kk * 16)}, 4)
+                        : Value();
       SmallVector<Value> aOps;
-      for (int64_t r = 0; r < 4; ++r)
-        aOps.push_back(mfma ? n.load(scratch, {warp, lane16, m.add(quad, kk * 16 + r)})
-                            : packBf16Pair(m, n.bf16(p[8 * kk + 2 * r]),
-                                           n.bf16(p[8 * kk + 2 * r + 1])));
+      for (int64_t r = 0; r < 4 && !mfma; ++r)
+        aOps.push_back(packBf16Pair(m, n.bf16(p[8 * kk + 2 * r]), n.bf16(p[8 * kk + 2 * r + 1])));
       for (int64_t t = 0; t < dTiles; ++t) {
-        SmallVector<Value> bOps;
+        SmallVector<Value> bOps, updated;
         if (mfma) {
+          // B runs down the tile's rows: four loads.
           Value col = m.add(lane16, t * 16);
           for (int64_t i = 0; i < 4; ++i)
             bOps.push_back(n.load(tile, {m.add(quad, kk * 16 + i), col}));
+          Value bRun = vector::FromElementsOp::create(
+              n.b, n.loc, VectorType::get({4}, n.b.getBF16Type()), bOps);
+          updated = mfmaBf16(n.b, n.loc, aRun, bRun, acc.slice(t * 4, 4));
         } else {
           Value col = m.add(g, t * 8);
           for (int64_t r = 0; r < 2; ++r) {
             Value j = m.add(t2, kk * 16 + 8 * r);
             bOps.push_back(packBf16Pair(m, n.load(tile, {j, col}), n.load(tile, {m.add(j, 1), col})));
           }
+          updated = mma(n, aOps, bOps, acc.slice(t * 4, 4));
         }
-        SmallVector<Value> updated = mma(n, aOps, bOps, acc.slice(t * 4, 4));
         std::copy(updated.begin(), updated.end(), acc.begin() + t * 4);
       }
     }

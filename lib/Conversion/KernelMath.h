@@ -37,6 +37,21 @@ inline Value packBf16Pair(IndexMath &m, Value lo, Value hi) {
   return LLVM::BitcastOp::create(m.b, m.loc, m.b.getI32Type(), v);
 }
 
+/// `count` consecutive bf16 of `memory` from `indices` (along its last,
+/// contiguous dimension) in one vector load; the caller keeps them
+/// aligned to their size.
+inline Value loadBf16Run(IndexMath &m, Value memory, ValueRange indices, int64_t count) {
+  auto type = VectorType::get({count}, m.b.getBF16Type());
+  return vector::LoadOp::create(m.b, m.loc, type, memory, indices);
+}
+
+/// Two consecutive bf16 of `memory` as the 32-bit register mma.sync takes
+/// (the first in the low half), in one load.
+inline Value loadBf16Pair(IndexMath &m, Value memory, ValueRange indices) {
+  return LLVM::BitcastOp::create(m.b, m.loc, m.b.getI32Type(),
+                                 loadBf16Run(m, memory, indices, 2));
+}
+
 /// D = A B + C by one warp-wide mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32:
 /// four A registers, two B registers (bf16 pairs), four f32 accumulators;
 /// returns D's four accumulators.

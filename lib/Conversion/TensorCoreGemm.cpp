@@ -115,16 +115,15 @@ struct Instruction {
   std::function<std::pair<Value, Value>(IndexMath &, Value lane, int64_t i)> position;
 };
 
-/// `count` bf16 of row `r` of a shared slice from `k` on, in one load.
+/// `count` bf16 of row `r` of the stage the warps read, from `k` on.
 Value sharedRun(IndexMath &m, const SharedSlices &s, Value slice, Value r, Value k,
                 int64_t count) {
-  auto type = VectorType::get({count}, m.b.getBF16Type());
-  return vector::LoadOp::create(m.b, m.loc, type, slice, ValueRange{s.stage, r, k});
+  return loadBf16Run(m, slice, ValueRange{s.stage, r, k}, count);
 }
 
 /// A bf16 pair along k as the 32-bit register mma.sync takes.
 Value sharedPair(IndexMath &m, const SharedSlices &s, Value slice, Value r, Value k) {
-  return LLVM::BitcastOp::create(m.b, m.loc, m.b.getI32Type(), sharedRun(m, s, slice, r, k, 2));
+  return loadBf16Pair(m, slice, ValueRange{s.stage, r, k});
 }
 
 /// mma.sync.m16n8k16 (PTX ISA fragments; g = lane / 4, t = lane % 4).
