@@ -44,7 +44,7 @@ done
 to_cubin() {
   "$BIN/tetra-opt" "$1" --pass-pipeline="builtin.module(\
 convert-linalg-to-gpu-kernels{target=nvvm},nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},\
-gpu.module(lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm,reconcile-unrealized-casts),\
+gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,reconcile-unrealized-casts),\
 gpu-module-to-binary{format=bin toolkit=$CUDA})" -o "$2"
 }
 

@@ -57,7 +57,7 @@ std::string kernelPipeline(const cost::Machine &machine) {
                          machine.chip)
         .str();
   return llvm::formatv("nvvm-attach-target{{chip={0} features=+ptx81 O=3},"
-                       "gpu.module(lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm,"
+                       "gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,"
                        "reconcile-unrealized-casts)",
                        machine.chip)
       .str();

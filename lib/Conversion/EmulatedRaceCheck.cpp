@@ -10,12 +10,15 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 
 namespace {
+
+MemRefType type(Value memref) { return llvm::cast<MemRefType>(memref.getType()); }
 
 int64_t bytesOf(Type type) {
   if (auto vector = llvm::dyn_cast<VectorType>(type))
@@ -49,13 +52,8 @@ void report(Operation *op, const Argument &arg, Value memref, ValueRange indices
             bool writes) {
   OpBuilder b(op);
   Location loc = op->getLoc();
-  auto type = llvm::cast<MemRefType>(memref.getType());
   auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
-  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memref);
-  Value element = metadata.getOffset();
-  for (auto [index, stride] : llvm::zip(indices, metadata.getStrides()))
-    element = arith::AddIOp::create(b, loc, element, arith::MulIOp::create(b, loc, index, stride));
-  Value offset = arith::MulIOp::create(b, loc, element, constant(bytesOf(type.getElementType())));
+  Value offset = tetra::elementByteOffset(b, loc, memref, indices);
   Value bytes = constant(bytesOf(accessed)), write = constant(writes);
   if (arg.workgroup) {
     func::CallOp::create(b, loc, arg.callee,
@@ -91,6 +89,10 @@ LogicalResult instrument(Value root, const Argument &arg) {
       else if (auto store = llvm::dyn_cast<vector::StoreOp>(user))
         report(user, arg, memref, store.getIndices(), store.getValueToStore().getType(),
                /*writes=*/true);
+      else if (auto ldmatrix = llvm::dyn_cast<nvgpu::LdMatrixOp>(user))
+        // Each lane reads the 8 elements of the row it names.
+        report(user, arg, memref, ldmatrix.getIndices(),
+               VectorType::get({8}, type(memref).getElementType()), /*writes=*/false);
       else if (!llvm::isa<memref::ExtractStridedMetadataOp, memref::ExtractAlignedPointerAsIndexOp,
                           memref::DimOp>(user))
         return user->emitOpError("uses ")
@@ -102,6 +104,17 @@ LogicalResult instrument(Value root, const Argument &arg) {
 }
 
 } // namespace
+
+Value mlir::tetra::elementByteOffset(OpBuilder &b, Location loc, Value memref,
+                                     ValueRange indices) {
+  auto type = llvm::cast<MemRefType>(memref.getType());
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memref);
+  Value element = metadata.getOffset();
+  for (auto [index, stride] : llvm::zip(indices, metadata.getStrides()))
+    element = arith::AddIOp::create(b, loc, element, arith::MulIOp::create(b, loc, index, stride));
+  return arith::MulIOp::create(
+      b, loc, element, arith::ConstantIndexOp::create(b, loc, bytesOf(type.getElementType())));
+}
 
 LogicalResult mlir::tetra::checkMemoryAccesses(ModuleOp module, func::FuncOp host,
                                                unsigned firstWorkgroup) {

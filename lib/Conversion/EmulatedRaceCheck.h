@@ -26,6 +26,10 @@ namespace mlir::tetra {
 /// bytes it could not name.
 LogicalResult checkMemoryAccesses(ModuleOp module, func::FuncOp host, unsigned firstWorkgroup);
 
+/// The byte offset of `memref[indices]` from the start of its allocation
+/// (its aligned pointer), from the memref's strided metadata.
+Value elementByteOffset(OpBuilder &b, Location loc, Value memref, ValueRange indices);
+
 } // namespace mlir::tetra
 
 #endif // TETRA_CONVERSION_EMULATEDRACECHECK_H

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -106,11 +107,17 @@ struct SharedSlices {
 /// sit in the tile.
 struct Instruction {
   int64_t lanes, rows, cols; // k is 16 for both
-  /// The accumulators after one instruction on the tile at (row, col) of
-  /// the block, k offset `k` within the slice.
+  int64_t bTilesPerLoad;     // B tiles one loadB fetches
+  /// A's operands for the tile rows from `row`, k offset `k` in the slice.
   std::function<SmallVector<Value>(IndexMath &, const SharedSlices &, Value lane, Value row,
-                                   Value col, Value k, ValueRange acc)>
-      step;
+                                   Value k)>
+      loadA;
+  /// B's operands for bTilesPerLoad tiles from column `col`, one list each.
+  std::function<SmallVector<SmallVector<Value>>(IndexMath &, const SharedSlices &, Value lane,
+                                                Value col, Value k)>
+      loadB;
+  /// The accumulators after one instruction.
+  std::function<SmallVector<Value>(IndexMath &, ValueRange a, ValueRange b, ValueRange acc)> mma;
   /// (row, column) in the tile of accumulator `i` of `lane`.
   std::function<std::pair<Value, Value>(IndexMath &, Value lane, int64_t i)> position;
 };
@@ -121,27 +128,45 @@ Value sharedRun(IndexMath &m, const SharedSlices &s, Value slice, Value r, Value
   return loadBf16Run(m, slice, ValueRange{s.stage, r, k}, count);
 }
 
-/// A bf16 pair along k as the 32-bit register mma.sync takes.
-Value sharedPair(IndexMath &m, const SharedSlices &s, Value slice, Value r, Value k) {
-  return loadBf16Pair(m, slice, ValueRange{s.stage, r, k});
+/// Four 8x8 bf16 matrices of the stage the warps read by one warp-wide
+/// ldmatrix.x4: lane l gives row l % 8 of matrix l / 8 at (r, k) and gets,
+/// in register j, its two elements of matrix j (PTX ISA: row l / 4,
+/// columns 2 (l % 4) and one more). Rows are 80 bytes, so each row's 16
+/// bytes are aligned and the eight rows of a matrix fall in different banks.
+SmallVector<Value> sharedMatrices(IndexMath &m, const SharedSlices &s, Value slice, Value r,
+                                  Value k) {
+  auto type = VectorType::get({4, 2}, m.b.getBF16Type());
+  Value v = nvgpu::LdMatrixOp::create(m.b, m.loc, type, slice, ValueRange{s.stage, r, k},
+                                      /*transpose=*/false, /*numTiles=*/4);
+  SmallVector<Value> regs;
+  for (int64_t j = 0; j < 4; ++j)
+    regs.push_back(LLVM::BitcastOp::create(m.b, m.loc, m.b.getI32Type(),
+                                           vector::ExtractOp::create(m.b, m.loc, v, j)));
+  return regs;
 }
 
 /// mma.sync.m16n8k16 (PTX ISA fragments; g = lane / 4, t = lane % 4).
+/// A's registers a0..a3 hold rows g, g+8 at columns (k) 2t, then the same
+/// at 2t+8: the four 8x8 quarters of its 16x16 tile, in the order ldmatrix
+/// returns them when lane l names row l % 8 + 8 ((l / 8) % 2), column
+/// 8 (l / 16). B's b0, b1 hold column g at rows (k) 2t, 2t+8: with B
+/// stored by column, an 8x8 matrix of columns by k, so one ldmatrix.x4
+/// serves two 8-column tiles (lane l names column l % 8 + 8 (l / 16), k
+/// 8 ((l / 8) % 2)).
 Instruction mmaSync() {
-  Instruction inst{32, 16, 8, nullptr, nullptr};
-  inst.step = [](IndexMath &m, const SharedSlices &s, Value lane, Value row, Value col, Value k,
-                 ValueRange acc) {
-    Value g = m.div(lane, 4), pairK = m.add(k, m.mul(m.rem(lane, 4), 2));
-    SmallVector<Value> aRegs, bRegs;
-    // a0..a7 in four registers: rows g, g+8; columns 2t, 2t+8 (pairs along k).
-    for (int r = 0; r < 4; ++r)
-      aRegs.push_back(sharedPair(m, s, s.a, m.add(row, m.add(g, 8 * (r % 2))),
-                                 m.add(pairK, 8 * (r / 2))));
-    // b0..b3 in two registers: rows (k) 2t, 2t+8 (pairs), column g.
-    Value bc = m.add(col, g);
-    for (int r = 0; r < 2; ++r)
-      bRegs.push_back(sharedPair(m, s, s.b, bc, m.add(pairK, 8 * r)));
-    return mmaSyncBf16(m.b, m.loc, aRegs, bRegs, acc);
+  Instruction inst{32, 16, 8, 2, nullptr, nullptr, nullptr, nullptr};
+  inst.loadA = [](IndexMath &m, const SharedSlices &s, Value lane, Value row, Value k) {
+    Value r = m.add(row, m.add(m.rem(lane, 8), m.mul(m.rem(m.div(lane, 8), 2), 8)));
+    return sharedMatrices(m, s, s.a, r, m.add(k, m.mul(m.div(lane, 16), 8)));
+  };
+  inst.loadB = [](IndexMath &m, const SharedSlices &s, Value lane, Value col, Value k) {
+    Value c = m.add(col, m.add(m.rem(lane, 8), m.mul(m.div(lane, 16), 8)));
+    SmallVector<Value> regs =
+        sharedMatrices(m, s, s.b, c, m.add(k, m.mul(m.rem(m.div(lane, 8), 2), 8)));
+    return SmallVector<SmallVector<Value>>{{regs[0], regs[1]}, {regs[2], regs[3]}};
+  };
+  inst.mma = [](IndexMath &m, ValueRange a, ValueRange b, ValueRange acc) {
+    return mmaSyncBf16(m.b, m.loc, a, b, acc);
   };
   // c0, c1: row g, columns 2t, 2t+1; c2, c3: row g+8.
   inst.position = [](IndexMath &m, Value lane, int64_t i) {
@@ -151,14 +176,20 @@ Instruction mmaSync() {
 }
 
 /// v_mfma_f32_16x16x16bf16_1k: lane l holds A[l % 16][4 (l / 16) + i],
-/// B[4 (l / 16) + i][l % 16] and D[4 (l / 16) + i][l % 16].
+/// B[4 (l / 16) + i][l % 16] and D[4 (l / 16) + i][l % 16]; A's and B's
+/// four each are one 64-bit load.
 Instruction mfma() {
-  Instruction inst{64, 16, 16, nullptr, nullptr};
-  inst.step = [](IndexMath &m, const SharedSlices &s, Value lane, Value row, Value col, Value k,
-                 ValueRange acc) {
-    Value lane16 = m.rem(lane, 16), quadK = m.add(k, m.mul(m.div(lane, 16), 4));
-    return mfmaBf16(m.b, m.loc, sharedRun(m, s, s.a, m.add(row, lane16), quadK, 4),
-                    sharedRun(m, s, s.b, m.add(col, lane16), quadK, 4), acc);
+  Instruction inst{64, 16, 16, 1, nullptr, nullptr, nullptr, nullptr};
+  inst.loadA = [](IndexMath &m, const SharedSlices &s, Value lane, Value row, Value k) {
+    return SmallVector<Value>{sharedRun(m, s, s.a, m.add(row, m.rem(lane, 16)),
+                                        m.add(k, m.mul(m.div(lane, 16), 4)), 4)};
+  };
+  inst.loadB = [](IndexMath &m, const SharedSlices &s, Value lane, Value col, Value k) {
+    return SmallVector<SmallVector<Value>>{{sharedRun(m, s, s.b, m.add(col, m.rem(lane, 16)),
+                                                      m.add(k, m.mul(m.div(lane, 16), 4)), 4)}};
+  };
+  inst.mma = [](IndexMath &m, ValueRange a, ValueRange b, ValueRange acc) {
+    return mfmaBf16(m.b, m.loc, a[0], b[0], acc);
   };
   inst.position = [](IndexMath &m, Value lane, int64_t i) {
     return std::pair{m.add(m.mul(m.div(lane, 16), 4), i), m.rem(lane, 16)};
@@ -214,9 +245,15 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &i
     return MemRefType::get({2, rows, kSharedRow}, m.b.getBF16Type(), MemRefLayoutAttrInterface{},
                            workgroup);
   };
-  SharedSlices shared{kernel.addWorkgroupAttribution(sliceType(tiling.blockRows), m.loc),
-                      kernel.addWorkgroupAttribution(sliceType(tiling.blockCols), m.loc),
-                      Value()};
+  // 16-byte aligned, as ldmatrix's row addresses must be.
+  auto slices = [&](int64_t rows) {
+    Value buffer = kernel.addWorkgroupAttribution(sliceType(rows), m.loc);
+    kernel.setWorkgroupAttributionAttr(kernel.getNumWorkgroupAttributions() - 1,
+                                       LLVM::LLVMDialect::getAlignAttrName(),
+                                       m.b.getI64IntegerAttr(16));
+    return buffer;
+  };
+  SharedSlices shared{slices(tiling.blockRows), slices(tiling.blockCols), Value()};
 
   Value tid = gpu::ThreadIdOp::create(m.b, m.loc, gpu::Dimension::x);
   Value bid = gpu::BlockIdOp::create(m.b, m.loc, gpu::Dimension::x);
@@ -252,15 +289,22 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &i
         SmallVector<Value> nextA = copyA.load(n, nextK, tid, threads);
         SmallVector<Value> nextB = copyB.load(n, nextK, tid, threads);
         SmallVector<Value> next(acc.begin(), acc.end());
-        for (int64_t k = 0; k < kSlice; k += 16)
+        for (int64_t k = 0; k < kSlice; k += 16) {
+          // Each 16-deep step loads every fragment of the warp's tiles once.
+          SmallVector<SmallVector<Value>> aOps, bOps;
+          for (int64_t i = 0; i < tilesDown; ++i)
+            aOps.push_back(inst.loadA(n, now, lane, n.add(warpRow, i * inst.rows), n.c(k)));
+          for (int64_t j = 0; j < tilesAcross; j += inst.bTilesPerLoad)
+            llvm::append_range(bOps,
+                               inst.loadB(n, now, lane, n.add(warpCol, j * inst.cols), n.c(k)));
           for (int64_t i = 0; i < tilesDown; ++i)
             for (int64_t j = 0; j < tilesAcross; ++j) {
               int64_t first = (i * tilesAcross + j) * 4;
-              SmallVector<Value> d = inst.step(
-                  n, now, lane, n.add(warpRow, i * inst.rows), n.add(warpCol, j * inst.cols),
-                  n.c(k), ValueRange(next).slice(first, 4));
+              SmallVector<Value> d =
+                  inst.mma(n, aOps[i], bOps[j], ValueRange(next).slice(first, 4));
               std::copy(d.begin(), d.end(), next.begin() + first);
             }
+        }
         Value other = n.rem(n.add(slice, 1), 2);
         copyA.store(n, nextA, shared.a, other, tid, threads);
         copyB.store(n, nextB, shared.b, other, tid, threads);

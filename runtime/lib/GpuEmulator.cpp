@@ -34,7 +34,7 @@ namespace {
 enum class Wait { Ready, Barrier, Warp, Done };
 
 /// The warp-wide instructions; each has its own operand and result layout.
-enum class WarpOp { MmaSyncM16N8K16Bf16, Mfma16x16x16Bf16, ShuffleXor };
+enum class WarpOp { MmaSyncM16N8K16Bf16, Mfma16x16x16Bf16, ShuffleXor, LdMatrixX4B16 };
 
 struct Lane {
   ucontext_t context;
@@ -203,6 +203,8 @@ const char *name(WarpOp op) {
     return "v_mfma_f32_16x16x16bf16_1k";
   case WarpOp::ShuffleXor:
     return "gpu.shuffle xor";
+  case WarpOp::LdMatrixX4B16:
+    return "ldmatrix.x4.b16";
   }
   return "?";
 }
@@ -218,6 +220,20 @@ void shuffleXor(Lane *warp, int64_t lanes) {
     uint32_t bits = warp[inside ? partner : lane].operands[0];
     std::memcpy(&warp[lane].result[0], &bits, sizeof bits);
   }
+}
+
+/// ldmatrix.sync.aligned.m8n8.x4.b16 (PTX ISA, "Warp-level matrix load
+/// instruction"): lanes 8j..8j+7 give the addresses of rows 0..7 of matrix
+/// j (16 bytes each); lane l receives, in register j, the 32 bits of matrix
+/// j's row l / 4 from byte 4 (l % 4). Operands: the lane's row address.
+void ldMatrixX4(Lane *warp) {
+  for (int lane = 0; lane < 32; ++lane)
+    for (int j = 0; j < 4; ++j) {
+      const Lane &source = warp[8 * j + lane / 4];
+      uint64_t address = source.operands[0] | (uint64_t(source.operands[1]) << 32);
+      std::memcpy(&warp[lane].result[j], reinterpret_cast<const char *>(address) + 4 * (lane % 4),
+                  4);
+    }
 }
 
 /// Completes the warp-wide instructions and the barrier every participant
@@ -243,12 +259,14 @@ bool release(Emulation &e) {
     if (op == WarpOp::ShuffleXor) {
       shuffleXor(warp, width);
     } else {
-      int64_t needed = op == WarpOp::MmaSyncM16N8K16Bf16 ? 32 : 64;
+      int64_t needed = op == WarpOp::Mfma16x16x16Bf16 ? 64 : 32;
       if (width != needed)
         fail(e, std::string(name(op)) + " needs " + std::to_string(needed) +
                     " lanes, the warp has " + std::to_string(width));
       if (op == WarpOp::MmaSyncM16N8K16Bf16)
         mmaSyncM16N8K16(warp);
+      else if (op == WarpOp::LdMatrixX4B16)
+        ldMatrixX4(warp);
       else
         mfma16x16x16(warp);
     }
@@ -366,6 +384,17 @@ extern "C" void tetra_emu_mma_sync_m16n8k16_bf16(uint32_t a0, uint32_t a1, uint3
   const uint32_t operands[6] = {a0, a1, a2, a3, b0, b1};
   const float c[4] = {c0, c1, c2, c3};
   warpInstruction(WarpOp::MmaSyncM16N8K16Bf16, operands, 6, c, d + offset);
+}
+
+extern "C" void tetra_emu_ldmatrix_x4_b16(int64_t address, float *, float *d, int64_t offset,
+                                          int64_t, int64_t) {
+  if (address % 16)
+    fail(emulation("ldmatrix"), "ldmatrix row address " + std::to_string(address) +
+                                    " is not 16-byte aligned");
+  const uint32_t operands[2] = {static_cast<uint32_t>(address),
+                                static_cast<uint32_t>(static_cast<uint64_t>(address) >> 32)};
+  const float none[4] = {};
+  warpInstruction(WarpOp::LdMatrixX4B16, operands, 2, none, d + offset);
 }
 
 extern "C" void tetra_emu_mfma_16x16x16_bf16(uint64_t a, uint64_t b, float c0, float c1, float c2,

@@ -33,8 +33,14 @@
 // MMA: memref.store {{.*}} : memref<2x64x40xbf16>
 // MMA: call @tetra_emu_barrier()
 // MMA: scf.for {{.*}} iter_args(%[[C0:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C1:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C2:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C3:[a-z0-9]+]] = %{{[a-z0-9_]+}},
+// ldmatrix: the lane's row is reported, then its address goes to the
+// emulator, which hands back the four registers.
 // MMA: call @tetra_emu_workgroup_access
-// MMA: vector.load {{.*}} : memref<2x64x40xbf16>, vector<2xbf16>
+// MMA: %[[BASE:.*]] = memref.extract_aligned_pointer_as_index
+// MMA: %[[ROW:.*]] = arith.addi %[[BASE]], %{{.*}} : index
+// MMA: call @tetra_emu_ldmatrix_x4_b16(%[[ROW]], %[[D]])
+// MMA: memref.load %[[D]]
+// MMA: llvm.bitcast %{{.*}} : f32 to vector<2xbf16>
 // MMA: call @tetra_emu_mma_sync_m16n8k16_bf16({{.*}}, %[[C0]], %[[C1]], %[[C2]], %[[C3]], %[[D]])
 // MMA: memref.load %[[D]][%c0
 // MMA: call @tetra_emu_barrier()

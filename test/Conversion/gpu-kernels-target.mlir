@@ -2,7 +2,7 @@
 // tensor-core mma.sync, AMDGCN for gfx90a with MFMA. One entry per group.
 // The GEMM stages bf16 slices in shared memory (LDS), two stages of
 // 2 x 64 x 40 bf16 for each of A and B, behind barriers.
-// RUN: tetra-opt %S/Inputs/fused-groups.mlir --pass-pipeline='builtin.module(convert-linalg-to-gpu-kernels{target=nvvm},nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},gpu.module(lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm,reconcile-unrealized-casts),gpu-module-to-binary{format=isa toolkit=%cuda_path})' | FileCheck %s --check-prefix=PTX
+// RUN: tetra-opt %S/Inputs/fused-groups.mlir --pass-pipeline='builtin.module(convert-linalg-to-gpu-kernels{target=nvvm},nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,reconcile-unrealized-casts),gpu-module-to-binary{format=isa toolkit=%cuda_path})' | FileCheck %s --check-prefix=PTX
 // RUN: tetra-opt %S/Inputs/fused-groups.mlir --pass-pipeline='builtin.module(convert-linalg-to-gpu-kernels{target=rocdl},rocdl-attach-target{chip=gfx90a O=3},convert-math-to-rocdl{chipset=gfx90a},gpu.module(lower-affine,convert-scf-to-cf,convert-amdgpu-to-rocdl{chipset=gfx90a},convert-gpu-to-rocdl{chipset=gfx90a},reconcile-unrealized-casts),gpu-module-to-binary{format=isa toolkit=%rocm_path})' | FileCheck %s --check-prefix=GCN
 
 // PTX: gpu.binary @kernels
@@ -10,7 +10,7 @@
 // PTX-SAME: .entry gemm_40x20x24_nt_layer_0(
 // PTX-SAME: st.shared.b16
 // PTX-SAME: bar.sync
-// PTX-SAME: ld.shared
+// PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-SAME: .entry layer_1_pointwise(
 // PTX-SAME: .entry layer_2_reduction(

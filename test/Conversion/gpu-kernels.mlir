@@ -17,8 +17,10 @@
 // CHECK: gpu.module @kernels
 // The slices of A and B, bf16 in shared memory, two stages each; four
 // warps of 2 x 4 tiles of 16x8, two k steps of 16 a slice: 16 mma.sync a
-// slice, fed by 32-bit loads of bf16 pairs.
-// CHECK: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// slice. Each 16-deep step loads A's fragments of a 16x16 tile with one
+// ldmatrix.x4, and B's of two 8-column tiles with one more.
+// Both 16-byte aligned, as ldmatrix's row addresses must be.
+// CHECK: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // The first slice into stage 0: 16 elements of A and 16 of B a thread.
 // CHECK-COUNT-16: memref.store {{.*}}, %[[SA]][%c0
 // CHECK-COUNT-16: memref.store {{.*}}, %[[SB]][%c0
@@ -26,8 +28,13 @@
 // CHECK: scf.for {{.*}} -> (f32, f32
 // The next slice is read from global memory before this one's products...
 // CHECK: memref.load %arg0
-// CHECK: vector.load %[[SA]][{{.*}}] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-// CHECK-COUNT-16: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK-COUNT-4: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK-NOT: nvgpu.ldmatrix
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK-COUNT-4: nvgpu.ldmatrix
+// CHECK-NOT: nvgpu.ldmatrix
+// CHECK-COUNT-8: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK-NOT: nvvm.mma.sync
 // ...and stored into the other stage after them; one barrier a slice.
 // CHECK: memref.store {{.*}}, %[[SA]]
@@ -53,7 +60,7 @@
 
 // 128x128 tiles: eight warps of 64x32, 4 x 4 tiles of 16x8 each, 32
 // mma.sync a slice; each thread stages 16 elements of A and 16 of B.
-// LARGE: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup(%[[SA:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// LARGE: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup(%[[SA:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
 // LARGE-COUNT-16: memref.store {{.*}}, %[[SA]][%c0
 // LARGE-NOT: memref.store {{.*}}, %[[SA]]
 // LARGE: scf.for

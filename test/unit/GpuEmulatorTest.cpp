@@ -181,3 +181,39 @@ TEST(GpuEmulatorDeathTest, ThreadsThatDoNotMeetNameTheKernel) {
 }
 
 } // namespace
+
+// ---- ldmatrix against the PTX ISA's description --------------------------
+
+// ldmatrix.sync.aligned.m8n8.x4.b16: threads 8j..8j+7 give the row
+// addresses of matrix j; each thread then holds, in register j, the two
+// 16-bit elements of matrix j at row lane / 4, columns 2 (lane % 4) + {0, 1}.
+// Four 8x8 matrices of distinct 16-bit values; rows are padded to 24
+// elements (48 bytes, a multiple of 16) so addresses stay aligned.
+struct LdMatrix {
+  alignas(16) uint16_t m[4][8][24];
+  uint32_t reg[32][4];
+};
+
+void ldMatrixEntry(void *arguments) {
+  auto &p = *static_cast<LdMatrix *>(arguments);
+  int lane = static_cast<int>(tetra_emu_thread_id());
+  float d[4];
+  tetra_emu_ldmatrix_x4_b16(reinterpret_cast<int64_t>(&p.m[lane / 8][lane % 8][0]), d, d, 0, 4,
+                            1);
+  std::memcpy(p.reg[lane], d, sizeof d);
+}
+
+TEST(GpuEmulator, LdMatrixDealsRowsAsThePtxIsaSays) {
+  LdMatrix p{};
+  for (int j = 0; j < 4; ++j)
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 8; ++c)
+        p.m[j][r][c] = static_cast<uint16_t>(1000 * j + 10 * r + c);
+  tetra_emu_launch(ldMatrixEntry, &p, 1, 32, 32, "ldmatrix");
+  for (int lane = 0; lane < 32; ++lane)
+    for (int j = 0; j < 4; ++j) {
+      int row = lane / 4, col = 2 * (lane % 4);
+      uint32_t want = p.m[j][row][col] | (uint32_t(p.m[j][row][col + 1]) << 16);
+      EXPECT_EQ(p.reg[lane][j], want) << "lane " << lane << ", register " << j;
+    }
+}

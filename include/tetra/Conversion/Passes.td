@@ -113,7 +113,7 @@ def ConvertLinalgToGPUKernels
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::affine::AffineDialect", "::mlir::vector::VectorDialect",
-    "::mlir::NVVM::NVVMDialect", "::mlir::amdgpu::AMDGPUDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::nvgpu::NVGPUDialect", "::mlir::amdgpu::AMDGPUDialect",
     "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect"
   ];
 }

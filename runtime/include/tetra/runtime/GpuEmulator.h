@@ -43,6 +43,10 @@ void tetra_emu_mma_sync_m16n8k16_bf16(uint32_t a0, uint32_t a1, uint32_t a2, uin
                                       uint32_t b0, uint32_t b1, float c0, float c1, float c2,
                                       float c3, float *, float *d, int64_t offset, int64_t,
                                       int64_t);
+/// nvgpu.ldmatrix x4 of b16: this lane's row address (16-byte aligned) in,
+/// its four 32-bit registers out into the memref<4xf32> D (as bits).
+void tetra_emu_ldmatrix_x4_b16(int64_t address, float *, float *d, int64_t offset, int64_t,
+                               int64_t);
 /// amdgpu.mfma 16x16x16 bf16: four bf16 in each of a and b; D as above.
 void tetra_emu_mfma_16x16x16_bf16(uint64_t a, uint64_t b, float c0, float c1, float c2, float c3,
                                   float *, float *d, int64_t offset, int64_t, int64_t);
