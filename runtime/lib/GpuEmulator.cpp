@@ -408,14 +408,18 @@ extern "C" void tetra_emu_mfma_16x16x16_bf16(uint64_t a, uint64_t b, float c0, f
 
 namespace {
 
-/// Checks one access of `bytes` bytes at `first` (uses[0..bytes)) by the
-/// running thread against what touched them before, then records it. In
-/// workgroup memory (acrossBlocks false) only threads between the same
-/// barriers conflict, since each block has its own; in global memory any
-/// two blocks of the launch do too. `where(byte)` names a byte for errors.
-template <typename Where>
-void recordAccess(Emulation &e, ByteUse *const *uses, int64_t bytes, bool writes,
-                  bool acrossBlocks, Where where) {
+/// Checks an access by the running thread to `bytes` bytes from `offset`
+/// of `memory` (named so in errors; `useAt(i)` is byte offset + i's record)
+/// against what touched them before, then records it. In workgroup memory
+/// (acrossBlocks false) only threads between the same barriers conflict,
+/// since each block has its own; in global memory any two blocks of the
+/// launch do too.
+template <typename UseAt>
+void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64_t bytes,
+                  bool writes, bool acrossBlocks, UseAt useAt) {
+  auto where = [&](int64_t at) {
+    return "byte " + std::to_string(offset + at) + " of " + memory;
+  };
   int64_t thread = e.current, block = e.block;
   const char *verb = writes ? "writes" : "reads";
   auto who = [&](int64_t t, int64_t b) {
@@ -429,7 +433,7 @@ void recordAccess(Emulation &e, ByteUse *const *uses, int64_t bytes, bool writes
                 them + " " + theirs + " " + unordered);
   };
   for (int64_t at = 0; at < bytes; ++at) {
-    ByteUse &use = *uses[at];
+    ByteUse &use = useAt(at);
     bool written = use.writer >= 0, read = use.reader >= 0;
     if (acrossBlocks && written && use.writerBlock != block)
       race(at, who(use.writer, use.writerBlock), "wrote", "in the same launch");
@@ -467,38 +471,25 @@ void recordAccess(Emulation &e, ByteUse *const *uses, int64_t bytes, bool writes
 extern "C" void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, int64_t offset,
                                            int64_t bytes, int64_t writes) {
   Emulation &e = emulation("a workgroup memory access");
-  auto where = [&](int64_t at) {
-    return "byte " + std::to_string(offset + at) + " of workgroup buffer " +
-           std::to_string(buffer);
-  };
+  std::string memory = "workgroup buffer " + std::to_string(buffer);
   if (offset < 0 || offset + bytes > bufferBytes)
     fail(e, "thread " + std::to_string(e.current) + (writes ? " writes " : " reads ") +
-                std::to_string(bytes) + " bytes at " + where(0) + ", which has " +
-                std::to_string(bufferBytes));
+                std::to_string(bytes) + " bytes at byte " + std::to_string(offset) + " of " +
+                memory + ", which has " + std::to_string(bufferBytes));
   if (static_cast<int64_t>(e.workgroup.size()) <= buffer)
     e.workgroup.resize(buffer + 1);
-  std::vector<ByteUse> &buffered = e.workgroup[buffer];
-  if (static_cast<int64_t>(buffered.size()) < bufferBytes)
-    buffered.resize(bufferBytes);
-  ByteUse *uses[64];
-  if (bytes > 64)
-    fail(e, "an access of " + std::to_string(bytes) + " bytes is wider than the check follows");
-  for (int64_t at = 0; at < bytes; ++at)
-    uses[at] = &buffered[offset + at];
-  recordAccess(e, uses, bytes, writes != 0, /*acrossBlocks=*/false, where);
+  std::vector<ByteUse> &uses = e.workgroup[buffer];
+  if (static_cast<int64_t>(uses.size()) < bufferBytes)
+    uses.resize(bufferBytes);
+  recordAccess(e, memory, offset, bytes, writes != 0, /*acrossBlocks=*/false,
+               [&](int64_t at) -> ByteUse & { return uses[offset + at]; });
 }
 
 extern "C" void tetra_emu_global_access(int64_t argument, int64_t offset, int64_t address,
                                         int64_t bytes, int64_t writes) {
   Emulation &e = emulation("a global memory access");
-  auto where = [&](int64_t at) {
-    return "byte " + std::to_string(offset + at) + " of kernel argument " +
-           std::to_string(argument);
-  };
-  ByteUse *uses[64];
-  if (bytes > 64)
-    fail(e, "an access of " + std::to_string(bytes) + " bytes is wider than the check follows");
-  for (int64_t at = 0; at < bytes; ++at)
-    uses[at] = &e.global[static_cast<uintptr_t>(address + at)];
-  recordAccess(e, uses, bytes, writes != 0, /*acrossBlocks=*/true, where);
+  recordAccess(e, "kernel argument " + std::to_string(argument), offset, bytes, writes != 0,
+               /*acrossBlocks=*/true, [&](int64_t at) -> ByteUse & {
+                 return e.global[static_cast<uintptr_t>(address + at)];
+               });
 }
