@@ -5,9 +5,10 @@
 #   bench/gpu/check.sh            (about 5 minutes on one H200 after the build)
 #
 # 1. The tensor-core GEMM kernel tetra-opt generates, at 1024^3, 4096^3 and
-#    8192^3: error against fp32 cuBLAS (normwise, tolerance 1e-2: bf16
-#    inputs), TFLOP/s against cuBLAS with the same arithmetic (fp32 storage,
-#    bf16 tensor cores) and against cuBLAS on bf16 storage (the practical
+#    8192^3 (and, at the last two, with 64x64 tiles instead of 128x128):
+#    error against fp32 cuBLAS (normwise, tolerance 1e-2: bf16 inputs),
+#    TFLOP/s against cuBLAS with the same arithmetic (fp32 storage, bf16
+#    tensor cores) and against cuBLAS on bf16 storage (the practical
 #    peak; the H100/H200 datasheet's dense bf16 peak is 989 TFLOP/s).
 # 2. The flash-attention kernel, causal, head_dim 128, at sequences of 2k and
 #    8k (16 heads): 32 rows against attention computed on the host in double
@@ -41,9 +42,10 @@ for check in gemm_check attention_check attention_grad_check; do
     -Wl,-rpath,"$CUDA/lib64" -o "$WORK/$check"
 done
 # The kernels of one module: outlined, lowered to NVVM, serialised by ptxas.
+# A third argument picks the GEMM's block tile (default: auto).
 to_cubin() {
   "$BIN/tetra-opt" "$1" --pass-pipeline="builtin.module(\
-convert-linalg-to-gpu-kernels{target=nvvm},nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},\
+convert-linalg-to-gpu-kernels{target=nvvm gemm-tile=${3:-auto}},nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},\
 gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,reconcile-unrealized-casts),\
 gpu-module-to-binary{format=bin toolkit=$CUDA})" -o "$2"
 }
@@ -54,6 +56,12 @@ for size in 1024 4096 8192; do
     > "$WORK/gemm-$size.mlir"
   to_cubin "$WORK/gemm-$size.mlir" "$WORK/gemm-$size.out.mlir"
   "$WORK/gemm_check" "$WORK/gemm-$size.out.mlir" "$size" "$size" "$size" || status=1
+done
+# gemm-tile=auto takes 128x128 from 4096 on; the other tile there, for the rule.
+for size in 4096 8192; do
+  echo "-- $size^3 with 64x64 tiles"
+  to_cubin "$WORK/gemm-$size.mlir" "$WORK/gemm-$size-64.out.mlir" 64
+  "$WORK/gemm_check" "$WORK/gemm-$size-64.out.mlir" "$size" "$size" "$size" || status=1
 done
 
 stamp "2. the flash-attention kernel against the host and the bf16 peak"
