@@ -37,13 +37,16 @@ func::FuncOp declare(ModuleOp module, StringRef name, FunctionType type) {
   return decl;
 }
 
-/// The kernel's workgroup buffers as host memrefs (no memory space).
+/// `type` in host memory: without its GPU memory space.
+MemRefType hostType(MemRefType type) {
+  return MemRefType::get(type.getShape(), type.getElementType(), type.getLayout());
+}
+
+/// The kernel's workgroup buffers as host memrefs.
 SmallVector<MemRefType> sharedTypes(gpu::GPUFuncOp kernel) {
   SmallVector<MemRefType> types;
-  for (BlockArgument arg : kernel.getWorkgroupAttributions()) {
-    auto type = llvm::cast<MemRefType>(arg.getType());
-    types.push_back(MemRefType::get(type.getShape(), type.getElementType(), type.getLayout()));
-  }
+  for (BlockArgument arg : kernel.getWorkgroupAttributions())
+    types.push_back(hostType(llvm::cast<MemRefType>(arg.getType())));
   return types;
 }
 
@@ -305,8 +308,7 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
       for (Value result : op->getResults())
         if (auto type = llvm::dyn_cast<MemRefType>(result.getType()))
           if (llvm::isa_and_nonnull<gpu::AddressSpaceAttr>(type.getMemorySpace()))
-            result.setType(MemRefType::get(type.getShape(), type.getElementType(),
-                                           type.getLayout()));
+            result.setType(hostType(type));
     });
     // Accesses are reported first, while ldmatrix still names its memref.
     if (failed(tetra::checkMemoryAccesses(module, host, kernel.getNumArguments())) ||

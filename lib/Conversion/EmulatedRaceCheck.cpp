@@ -18,8 +18,6 @@ using namespace mlir;
 
 namespace {
 
-MemRefType type(Value memref) { return llvm::cast<MemRefType>(memref.getType()); }
-
 int64_t bytesOf(Type type) {
   if (auto vector = llvm::dyn_cast<VectorType>(type))
     return vector.getNumElements() * bytesOf(vector.getElementType());
@@ -92,7 +90,8 @@ LogicalResult instrument(Value root, const Argument &arg) {
       else if (auto ldmatrix = llvm::dyn_cast<nvgpu::LdMatrixOp>(user))
         // Each lane reads the 8 elements of the row it names.
         report(user, arg, memref, ldmatrix.getIndices(),
-               VectorType::get({8}, type(memref).getElementType()), /*writes=*/false);
+               VectorType::get({8}, llvm::cast<MemRefType>(memref.getType()).getElementType()),
+               /*writes=*/false);
       else if (!llvm::isa<memref::ExtractStridedMetadataOp, memref::ExtractAlignedPointerAsIndexOp,
                           memref::DimOp>(user))
         return user->emitOpError("uses ")

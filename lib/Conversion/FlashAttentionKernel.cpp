@@ -172,8 +172,7 @@ struct MatrixCore {
         // The tile's rows run along d: a lane's B operand is one 64-bit
         // load (MFMA) or two 32-bit loads (mma.sync).
         if (mfma) {
-          acc = mfmaBf16(n.b, n.loc, vector::FromElementsOp::create(
-                                         n.b, n.loc, VectorType::get({4}, n.b.getBF16Type()), aOps),
+          acc = mfmaBf16(n.b, n.loc, packBf16Quad(m, aOps),
                          loadBf16Run(m, tile, {m.add(lane16, t * 16), m.add(quad, k0)}, 4), acc);
           continue;
         }
@@ -205,9 +204,12 @@ struct MatrixCore {
       // MFMA's A: four bf16 of a scratch row, one 64-bit load.
       Value aRun = mfma ? loadBf16Run(m, scratch, {warp, lane16, m.add(quad, kk * 16)}, 4)
                         : Value();
+      // mma.sync's A: the probabilities' accumulators, paired in registers.
       SmallVector<Value> aOps;
-      for (int64_t r = 0; r < 4 && !mfma; ++r)
-        aOps.push_back(packBf16Pair(m, n.bf16(p[8 * kk + 2 * r]), n.bf16(p[8 * kk + 2 * r + 1])));
+      if (!mfma)
+        for (int64_t r = 0; r < 4; ++r)
+          aOps.push_back(
+              packBf16Pair(m, n.bf16(p[8 * kk + 2 * r]), n.bf16(p[8 * kk + 2 * r + 1])));
       for (int64_t t = 0; t < dTiles; ++t) {
         SmallVector<Value> bOps, updated;
         if (mfma) {
@@ -215,9 +217,7 @@ struct MatrixCore {
           Value col = m.add(lane16, t * 16);
           for (int64_t i = 0; i < 4; ++i)
             bOps.push_back(n.load(tile, {m.add(quad, kk * 16 + i), col}));
-          Value bRun = vector::FromElementsOp::create(
-              n.b, n.loc, VectorType::get({4}, n.b.getBF16Type()), bOps);
-          updated = mfmaBf16(n.b, n.loc, aRun, bRun, acc.slice(t * 4, 4));
+          updated = mfmaBf16(n.b, n.loc, aRun, packBf16Quad(m, bOps), acc.slice(t * 4, 4));
         } else {
           Value col = m.add(g, t * 8);
           for (int64_t r = 0; r < 2; ++r) {

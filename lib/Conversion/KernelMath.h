@@ -37,6 +37,12 @@ inline Value packBf16Pair(IndexMath &m, Value lo, Value hi) {
   return LLVM::BitcastOp::create(m.b, m.loc, m.b.getI32Type(), v);
 }
 
+/// Four bf16 as the vector<4xbf16> operand MFMA takes.
+inline Value packBf16Quad(IndexMath &m, ValueRange values) {
+  return vector::FromElementsOp::create(m.b, m.loc, VectorType::get({4}, m.b.getBF16Type()),
+                                        values);
+}
+
 /// `count` consecutive bf16 of `memory` from `indices` (along its last,
 /// contiguous dimension) in one vector load; the caller keeps them
 /// aligned to their size.
@@ -84,9 +90,8 @@ inline SmallVector<Value> mfmaBf16(OpBuilder &b, Location loc, Value av, Value b
 /// The same with A and B four bf16 scalars each.
 inline SmallVector<Value> mfmaBf16(OpBuilder &b, Location loc, ValueRange a, ValueRange bVals,
                                    ValueRange acc) {
-  auto operandType = VectorType::get({4}, b.getBF16Type());
-  return mfmaBf16(b, loc, vector::FromElementsOp::create(b, loc, operandType, a),
-                  vector::FromElementsOp::create(b, loc, operandType, bVals), acc);
+  IndexMath m{b, loc};
+  return mfmaBf16(b, loc, packBf16Quad(m, a), packBf16Quad(m, bVals), acc);
 }
 
 } // namespace mlir::tetra

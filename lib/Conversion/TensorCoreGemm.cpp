@@ -91,7 +91,7 @@ struct Tiling {
 constexpr int64_t kSlice = 32;
 // Shared rows hold kSlice bf16 and 8 more, so the lanes of one fragment load
 // (8 rows apart in the row index) fall in different banks; 80 bytes keep
-// every fragment's pair (4 bytes) and quad (8 bytes) aligned.
+// every ldmatrix row (16 bytes) and MFMA quad (8 bytes) aligned.
 constexpr int64_t kSharedRow = kSlice + 8;
 
 /// The bf16 slices of A (blockRows x kSlice) and B (blockCols x kSlice,
