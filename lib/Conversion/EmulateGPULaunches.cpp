@@ -50,6 +50,19 @@ SmallVector<MemRefType> sharedTypes(gpu::GPUFuncOp kernel) {
   return types;
 }
 
+/// The alignment of each workgroup buffer on the GPU: its `llvm.align`,
+/// else its element's size.
+SmallVector<int64_t> sharedAlignments(gpu::GPUFuncOp kernel) {
+  SmallVector<int64_t> alignments;
+  for (auto [i, arg] : llvm::enumerate(kernel.getWorkgroupAttributions())) {
+    auto align = llvm::dyn_cast_or_null<IntegerAttr>(
+        kernel.getWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName()));
+    Type element = llvm::cast<MemRefType>(arg.getType()).getElementType();
+    alignments.push_back(align ? align.getInt() : (element.getIntOrFloatBitWidth() + 7) / 8);
+  }
+  return alignments;
+}
+
 /// Threads cooperate through workgroup memory, barriers and warp-wide
 /// instructions.
 bool cooperates(gpu::GPUFuncOp kernel) {
@@ -311,7 +324,8 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
             result.setType(hostType(type));
     });
     // Accesses are reported first, while ldmatrix still names its memref.
-    if (failed(tetra::checkMemoryAccesses(module, host, kernel.getNumArguments())) ||
+    if (failed(tetra::checkMemoryAccesses(module, host, kernel.getNumArguments(),
+                                               sharedAlignments(kernel))) ||
         failed(CooperatingKernel(module, host).rewrite()))
       return failure();
     return host;

@@ -24,14 +24,14 @@ int64_t bytesOf(Type type) {
   return (type.getIntOrFloatBitWidth() + 7) / 8;
 }
 
-/// The private declaration `name(index x 5)` in `module`.
+/// The private declaration `name(index x 6)` in `module`.
 func::FuncOp reporter(ModuleOp module, StringRef name) {
   if (auto existing = module.lookupSymbol<func::FuncOp>(name))
     return existing;
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
   auto index = b.getIndexType();
   auto decl = func::FuncOp::create(b, module.getLoc(), name,
-                                   b.getFunctionType(SmallVector<Type>(5, index), {}));
+                                   b.getFunctionType(SmallVector<Type>(6, index), {}));
   decl.setPrivate();
   return decl;
 }
@@ -40,29 +40,47 @@ func::FuncOp reporter(ModuleOp module, StringRef name) {
 struct Argument {
   func::FuncOp callee;
   int64_t number;      // workgroup buffer or kernel argument
-  int64_t bufferBytes; // workgroup buffers only
+  int64_t bufferBytes;     // workgroup buffers only
+  int64_t bufferAlignment; // workgroup buffers only
   bool workgroup;
 };
 
-/// Reports the access to `memref` at `indices` of a value of type
+/// The alignment in bytes `op` claims for its access to `memref`: its own
+/// attribute, or the element's size, as the LLVM lowering takes it.
+int64_t claimedAlignment(Operation *op, Value memref) {
+  if (auto attr = op->getAttrOfType<IntegerAttr>("alignment"))
+    return attr.getInt();
+  if (llvm::isa<nvgpu::LdMatrixOp>(op))
+    return 16; // the PTX ISA's rule for each row address
+  return bytesOf(llvm::cast<MemRefType>(memref.getType()).getElementType());
+}
+
+/// Reports the access of `op` to `memref` at `indices` of a value of type
 /// `accessed`, before `op`.
-void report(Operation *op, const Argument &arg, Value memref, ValueRange indices, Type accessed,
-            bool writes) {
+LogicalResult report(Operation *op, const Argument &arg, Value memref, ValueRange indices,
+                     Type accessed, bool writes) {
+  int64_t alignment = claimedAlignment(op, memref);
+  if (arg.workgroup && alignment > arg.bufferAlignment)
+    return op->emitOpError("claims ")
+           << alignment << "-byte alignment in workgroup buffer " << arg.number
+           << ", which is only " << arg.bufferAlignment << "-byte aligned";
   OpBuilder b(op);
   Location loc = op->getLoc();
   auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
   Value offset = tetra::elementByteOffset(b, loc, memref, indices);
   Value bytes = constant(bytesOf(accessed)), write = constant(writes);
+  Value aligned = constant(alignment);
   if (arg.workgroup) {
     func::CallOp::create(b, loc, arg.callee,
                          ValueRange{constant(arg.number), constant(arg.bufferBytes), offset, bytes,
-                                    write});
-    return;
+                                    write, aligned});
+    return success();
   }
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
   Value address = arith::AddIOp::create(b, loc, base, offset);
   func::CallOp::create(b, loc, arg.callee,
-                       ValueRange{constant(arg.number), offset, address, bytes, write});
+                       ValueRange{constant(arg.number), offset, address, bytes, write, aligned});
+  return success();
 }
 
 LogicalResult instrument(Value root, const Argument &arg) {
@@ -77,26 +95,30 @@ LogicalResult instrument(Value root, const Argument &arg) {
           worklist.push_back(view->getResult(0));
         continue;
       }
+      LogicalResult reported = success();
       if (auto load = llvm::dyn_cast<memref::LoadOp>(user))
-        report(user, arg, memref, load.getIndices(), load.getType(), /*writes=*/false);
+        reported = report(user, arg, memref, load.getIndices(), load.getType(), /*writes=*/false);
       else if (auto store = llvm::dyn_cast<memref::StoreOp>(user))
-        report(user, arg, memref, store.getIndices(), store.getValueToStore().getType(),
-               /*writes=*/true);
+        reported = report(user, arg, memref, store.getIndices(),
+                          store.getValueToStore().getType(), /*writes=*/true);
       else if (auto load = llvm::dyn_cast<vector::LoadOp>(user))
-        report(user, arg, memref, load.getIndices(), load.getType(), /*writes=*/false);
+        reported = report(user, arg, memref, load.getIndices(), load.getType(), /*writes=*/false);
       else if (auto store = llvm::dyn_cast<vector::StoreOp>(user))
-        report(user, arg, memref, store.getIndices(), store.getValueToStore().getType(),
-               /*writes=*/true);
+        reported = report(user, arg, memref, store.getIndices(),
+                          store.getValueToStore().getType(), /*writes=*/true);
       else if (auto ldmatrix = llvm::dyn_cast<nvgpu::LdMatrixOp>(user))
         // Each lane reads the 8 elements of the row it names.
-        report(user, arg, memref, ldmatrix.getIndices(),
-               VectorType::get({8}, llvm::cast<MemRefType>(memref.getType()).getElementType()),
-               /*writes=*/false);
+        reported = report(
+            user, arg, memref, ldmatrix.getIndices(),
+            VectorType::get({8}, llvm::cast<MemRefType>(memref.getType()).getElementType()),
+            /*writes=*/false);
       else if (!llvm::isa<memref::ExtractStridedMetadataOp, memref::ExtractAlignedPointerAsIndexOp,
                           memref::DimOp>(user))
         return user->emitOpError("uses ")
                << (arg.workgroup ? "workgroup buffer " : "kernel argument ") << arg.number
                << " in a way the emulator's race check does not follow";
+      if (failed(reported))
+        return failure();
     }
   }
   return success();
@@ -116,18 +138,20 @@ Value mlir::tetra::elementByteOffset(OpBuilder &b, Location loc, Value memref,
 }
 
 LogicalResult mlir::tetra::checkMemoryAccesses(ModuleOp module, func::FuncOp host,
-                                               unsigned firstWorkgroup) {
+                                               unsigned firstWorkgroup,
+                                               ArrayRef<int64_t> workgroupAlignments) {
   for (unsigned i = 0; i < host.getNumArguments(); ++i) {
     Value value = host.getArgument(i);
     auto type = llvm::dyn_cast<MemRefType>(value.getType());
     if (!type)
       continue;
-    Argument arg{{}, i, 0, i >= firstWorkgroup};
+    Argument arg{{}, i, 0, 0, i >= firstWorkgroup};
     if (arg.workgroup) {
       if (!type.hasStaticShape())
         return host.emitOpError("has a workgroup buffer of dynamic size");
       arg.number = i - firstWorkgroup;
       arg.bufferBytes = type.getNumElements() * bytesOf(type.getElementType());
+      arg.bufferAlignment = workgroupAlignments[arg.number];
       arg.callee = reporter(module, "tetra_emu_workgroup_access");
     } else {
       arg.callee = reporter(module, "tetra_emu_global_access");

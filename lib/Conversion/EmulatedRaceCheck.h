@@ -7,7 +7,9 @@
 // emulated kernel is preceded by a call that tells the emulator which bytes
 // it touches, and the emulator stops the run at two accesses to the same
 // bytes, one a write, that nothing orders: in workgroup memory, two threads
-// between the same barriers; in global memory, that too, or two blocks.
+// between the same barriers; in global memory, that too, or two blocks. It
+// also stops at an access off the alignment its code claims, which a CPU
+// forgives and a GPU does not.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TETRA_CONVERSION_EMULATEDRACECHECK_H
@@ -20,11 +22,15 @@ namespace mlir::tetra {
 /// Precedes every access to a memref argument of `host`, and to views of
 /// one, with a report: arguments from `firstWorkgroup` on are workgroup
 /// buffers (`tetra_emu_workgroup_access(buffer, buffer bytes, byte offset,
-/// bytes, writes)`), those before it global memory
+/// bytes, writes, alignment)`), those before it global memory
 /// (`tetra_emu_global_access(argument, byte offset, address, bytes,
-/// writes)`). Fails on a use that is neither an access nor a view, whose
-/// bytes it could not name.
-LogicalResult checkMemoryAccesses(ModuleOp module, func::FuncOp host, unsigned firstWorkgroup);
+/// writes, alignment)`); `alignment` is what the access claims, which the
+/// emulator checks against its address. Fails on a use that is neither an
+/// access nor a view, whose bytes it could not name, and on an access that
+/// claims more alignment than its workgroup buffer has
+/// (`workgroupAlignments`, one a buffer).
+LogicalResult checkMemoryAccesses(ModuleOp module, func::FuncOp host, unsigned firstWorkgroup,
+                                  ArrayRef<int64_t> workgroupAlignments);
 
 /// The byte offset of `memref[indices]` from the start of its allocation
 /// (its aligned pointer), from the memref's strided metadata.

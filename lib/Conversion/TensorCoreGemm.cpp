@@ -32,29 +32,43 @@ using namespace mlir::tetra;
 
 namespace {
 
-/// The logical matrix `rows x cols` held in `memory` (transposed when
-/// `swapped`), fp32 or bf16: element (r, col) as bf16, zero outside the
-/// matrix.
-struct MatrixReader {
+/// One operand as it lies in memory: `outer x inner`, row-major (the
+/// logical matrix, or its transpose where the product reads it
+/// transposed), fp32 or bf16. The threads copy it `run` elements at a time
+/// along `inner`: 16 bytes where every run is whole and aligned, else one.
+struct OperandMemory {
   Value memory;
-  int64_t rows, cols;
-  bool swapped;
+  int64_t outer, inner, run;
 
-  Value readBf16(IndexMath &m, Value r, Value col) const {
-    Value inRows = m.less(r, rows), inCols = m.less(col, cols);
+  /// The `run` elements from (o, i) on as bf16 (a vector of them for runs
+  /// of more than one), zeros outside the matrix.
+  Value read(IndexMath &m, Value o, Value i) const {
+    Value inside = arith::AndIOp::create(m.b, m.loc, m.less(o, outer), m.less(i, inner));
     Value zeroIndex = m.c(0);
-    Value rc = arith::SelectOp::create(m.b, m.loc, inRows, r, zeroIndex);
-    Value cc = arith::SelectOp::create(m.b, m.loc, inCols, col, zeroIndex);
-    Value v = swapped ? memref::LoadOp::create(m.b, m.loc, memory, ValueRange{cc, rc})
-                      : memref::LoadOp::create(m.b, m.loc, memory, ValueRange{rc, cc});
+    SmallVector<Value, 2> at{arith::SelectOp::create(m.b, m.loc, inside, o, zeroIndex),
+                             arith::SelectOp::create(m.b, m.loc, inside, i, zeroIndex)};
+    Type element = llvm::cast<MemRefType>(memory.getType()).getElementType();
     Type bf16 = m.b.getBF16Type();
-    if (!v.getType().isBF16())
+    Value v, zero;
+    if (run == 1) {
+      v = memref::LoadOp::create(m.b, m.loc, memory, at);
+      zero = arith::ConstantFloatOp::create(m.b, m.loc, llvm::cast<FloatType>(bf16),
+                                            APFloat::getZero(APFloat::BFloat()));
+    } else {
+      v = vector::LoadOp::create(m.b, m.loc, VectorType::get({run}, element), memory,
+                                 at, /*nontemporal=*/false,
+                                 llvm::Align(kRunBytes));
+      bf16 = VectorType::get({run}, bf16);
+      zero = arith::ConstantOp::create(m.b, m.loc, DenseElementsAttr::get(
+                                                       llvm::cast<ShapedType>(bf16),
+                                                       APFloat::getZero(APFloat::BFloat())));
+    }
+    if (!element.isBF16())
       v = arith::TruncFOp::create(m.b, m.loc, bf16, v);
-    Value inside = arith::AndIOp::create(m.b, m.loc, inRows, inCols);
-    Value zero = arith::ConstantFloatOp::create(m.b, m.loc, llvm::cast<FloatType>(bf16),
-                                                APFloat::getZero(APFloat::BFloat()));
     return arith::SelectOp::create(m.b, m.loc, inside, v, zero);
   }
+
+  static constexpr int64_t kRunBytes = 16;
 };
 
 /// C[r, col] += value (= value with `overwrite`) where (r, col) lies
@@ -197,45 +211,78 @@ Instruction mfma() {
   return inst;
 }
 
-/// A thread's share of one `rows x kSlice` slice: the elements it copies.
-/// Consecutive threads take consecutive elements of the matrix's contiguous
-/// dimension, so the global reads coalesce.
+/// A thread's share of one `rows x kSlice` slice: the runs it copies.
+/// Consecutive threads take consecutive runs along the operand's contiguous
+/// dimension, so the global reads coalesce. With `kContiguous` the
+/// operand's rows are the slice's rows (memory is rows x K), else its
+/// columns are (K x rows).
 struct SliceCopy {
-  const MatrixReader &matrix;
-  bool kContiguous, sliceByColumn;
+  OperandMemory operand;
+  bool kContiguous;
   int64_t rows;
   Value first; // the block's first row (column, for B) of the matrix
 
-  /// (row, k) in the slice of the thread's `j`-th element.
-  std::pair<Value, Value> element(IndexMath &m, Value tid, int64_t threads, int64_t j) const {
+  /// (row, k) in the slice where the thread's `j`-th run starts.
+  std::pair<Value, Value> start(IndexMath &m, Value tid, int64_t threads, int64_t j) const {
     Value linear = m.add(tid, j * threads);
-    return kContiguous ? std::pair{m.div(linear, kSlice), m.rem(linear, kSlice)}
-                       : std::pair{m.rem(linear, rows), m.div(linear, rows)};
+    int64_t run = operand.run;
+    if (kContiguous)
+      return {m.div(linear, kSlice / run), m.mul(m.rem(linear, kSlice / run), run)};
+    return {m.mul(m.rem(linear, rows / run), run), m.div(linear, rows / run)};
   }
 
-  /// The thread's elements of the slice at `k0`, as bf16 (zeros past K).
+  int64_t runsPerThread(int64_t threads) const {
+    return rows * kSlice / operand.run / threads;
+  }
+
+  /// The thread's runs of the slice at `k0`, as bf16 (zeros past K).
   SmallVector<Value> load(IndexMath &m, Value k0, Value tid, int64_t threads) const {
     SmallVector<Value> values;
-    for (int64_t j = 0; j < rows * kSlice / threads; ++j) {
-      auto [r, k] = element(m, tid, threads, j);
-      values.push_back(sliceByColumn ? matrix.readBf16(m, m.add(k0, k), m.add(first, r))
-                                     : matrix.readBf16(m, m.add(first, r), m.add(k0, k)));
+    for (int64_t j = 0; j < runsPerThread(threads); ++j) {
+      auto [r, k] = start(m, tid, threads, j);
+      Value row = m.add(first, r), kk = m.add(k0, k);
+      values.push_back(kContiguous ? operand.read(m, row, kk) : operand.read(m, kk, row));
     }
     return values;
   }
 
+  /// Stores the runs `load` gave into `stage` of `slice`: along a shared
+  /// row at once where they run along K, else one element a row.
   void store(IndexMath &m, ValueRange values, Value slice, Value stage, Value tid,
              int64_t threads) const {
     for (auto [j, v] : llvm::enumerate(values)) {
-      auto [r, k] = element(m, tid, threads, j);
-      memref::StoreOp::create(m.b, m.loc, v, slice, ValueRange{stage, r, k});
+      auto [r, k] = start(m, tid, threads, j);
+      if (operand.run == 1) {
+        memref::StoreOp::create(m.b, m.loc, v, slice, ValueRange{stage, r, k});
+      } else if (kContiguous) {
+        // k is a multiple of the run and shared rows are 80 bytes.
+        vector::StoreOp::create(m.b, m.loc, v, slice, ValueRange{stage, r, k},
+                                /*nontemporal=*/false, llvm::Align(2 * operand.run));
+      } else {
+        for (int64_t e = 0; e < operand.run; ++e)
+          memref::StoreOp::create(m.b, m.loc, vector::ExtractOp::create(m.b, m.loc, v, e), slice,
+                                  ValueRange{stage, m.add(r, e), k});
+      }
     }
   }
 };
 
+/// The operand `memory` (`outer x inner`) copied by `threads` threads into
+/// slices of `rows` rows: in 16-byte runs where its layout and the slice's
+/// shape let every run be whole, aligned and shared out evenly, else one
+/// element at a time.
+OperandMemory operandFor(Value memory, int64_t threads, int64_t rows, bool kContiguous) {
+  auto type = llvm::cast<MemRefType>(memory.getType());
+  int64_t run = OperandMemory::kRunBytes / (type.getElementTypeBitWidth() / 8);
+  int64_t along = kContiguous ? kSlice : rows;
+  bool fits = type.getLayout().isIdentity() && type.getDimSize(1) % run == 0 &&
+              along % run == 0 && (rows * kSlice / run) % threads == 0;
+  return {memory, type.getDimSize(0), type.getDimSize(1), fits ? run : 1};
+}
+
 LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &inst,
-                       const Tiling &tiling, const MatrixReader &a, const MatrixReader &bm,
-                       Value c, const GemmShape &s, GemmEpilogue epilogue) {
+                       const Tiling &tiling, Value a, Value bm, Value c, const GemmShape &s,
+                       GemmEpilogue epilogue) {
   MLIRContext *ctx = m.b.getContext();
   int64_t threads = tiling.warps() * inst.lanes;
   int64_t blocksAcross = ceilDiv(s.n, tiling.blockCols);
@@ -266,9 +313,10 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &i
   int64_t accumulators = tilesDown * tilesAcross * 4;
   Value zero = arith::ConstantFloatOp::create(m.b, m.loc, m.b.getF32Type(), APFloat(0.0f));
   SmallVector<Value> init(accumulators, zero);
-  SliceCopy copyA{a, /*kContiguous=*/!a.swapped, /*sliceByColumn=*/false, tiling.blockRows,
+  // A is M x K in memory unless transposed; B is K x N unless transposed.
+  SliceCopy copyA{operandFor(a, threads, tiling.blockRows, !s.transA), !s.transA, tiling.blockRows,
                   blockRow};
-  SliceCopy copyB{bm, /*kContiguous=*/bm.swapped, /*sliceByColumn=*/true, tiling.blockCols,
+  SliceCopy copyB{operandFor(bm, threads, tiling.blockCols, s.transB), s.transB, tiling.blockCols,
                   blockCol};
 
   // The first slice to stage 0; then, each time round, the next slice's
@@ -341,8 +389,6 @@ LaunchShape mlir::tetra::buildTensorCoreGemm(OpBuilder &b, gpu::GPUFuncOp kernel
                                              const GemmShape &shape, GemmTile tile,
                                              GemmEpilogue epilogue) {
   IndexMath m{b, loc};
-  MatrixReader aReader{a, shape.m, shape.k, shape.transA};
-  MatrixReader bReader{bMatrix, shape.k, shape.n, shape.transB};
-  return buildTiled(m, kernel, target == "rocdl" ? mfma() : mmaSync(), tilingFor(shape, tile),
-                    aReader, bReader, c, shape, epilogue);
+  return buildTiled(m, kernel, target == "rocdl" ? mfma() : mmaSync(), tilingFor(shape, tile), a,
+                    bMatrix, c, shape, epilogue);
 }

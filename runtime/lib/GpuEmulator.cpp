@@ -466,16 +466,30 @@ void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64
   }
 }
 
+/// Stops the run where an access is off the alignment its code claims
+/// (a GPU faults or splits it; the CPU would not notice).
+void checkAlignment(Emulation &e, const std::string &memory, int64_t offset, int64_t address,
+                    int64_t bytes, bool writes, int64_t alignment) {
+  if (alignment > 1 && address % alignment != 0)
+    fail(e, "thread " + std::to_string(e.current) + (writes ? " writes " : " reads ") +
+                std::to_string(bytes) + " bytes at byte " + std::to_string(offset) + " of " +
+                memory + " as " + std::to_string(alignment) +
+                "-byte aligned, but they are not (address " + std::to_string(address) + ")");
+}
+
 } // namespace
 
 extern "C" void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, int64_t offset,
-                                           int64_t bytes, int64_t writes) {
+                                           int64_t bytes, int64_t writes, int64_t alignment) {
   Emulation &e = emulation("a workgroup memory access");
   std::string memory = "workgroup buffer " + std::to_string(buffer);
   if (offset < 0 || offset + bytes > bufferBytes)
     fail(e, "thread " + std::to_string(e.current) + (writes ? " writes " : " reads ") +
                 std::to_string(bytes) + " bytes at byte " + std::to_string(offset) + " of " +
                 memory + ", which has " + std::to_string(bufferBytes));
+  // Workgroup buffers start at least 16-byte aligned (llvm.align where
+  // their code needs it), so the offset stands for the address.
+  checkAlignment(e, memory, offset, offset, bytes, writes != 0, alignment);
   if (static_cast<int64_t>(e.workgroup.size()) <= buffer)
     e.workgroup.resize(buffer + 1);
   std::vector<ByteUse> &uses = e.workgroup[buffer];
@@ -486,9 +500,11 @@ extern "C" void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, 
 }
 
 extern "C" void tetra_emu_global_access(int64_t argument, int64_t offset, int64_t address,
-                                        int64_t bytes, int64_t writes) {
+                                        int64_t bytes, int64_t writes, int64_t alignment) {
   Emulation &e = emulation("a global memory access");
-  recordAccess(e, "kernel argument " + std::to_string(argument), offset, bytes, writes != 0,
+  std::string memory = "kernel argument " + std::to_string(argument);
+  checkAlignment(e, memory, offset, address, bytes, writes != 0, alignment);
+  recordAccess(e, memory, offset, bytes, writes != 0,
                /*acrossBlocks=*/true, [&](int64_t at) -> ByteUse & {
                  return e.global[static_cast<uintptr_t>(address + at)];
                });

@@ -30,7 +30,7 @@
 // MMA: call @tetra_emu_block_id() : () -> index
 // Each access to shared memory is reported to the race check.
 // MMA: call @tetra_emu_workgroup_access
-// MMA: memref.store {{.*}} : memref<2x64x40xbf16>
+// MMA: {{memref|vector}}.store {{.*}} : memref<2x64x40xbf16>
 // MMA: call @tetra_emu_barrier()
 // MMA: scf.for {{.*}} iter_args(%[[C0:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C1:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C2:[a-z0-9]+]] = %{{[a-z0-9_]+}}, %[[C3:[a-z0-9]+]] = %{{[a-z0-9_]+}},
 // ldmatrix: the lane's row is reported, then its address goes to the

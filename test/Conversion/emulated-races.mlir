@@ -2,10 +2,11 @@
 // launch's blocks one after another, so a missing barrier would otherwise go
 // unseen; each access to memory is reported to it, and two threads touching
 // a byte between the same barriers, one writing, stop the run; in global
-// memory, so do two blocks of one launch.
+// memory, so do two blocks of one launch. An access off the alignment its
+// code claims (a vector load's `alignment`) stops the run too.
 //
 // RUN: tetra-opt %s --tetra-emulate-gpu-launches | FileCheck %s --check-prefix=IR
-// RUN: tetra-opt %s --tetra-emulate-gpu-launches --convert-scf-to-cf --expand-strided-metadata --lower-affine \
+// RUN: tetra-opt %s --tetra-emulate-gpu-launches --convert-vector-to-llvm --convert-scf-to-cf --expand-strided-metadata --lower-affine \
 // RUN:   --finalize-memref-to-llvm --convert-arith-to-llvm --convert-index-to-llvm --convert-cf-to-llvm \
 // RUN:   --convert-func-to-llvm --reconcile-unrealized-casts --tetra-emulate-gpu-trampolines > %t.ll.mlir
 // RUN: %mlir_runner %t.ll.mlir -e reversed -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so | FileCheck %s --check-prefix=OK
@@ -13,28 +14,30 @@
 // RUN: not %mlir_runner %t.ll.mlir -e overwritten_while_read -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=REUSE
 // RUN: not %mlir_runner %t.ll.mlir -e every_block_writes_everything -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=BLOCKS
 // RUN: not %mlir_runner %t.ll.mlir -e global_without_barrier -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=GLOBAL
+// RUN: not %mlir_runner %t.ll.mlir -e misaligned -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=ALIGN
 // RUN: not %mlir_runner %t.ll.mlir -e past_the_end -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=BOUNDS
 
 // Every load and store of a workgroup buffer, through a view too, is
-// reported with its byte offset (element offset x 4 for f32).
+// reported with its byte offset (element offset x 4 for f32) and the
+// alignment it claims (an f32's 4 bytes).
 // IR-LABEL: func.func private @reverse_emulated(
 // IR: %[[BASE:.*]], %[[OFFSET:.*]], %{{.*}}, %[[STRIDE:.*]] = memref.extract_strided_metadata
 // IR: %[[AT:.*]] = arith.muli %{{.*}}, %[[STRIDE]]
 // IR: %[[ELEMENT:.*]] = arith.addi %[[OFFSET]], %[[AT]]
 // IR: %[[BYTE:.*]] = arith.muli %[[ELEMENT]], %c4
-// IR: call @tetra_emu_workgroup_access(%c0{{.*}}, %c256{{.*}}, %[[BYTE]], %c4{{.*}}, %c1{{.*}})
+// IR: call @tetra_emu_workgroup_access(%c0{{.*}}, %c256{{.*}}, %[[BYTE]], %c4{{.*}}, %c1{{.*}}, %c4{{.*}})
 // IR: memref.store
 // IR: call @tetra_emu_barrier()
-// IR: call @tetra_emu_workgroup_access(%c0{{.*}}, %c256{{.*}}, %{{.*}}, %c4{{.*}}, %c0{{.*}})
+// IR: call @tetra_emu_workgroup_access(%c0{{.*}}, %c256{{.*}}, %{{.*}}, %c4{{.*}}, %c0{{.*}}, %c4{{.*}})
 // IR: memref.load
 // Global memory: the address too (the aligned pointer plus the offset).
 // IR: %[[POINTER:.*]] = memref.extract_aligned_pointer_as_index %arg0
 // IR: %[[ADDRESS:.*]] = arith.addi %[[POINTER]], %[[AT_BYTE:.*]] : index
-// IR: call @tetra_emu_global_access(%c0{{.*}}, %[[AT_BYTE]], %[[ADDRESS]], %c4{{.*}}, %c1{{.*}})
+// IR: call @tetra_emu_global_access(%c0{{.*}}, %[[AT_BYTE]], %[[ADDRESS]], %c4{{.*}}, %c1{{.*}}, %c4{{.*}})
 // IR-LABEL: func.func private @reverse_halves_emulated(
 // IR: memref.subview
 // IR: memref.extract_strided_metadata
-// IR: call @tetra_emu_workgroup_access(%c0{{.*}}, %c256{{.*}}, %{{.*}}, %c4{{.*}}, %c0{{.*}})
+// IR: call @tetra_emu_workgroup_access(%c0{{.*}}, %c256{{.*}}, %{{.*}}, %c4{{.*}}, %c0{{.*}}, %c4{{.*}})
 
 // With the barrier: thread t reads what thread 63 - t wrote.
 // OK: [63,  62,  61,
@@ -52,6 +55,9 @@
 // BLOCKS: tetra-run: error: emulated GPU kernel write_everything, block 1: threads race on byte 0 of kernel argument 0: thread 0 of block 1 writes what thread 0 of block 0 wrote in the same launch
 // Threads of one block need a barrier between global writes and reads too.
 // GLOBAL: tetra-run: error: emulated GPU kernel global_reverse_without_barrier, block 0: threads race on byte 124 of kernel argument 0: thread 32 of block 0 reads what thread 31 of block 0 wrote with no barrier between
+// A vector load claiming 16-byte alignment 4 bytes into a 64-byte aligned
+// buffer.
+// ALIGN: tetra-run: error: emulated GPU kernel misaligned_vector, block 0: thread 0 reads 16 bytes at byte 4 of kernel argument 0 as 16-byte aligned, but they are not (address
 // BOUNDS: tetra-run: error: emulated GPU kernel off_by_one, block 0: thread 63 reads 4 bytes at byte 256 of workgroup buffer 0, which has 256
 
 module attributes {gpu.container_module} {
@@ -116,6 +122,15 @@ module attributes {gpu.container_module} {
       gpu.barrier
       gpu.return
     }
+    gpu.func @misaligned_vector(%out: memref<64xf32>) kernel {
+      %t = gpu.thread_id x
+      %c1 = arith.constant 1 : index
+      %w = vector.load %out[%c1] {alignment = 16} : memref<64xf32>, vector<4xf32>
+      %x = vector.extract %w[0] : f32 from vector<4xf32>
+      gpu.barrier
+      memref.store %x, %out[%t] : memref<64xf32>
+      gpu.return
+    }
     gpu.func @off_by_one(%out: memref<64xf32>) workgroup(%s : memref<64xf32, #gpu.address_space<workgroup>>) kernel {
       %t = gpu.thread_id x
       %c1 = arith.constant 1 : index
@@ -154,6 +169,10 @@ module attributes {gpu.container_module} {
       gpu.launch_func @kernels::@global_reverse_without_barrier blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1) args(%out : memref<64xf32>)
       scf.yield
     }
+    case 6 {
+      gpu.launch_func @kernels::@misaligned_vector blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1) args(%out : memref<64xf32>)
+      scf.yield
+    }
     default {
       gpu.launch_func @kernels::@off_by_one blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1) args(%out : memref<64xf32>)
       scf.yield
@@ -163,7 +182,7 @@ module attributes {gpu.container_module} {
     return
   }
   func.func @run(%kernel: index) {
-    %out = memref.alloc() : memref<64xf32>
+    %out = memref.alloc() {alignment = 64} : memref<64xf32>
     call @launch(%kernel, %out) : (index, memref<64xf32>) -> ()
     memref.dealloc %out : memref<64xf32>
     return
@@ -195,6 +214,11 @@ module attributes {gpu.container_module} {
   }
   func.func @global_without_barrier() {
     %k = arith.constant 5 : index
+    call @run(%k) : (index) -> ()
+    return
+  }
+  func.func @misaligned() {
+    %k = arith.constant 6 : index
     call @run(%k) : (index) -> ()
     return
   }

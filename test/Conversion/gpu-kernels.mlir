@@ -21,13 +21,17 @@
 // ldmatrix.x4, and B's of two 8-column tiles with one more.
 // Both 16-byte aligned, as ldmatrix's row addresses must be.
 // CHECK: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
-// The first slice into stage 0: 16 elements of A and 16 of B a thread.
-// CHECK-COUNT-16: memref.store {{.*}}, %[[SA]][%c0
-// CHECK-COUNT-16: memref.store {{.*}}, %[[SB]][%c0
+// The first slice into stage 0: 16 elements of A and 16 of B a thread, in
+// runs of four fp32 along K (one 16-byte load each, K being a multiple of
+// four), rounded to bf16 and stored along a shared row at once.
+// CHECK-COUNT-4: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<40x24xf32>, vector<4xf32>
+// CHECK-COUNT-4: vector.store {{.*}}, %[[SA]][%c0{{.*}}] {alignment = 8 : i64} : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, vector<4xbf16>
+// CHECK-COUNT-4: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<20x24xf32>, vector<4xf32>
+// CHECK-COUNT-4: vector.store {{.*}}, %[[SB]][%c0
 // CHECK: gpu.barrier
 // CHECK: scf.for {{.*}} -> (f32, f32
 // The next slice is read from global memory before this one's products...
-// CHECK: memref.load %arg0
+// CHECK: vector.load %arg0
 // CHECK-COUNT-4: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK-NOT: nvgpu.ldmatrix
 // CHECK-COUNT-8: nvvm.mma.sync
@@ -37,7 +41,7 @@
 // CHECK-COUNT-8: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK-NOT: nvvm.mma.sync
 // ...and stored into the other stage after them; one barrier a slice.
-// CHECK: memref.store {{.*}}, %[[SA]]
+// CHECK: vector.store {{.*}}, %[[SA]]
 // CHECK: gpu.barrier
 // CHECK-NEXT: scf.yield
 // The epilogue after each stored element of C.
@@ -59,10 +63,11 @@
 // AMD-NOT: nvvm.
 
 // 128x128 tiles: eight warps of 64x32, 4 x 4 tiles of 16x8 each, 32
-// mma.sync a slice; each thread stages 16 elements of A and 16 of B.
+// mma.sync a slice; each thread stages 16 elements of A and 16 of B, four
+// runs of four of each.
 // LARGE: gpu.func @gemm_40x20x24_nt_layer_0({{.*}}) workgroup(%[[SA:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
-// LARGE-COUNT-16: memref.store {{.*}}, %[[SA]][%c0
-// LARGE-NOT: memref.store {{.*}}, %[[SA]]
+// LARGE-COUNT-4: vector.store {{.*}}, %[[SA]][%c0
+// LARGE-NOT: {{memref|vector}}.store {{.*}}, %[[SA]]
 // LARGE: scf.for
 // LARGE-COUNT-32: nvvm.mma.sync
 // LARGE-NOT: nvvm.mma.sync

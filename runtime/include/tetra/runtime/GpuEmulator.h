@@ -24,16 +24,18 @@ int64_t tetra_emu_grid_dim();
 /// gpu.barrier: waits for every thread of the block.
 void tetra_emu_barrier();
 /// The running thread reads (writes = 0) or writes `bytes` bytes at
-/// `offset` of workgroup buffer `buffer` (of `bufferBytes`). Two threads
-/// touching a byte between the same barriers, one of them writing, or an
-/// access outside the buffer, ends the process with a message.
+/// `offset` of workgroup buffer `buffer` (of `bufferBytes`), an access the
+/// code claims is aligned to `alignment` bytes. Two threads touching a byte
+/// between the same barriers, one of them writing, an access outside the
+/// buffer, or one off its claimed alignment, ends the process with a
+/// message.
 void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, int64_t offset,
-                                int64_t bytes, int64_t writes);
+                                int64_t bytes, int64_t writes, int64_t alignment);
 /// The same for global memory: `bytes` bytes at `address`, `offset` bytes
 /// into kernel argument `argument` (for the message). Two blocks of one
 /// launch touching a byte, one of them writing, end the process too.
 void tetra_emu_global_access(int64_t argument, int64_t offset, int64_t address, int64_t bytes,
-                             int64_t writes);
+                             int64_t writes, int64_t alignment);
 /// gpu.shuffle xor: `value` of lane (lane ^ offset) within segments of
 /// `width` lanes (its own when the partner falls outside).
 float tetra_emu_shuffle_xor_f32(float value, int32_t offset, int32_t width);
