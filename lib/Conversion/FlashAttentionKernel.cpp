@@ -64,17 +64,6 @@ struct Emitter {
     indices[guarded] = select(inside, indices[guarded], m.c(0));
     return select(inside, load(memory, indices), f(0.0f));
   }
-  /// guardedLoad as bf16, from fp32 or bf16 storage.
-  Value guardedLoadBf16(Value memory, SmallVector<Value> indices, Value inside,
-                        unsigned guarded) {
-    indices[guarded] = select(inside, indices[guarded], m.c(0));
-    Value v = load(memory, indices);
-    if (!v.getType().isBF16())
-      v = bf16(v);
-    Value zero = arith::ConstantFloatOp::create(b, loc, llvm::cast<FloatType>(b.getBF16Type()),
-                                                APFloat::getZero(APFloat::BFloat()));
-    return select(inside, v, zero);
-  }
 
   /// The value of `x` in lane (lane ^ offset) of the warp.
   Value shuffleXor(Value x, int32_t offset, int32_t width) {
@@ -276,45 +265,72 @@ MemRefType sharedType(OpBuilder &b, ArrayRef<int64_t> shape, Type element) {
 }
 
 /// A kTile x (d + 8) bf16 tile in shared memory; rows are padded by 8
-/// against bank conflicts between a fragment's rows.
+/// against bank conflicts between a fragment's rows. 16-byte aligned, as
+/// stageRows' runs of eight are.
 Value sharedTile(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc, int64_t d) {
-  return kernel.addWorkgroupAttribution(sharedType(b, {kTile, d + 8}, b.getBF16Type()), loc);
+  Value tile =
+      kernel.addWorkgroupAttribution(sharedType(b, {kTile, d + 8}, b.getBF16Type()), loc);
+  kernel.setWorkgroupAttributionAttr(kernel.getNumWorkgroupAttributions() - 1,
+                                     LLVM::LLVMDialect::getAlignAttrName(),
+                                     b.getI64IntegerAttr(16));
+  return tile;
 }
 
-/// Rows [first, first + kTile) of each source ([B, rows, heads, d] at
-/// batch, head) into its tile as bf16, zero from `limit` on, d-contiguous
-/// reads; and of each row source ([B, rows, heads] f32) into its vector.
-/// A barrier follows.
+/// Rows [first, first + kTile) of `source` ([B, rows, heads, d] at batch,
+/// head) into `tile` as bf16, zero from `limit` on, in runs along d
+/// (copyRun's; d and d + 8 are multiples of it, so every run stays aligned
+/// in the tile too). The copy is unrolled, one round of `threads` runs
+/// after another, and each thread issues all its loads before it stores
+/// any, so their latencies overlap (a loop of one run a trip waits for
+/// each load in turn).
+void stageTile(Emitter &n, Value tid, int64_t threads, Value source, Value tile, Value batch,
+               Value head, Value first, int64_t limit, int64_t d) {
+  IndexMath &m = n.m;
+  int64_t run = copyRun(llvm::cast<MemRefType>(source.getType()));
+  int64_t total = kTile * d / run, rounds = ceilDiv(total, threads);
+  struct Pending {
+    Value j, c, value, valid; // valid: null where every thread has a run
+  };
+  SmallVector<Pending> pending;
+  for (int64_t r = 0; r < rounds; ++r) {
+    Value linear = m.add(tid, r * threads);
+    Value j = m.div(linear, d / run), c = m.mul(m.rem(linear, d / run), run);
+    Value row = m.add(first, j);
+    Value valid = (r + 1) * threads > total ? m.less(linear, total) : Value();
+    Value inside = m.less(row, limit);
+    if (valid)
+      inside = n.both(inside, valid);
+    pending.push_back({j, c, loadBf16Guarded(m, source, {batch, row, head, c}, inside, run), valid});
+  }
+  for (const Pending &p : pending) {
+    if (p.valid)
+      n.when(p.valid, [&] { storeBf16Run(m, p.value, tile, ValueRange{p.j, p.c}); });
+    else
+      storeBf16Run(m, p.value, tile, ValueRange{p.j, p.c});
+  }
+}
+
+/// Each source's rows into its tile (stageTile), and rows [first, first +
+/// kTile) of each row source ([B, rows, heads] f32) into its vector. A
+/// barrier follows.
 void stageRows(Emitter &n, Value tid, int64_t threads, ArrayRef<std::pair<Value, Value>> tiles,
                ArrayRef<std::pair<Value, Value>> vectors, Value batch, Value head, Value first,
                int64_t limit, int64_t d) {
   IndexMath &m = n.m;
-  auto strided = [&](int64_t count, function_ref<void(Emitter &, Value)> body) {
-    scf::ForOp::create(n.b, n.loc, tid, m.c(count), m.c(threads), ValueRange{},
-                       [&](OpBuilder &sb, Location loc, Value linear, ValueRange) {
+  for (auto [source, tile] : tiles)
+    stageTile(n, tid, threads, source, tile, batch, head, first, limit, d);
+  if (!vectors.empty())
+    scf::ForOp::create(n.b, n.loc, tid, m.c(kTile), m.c(threads), ValueRange{},
+                       [&](OpBuilder &sb, Location loc, Value j, ValueRange) {
                          Emitter st{sb, loc};
-                         body(st, linear);
+                         Value row = st.m.add(first, j);
+                         Value inside = st.m.less(row, limit);
+                         for (auto [source, vector] : vectors)
+                           memref::StoreOp::create(
+                               st.b, st.loc, st.guardedLoad(source, {batch, row, head}, inside, 1),
+                               vector, ValueRange{j});
                          scf::YieldOp::create(sb, loc);
                        });
-  };
-  if (!tiles.empty())
-    strided(kTile * d, [&](Emitter &st, Value linear) {
-      Value j = st.m.div(linear, d), c = st.m.rem(linear, d);
-      Value row = st.m.add(first, j);
-      Value inside = st.m.less(row, limit);
-      for (auto [source, tile] : tiles)
-        memref::StoreOp::create(st.b, st.loc,
-                                st.guardedLoadBf16(source, {batch, row, head, c}, inside, 1),
-                                tile, ValueRange{j, c});
-    });
-  if (!vectors.empty())
-    strided(kTile, [&](Emitter &st, Value j) {
-      Value row = st.m.add(first, j);
-      Value inside = st.m.less(row, limit);
-      for (auto [source, vector] : vectors)
-        memref::StoreOp::create(st.b, st.loc, st.guardedLoad(source, {batch, row, head}, inside, 1),
-                                vector, ValueRange{j});
-    });
   gpu::BarrierOp::create(n.b, n.loc);
 }
 
@@ -383,7 +399,7 @@ struct QueryBlock {
   SmallVector<SmallVector<Value>> rowsOf(Emitter &e, Value source, const AttentionShape &s) const {
     return core.operandA(e, s.headDim, [&](Value r, Value c) {
       Value row = e.m.add(first, r);
-      return e.guardedLoadBf16(source, {batch, row, head, c}, e.m.less(row, s.queries), 1);
+      return loadBf16Guarded(e.m, source, {batch, row, head, c}, e.m.less(row, s.queries), 1);
     });
   }
 
@@ -540,7 +556,7 @@ LaunchShape buildKeyValueGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef targe
   auto rowsOf = [&](Value source) {
     return core.operandA(e, d, [&](Value r, Value c) {
       Value row = m.add(first, r);
-      return e.guardedLoadBf16(source, {batch, row, kvHead, c}, m.less(row, s.keys), 1);
+      return loadBf16Guarded(m, source, {batch, row, kvHead, c}, m.less(row, s.keys), 1);
     });
   };
   SmallVector<SmallVector<Value>> keyOps = rowsOf(in.key), valueOps = rowsOf(in.value);

@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 
@@ -49,6 +50,58 @@ inline Value packBf16Quad(IndexMath &m, ValueRange values) {
 inline Value loadBf16Run(IndexMath &m, Value memory, ValueRange indices, int64_t count) {
   auto type = VectorType::get({count}, m.b.getBF16Type());
   return vector::LoadOp::create(m.b, m.loc, type, memory, indices);
+}
+
+/// The elements of `type` a thread copies at once along its last,
+/// contiguous dimension: 16 bytes (one ld.global.v4 / global_load_dwordx4)
+/// where every run is whole and aligned (identity layout, the last
+/// dimension a multiple of the run), else one.
+inline int64_t copyRun(MemRefType type) {
+  constexpr int64_t kRunBytes = 16;
+  int64_t run = kRunBytes / (type.getElementTypeBitWidth() / 8);
+  return type.getLayout().isIdentity() && type.getShape().back() % run == 0 ? run : 1;
+}
+
+/// `run` consecutive elements of `memory` (fp32 or bf16) from `indices`
+/// on, along its last dimension, as bf16: a vector of them, or one for a
+/// run of one; zeros where `inside` is false, which reads index 0 instead.
+/// The caller keeps runs aligned to their size.
+inline Value loadBf16Guarded(IndexMath &m, Value memory, ValueRange indices, Value inside,
+                             int64_t run) {
+  SmallVector<Value> at;
+  Value zeroIndex = m.c(0);
+  for (Value index : indices)
+    at.push_back(arith::SelectOp::create(m.b, m.loc, inside, index, zeroIndex));
+  Type element = llvm::cast<MemRefType>(memory.getType()).getElementType();
+  Type bf16 = m.b.getBF16Type();
+  Value v, zero;
+  if (run == 1) {
+    v = memref::LoadOp::create(m.b, m.loc, memory, at);
+    zero = arith::ConstantFloatOp::create(m.b, m.loc, llvm::cast<FloatType>(bf16),
+                                          APFloat::getZero(APFloat::BFloat()));
+  } else {
+    int64_t bytes = run * element.getIntOrFloatBitWidth() / 8;
+    v = vector::LoadOp::create(m.b, m.loc, VectorType::get({run}, element), memory, at,
+                               /*nontemporal=*/false, llvm::Align(bytes));
+    bf16 = VectorType::get({run}, bf16);
+    zero = arith::ConstantOp::create(
+        m.b, m.loc,
+        DenseElementsAttr::get(llvm::cast<ShapedType>(bf16), APFloat::getZero(APFloat::BFloat())));
+  }
+  if (!element.isBF16())
+    v = arith::TruncFOp::create(m.b, m.loc, bf16, v);
+  return arith::SelectOp::create(m.b, m.loc, inside, v, zero);
+}
+
+/// Stores what loadBf16Guarded gave (a bf16, or a vector of them) at
+/// `indices` of the bf16 `memory`, along its last dimension, in one store.
+inline void storeBf16Run(IndexMath &m, Value v, Value memory, ValueRange indices) {
+  if (auto vector = llvm::dyn_cast<VectorType>(v.getType())) {
+    vector::StoreOp::create(m.b, m.loc, v, memory, indices, /*nontemporal=*/false,
+                            llvm::Align(2 * vector.getNumElements()));
+    return;
+  }
+  memref::StoreOp::create(m.b, m.loc, v, memory, indices);
 }
 
 /// Two consecutive bf16 of `memory` as the 32-bit register mma.sync takes

@@ -34,41 +34,17 @@ namespace {
 
 /// One operand as it lies in memory: `outer x inner`, row-major (the
 /// logical matrix, or its transpose where the product reads it
-/// transposed), fp32 or bf16. The threads copy it `run` elements at a time
-/// along `inner`: 16 bytes where every run is whole and aligned, else one.
+/// transposed), fp32 or bf16, copied `run` elements at a time along
+/// `inner` (copyRun, where the slices allow it).
 struct OperandMemory {
   Value memory;
   int64_t outer, inner, run;
 
-  /// The `run` elements from (o, i) on as bf16 (a vector of them for runs
-  /// of more than one), zeros outside the matrix.
+  /// The `run` elements from (o, i) on as bf16, zeros outside the matrix.
   Value read(IndexMath &m, Value o, Value i) const {
     Value inside = arith::AndIOp::create(m.b, m.loc, m.less(o, outer), m.less(i, inner));
-    Value zeroIndex = m.c(0);
-    SmallVector<Value, 2> at{arith::SelectOp::create(m.b, m.loc, inside, o, zeroIndex),
-                             arith::SelectOp::create(m.b, m.loc, inside, i, zeroIndex)};
-    Type element = llvm::cast<MemRefType>(memory.getType()).getElementType();
-    Type bf16 = m.b.getBF16Type();
-    Value v, zero;
-    if (run == 1) {
-      v = memref::LoadOp::create(m.b, m.loc, memory, at);
-      zero = arith::ConstantFloatOp::create(m.b, m.loc, llvm::cast<FloatType>(bf16),
-                                            APFloat::getZero(APFloat::BFloat()));
-    } else {
-      v = vector::LoadOp::create(m.b, m.loc, VectorType::get({run}, element), memory,
-                                 at, /*nontemporal=*/false,
-                                 llvm::Align(kRunBytes));
-      bf16 = VectorType::get({run}, bf16);
-      zero = arith::ConstantOp::create(m.b, m.loc, DenseElementsAttr::get(
-                                                       llvm::cast<ShapedType>(bf16),
-                                                       APFloat::getZero(APFloat::BFloat())));
-    }
-    if (!element.isBF16())
-      v = arith::TruncFOp::create(m.b, m.loc, bf16, v);
-    return arith::SelectOp::create(m.b, m.loc, inside, v, zero);
+    return loadBf16Guarded(m, memory, ValueRange{o, i}, inside, run);
   }
-
-  static constexpr int64_t kRunBytes = 16;
 };
 
 /// C[r, col] += value (= value with `overwrite`) where (r, col) lies
@@ -252,12 +228,9 @@ struct SliceCopy {
              int64_t threads) const {
     for (auto [j, v] : llvm::enumerate(values)) {
       auto [r, k] = start(m, tid, threads, j);
-      if (operand.run == 1) {
-        memref::StoreOp::create(m.b, m.loc, v, slice, ValueRange{stage, r, k});
-      } else if (kContiguous) {
+      if (operand.run == 1 || kContiguous) {
         // k is a multiple of the run and shared rows are 80 bytes.
-        vector::StoreOp::create(m.b, m.loc, v, slice, ValueRange{stage, r, k},
-                                /*nontemporal=*/false, llvm::Align(2 * operand.run));
+        storeBf16Run(m, v, slice, ValueRange{stage, r, k});
       } else {
         for (int64_t e = 0; e < operand.run; ++e)
           memref::StoreOp::create(m.b, m.loc, vector::ExtractOp::create(m.b, m.loc, v, e), slice,
@@ -268,15 +241,13 @@ struct SliceCopy {
 };
 
 /// The operand `memory` (`outer x inner`) copied by `threads` threads into
-/// slices of `rows` rows: in 16-byte runs where its layout and the slice's
-/// shape let every run be whole, aligned and shared out evenly, else one
-/// element at a time.
+/// slices of `rows` rows: in copyRun's runs where the slice's shape also
+/// shares them out evenly, else one element at a time.
 OperandMemory operandFor(Value memory, int64_t threads, int64_t rows, bool kContiguous) {
   auto type = llvm::cast<MemRefType>(memory.getType());
-  int64_t run = OperandMemory::kRunBytes / (type.getElementTypeBitWidth() / 8);
+  int64_t run = copyRun(type);
   int64_t along = kContiguous ? kSlice : rows;
-  bool fits = type.getLayout().isIdentity() && type.getDimSize(1) % run == 0 &&
-              along % run == 0 && (rows * kSlice / run) % threads == 0;
+  bool fits = along % run == 0 && (rows * kSlice / run) % threads == 0;
   return {memory, type.getDimSize(0), type.getDimSize(1), fits ? run : 1};
 }
 
