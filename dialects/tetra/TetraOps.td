@@ -422,13 +422,14 @@ def Tetra_FlashAttentionOp : Tetra_Op<"flash_attention", [AttrSizedOperandSegmen
     it one tensor-core kernel that never holds the scores in global memory
     (online softmax). With `logsumexp` [B, S, Hq] it also writes each
     row's log-sum-exp of the scaled scores, which the backward reuses.
-    Query, key and value may be stored as bf16 (`--storage bf16`); the
-    kernel computes in fp32 either way.
+    Query, key, value and the result may be stored as bf16 (`--storage
+    bf16`); the kernel computes in fp32 either way and rounds the result
+    once, as it stores it.
   }];
   let arguments = (ins Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$query,
                        Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$key,
                        Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$value,
-                       Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$result,
+                       Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemWrite]>:$result,
                        Arg<Optional<MemRefRankOf<[F32], [3]>>, "", [MemWrite]>:$logsumexp,
                        Optional<I64>:$query_position, UnitAttr:$causal,
                        OptionalAttr<I64Attr>:$window, OptionalAttr<F64Attr>:$scale);
@@ -458,9 +459,9 @@ def Tetra_FlashAttentionGradOp : Tetra_Op<"flash_attention_grad"> {
                        Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemRead]>:$grad,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$logsumexp,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$delta,
-                       Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$query_grad,
-                       Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$key_grad,
-                       Arg<MemRefRankOf<[F32], [4]>, "", [MemWrite]>:$value_grad,
+                       Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemWrite]>:$query_grad,
+                       Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemWrite]>:$key_grad,
+                       Arg<MemRefRankOf<[F32, BF16], [4]>, "", [MemWrite]>:$value_grad,
                        UnitAttr:$causal, OptionalAttr<I64Attr>:$window,
                        OptionalAttr<F64Attr>:$scale);
   let assemblyFormat = [{

@@ -5,6 +5,8 @@
 // group computes in fp32 (it widens what it reads and rounds what it
 // writes) and sums accumulate in fp32 outputs. The parameters stay fp32
 // masters: the matrix kernels round them to bf16 as they stage them.
+// Flash-attention kernels read bf16 inputs and round the outputs they
+// store (attention's result, its gradients) where only groups read them.
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/Conversion/GemmMatch.h"
@@ -15,6 +17,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::tetra {
@@ -170,10 +173,52 @@ void storeProductAsBf16(OpBuilder &b, linalg::GenericOp op) {
     oldFill->erase();
 }
 
+/// Whether `buffer`, an output of a flash-attention kernel, is a fresh
+/// fp32 allocation that the kernel writes and one tensor takes over, read
+/// only as groups' inputs: then the kernel can round it to bf16 as it
+/// stores it. Returns that tensor.
+bufferization::ToTensorOp bf16FlashOutput(Value buffer) {
+  auto alloc = buffer.getDefiningOp<memref::AllocOp>();
+  if (!alloc || !alloc.getType().getElementType().isF32() || !alloc.getType().hasStaticShape())
+    return {};
+  bufferization::ToTensorOp adopted;
+  for (Operation *user : buffer.getUsers()) {
+    if (auto tensor = llvm::dyn_cast<bufferization::ToTensorOp>(user)) {
+      if (adopted)
+        return {};
+      adopted = tensor;
+    } else if (!llvm::isa<tetra::FlashAttentionOp, tetra::FlashAttentionGradOp>(user)) {
+      return {};
+    }
+  }
+  return adopted && onlyGenericInputs(adopted.getResult()) ? adopted : bufferization::ToTensorOp();
+}
+
+/// The flash-attention output `adopted` takes over, stored as bf16.
+void storeFlashOutputAsBf16(OpBuilder &b, bufferization::ToTensorOp adopted) {
+  Value buffer = adopted.getBuffer();
+  auto type = llvm::cast<MemRefType>(buffer.getType());
+  buffer.setType(MemRefType::get(type.getShape(), b.getBF16Type(), type.getLayout(),
+                                 type.getMemorySpace()));
+  Value tensor = adopted.getResult();
+  tensor.setType(withBf16(tensor.getType()));
+  widenReaders(b, adopted.getResult());
+}
+
 struct Bf16ActivationsPass : tetra::impl::Bf16ActivationsBase<Bf16ActivationsPass> {
   void runOnOperation() override {
     SmallVector<std::pair<linalg::GenericOp, unsigned>> stored;
     SmallVector<linalg::GenericOp> products;
+    SmallVector<bufferization::ToTensorOp> attentionOutputs;
+    auto flashOutputs = [&](ValueRange buffers) {
+      for (Value buffer : buffers)
+        if (bufferization::ToTensorOp adopted = bf16FlashOutput(buffer))
+          attentionOutputs.push_back(adopted);
+    };
+    getOperation().walk([&](tetra::FlashAttentionOp op) { flashOutputs(op.getResult()); });
+    getOperation().walk([&](tetra::FlashAttentionGradOp op) {
+      flashOutputs({op.getQueryGrad(), op.getKeyGrad(), op.getValueGrad()});
+    });
     getOperation().walk([&](func::FuncOp func) {
       func.walk([&](linalg::GenericOp op) {
         if (!op.hasPureTensorSemantics())
@@ -198,6 +243,8 @@ struct Bf16ActivationsPass : tetra::impl::Bf16ActivationsBase<Bf16ActivationsPas
       storeAsBf16(b, op, i);
     for (linalg::GenericOp op : products)
       storeProductAsBf16(b, op);
+    for (bufferization::ToTensorOp adopted : attentionOutputs)
+      storeFlashOutputAsBf16(b, adopted);
   }
 };
 

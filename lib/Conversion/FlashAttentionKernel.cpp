@@ -246,14 +246,17 @@ struct MatrixCore {
   }
 
   /// out[batch, first + row, head, col] = finish(j, acc[j]) for rows below
-  /// `limit`.
+  /// `limit`, rounded to bf16 for a bf16 `out`.
   void store(Emitter &e, ArrayRef<Value> acc, Value out, Value batch, Value first, Value head,
              int64_t limit, function_ref<Value(int64_t, Value)> finish) const {
+    bool rounded = llvm::cast<MemRefType>(out.getType()).getElementType().isBF16();
     for (auto [j, v] : llvm::enumerate(acc)) {
       Value row = e.m.add(first, rowOf(e.m, j));
       Value col = colOf(e.m, j);
       e.when(e.m.less(row, limit), [&] {
-        memref::StoreOp::create(e.b, e.loc, finish(j, v), out, ValueRange{batch, row, head, col});
+        Value value = finish(j, v);
+        memref::StoreOp::create(e.b, e.loc, rounded ? e.bf16(value) : value, out,
+                                ValueRange{batch, row, head, col});
       });
     }
   }

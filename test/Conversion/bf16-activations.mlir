@@ -138,3 +138,32 @@ func.func @attention_inputs(%x: tensor<1x16x2x16xf32>, %k: memref<1x16x2x16xf32>
   tetra.flash_attention %qb, %k, %v into %o {causal} : memref<1x16x2x16xf32>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>
   return %o : memref<1x16x2x16xf32>
 }
+
+// A flash-attention output that a tensor takes over and only generics read
+// is bf16: the kernel rounds it as it stores it, the reader widens it. One
+// that another op reads (here the function returns the tensor) stays fp32.
+// CHECK-LABEL: func.func @attention_output
+// CHECK: %[[O:.*]] = memref.alloc() : memref<1x16x2x16xbf16>
+// CHECK: %[[P:.*]] = memref.alloc() : memref<1x16x2x16xf32>
+// CHECK: tetra.flash_attention %{{.*}}, %{{.*}}, %{{.*}} into %[[O]] {causal} : {{.*}}, memref<1x16x2x16xbf16>
+// CHECK: %[[T:.*]] = bufferization.to_tensor %[[O]] restrict writable : memref<1x16x2x16xbf16> to tensor<1x16x2x16xbf16>
+// CHECK: tetra.flash_attention %{{.*}}, %{{.*}}, %{{.*}} into %[[P]] : {{.*}}, memref<1x16x2x16xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[T]] : tensor<1x16x2x16xbf16>)
+// CHECK-NEXT: ^bb0(%[[X:.*]]: bf16, %{{.*}}: f32):
+// CHECK-NEXT: arith.extf %[[X]] : bf16 to f32
+func.func @attention_output(%q: memref<1x16x2x16xf32>, %k: memref<1x16x2x16xf32>, %v: memref<1x16x2x16xf32>) -> (tensor<1x16x2x16xf32>, tensor<1x16x2x16xf32>) {
+  %o = memref.alloc() : memref<1x16x2x16xf32>
+  %p = memref.alloc() : memref<1x16x2x16xf32>
+  tetra.flash_attention %q, %k, %v into %o {causal} : memref<1x16x2x16xf32>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>
+  %t = bufferization.to_tensor %o restrict writable : memref<1x16x2x16xf32> to tensor<1x16x2x16xf32>
+  tetra.flash_attention %q, %k, %v into %p : memref<1x16x2x16xf32>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>, memref<1x16x2x16xf32>
+  %u = bufferization.to_tensor %p restrict writable : memref<1x16x2x16xf32> to tensor<1x16x2x16xf32>
+  %e = tensor.empty() : tensor<1x16x2x16xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%t : tensor<1x16x2x16xf32>) outs(%e : tensor<1x16x2x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.mulf %in, %in : f32
+    linalg.yield %m : f32
+  } -> tensor<1x16x2x16xf32>
+  return %s, %u : tensor<1x16x2x16xf32>, tensor<1x16x2x16xf32>
+}
