@@ -50,11 +50,15 @@ bool onlyFlashInputs(Value buffer) {
 }
 
 /// Whether every reader of `v` (through reshapes) is a linalg.generic
-/// taking it as an input, which can widen it in its body, or a buffer of
-/// it that only flash-attention kernels read.
+/// taking it as an input, which can widen it in its body, a
+/// tensor.extract of one element (widened as it is read; rotary's
+/// backward reads its inputs so), or a buffer of it that only
+/// flash-attention kernels read.
 bool onlyGenericInputs(Value v) {
   for (OpOperand &use : v.getUses()) {
     Operation *user = use.getOwner();
+    if (llvm::isa<tensor::ExtractOp>(user))
+      continue;
     if (isReshape(user)) {
       if (!onlyGenericInputs(user->getResult(0)))
         return false;
@@ -89,11 +93,19 @@ void widenArgument(OpBuilder &b, linalg::GenericOp op, BlockArgument arg) {
   arg.replaceAllUsesExcept(wide, wide);
 }
 
-/// `v` (now bf16) read by its generics and reshapes: each reshape's result
-/// becomes bf16, each generic widens its block argument on entry.
+/// `v` (now bf16) read by its generics, extracts and reshapes: each
+/// reshape's result becomes bf16, each generic widens its block argument on
+/// entry, each extract what it reads.
 void widenReaders(OpBuilder &b, Value v) {
   for (OpOperand &use : llvm::make_early_inc_range(v.getUses())) {
     Operation *user = use.getOwner();
+    if (auto extract = llvm::dyn_cast<tensor::ExtractOp>(user)) {
+      extract.getResult().setType(b.getBF16Type());
+      b.setInsertionPointAfter(extract);
+      auto wide = arith::ExtFOp::create(b, extract.getLoc(), b.getF32Type(), extract.getResult());
+      extract.getResult().replaceAllUsesExcept(wide, wide);
+      continue;
+    }
     if (isReshape(user)) {
       user->getResult(0).setType(withBf16(user->getResult(0).getType()));
       widenReaders(b, user->getResult(0));

@@ -167,3 +167,32 @@ func.func @attention_output(%q: memref<1x16x2x16xf32>, %k: memref<1x16x2x16xf32>
   } -> tensor<1x16x2x16xf32>
   return %s, %u : tensor<1x16x2x16xf32>, tensor<1x16x2x16xf32>
 }
+
+// A reader may also take single elements with tensor.extract (rotary's
+// backward does, at rotated indices): it reads bf16 and widens it.
+// CHECK-LABEL: func.func @extracted
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<8xbf16>)
+// CHECK: linalg.generic
+// CHECK: %[[X:.*]] = tensor.extract %[[H]][%{{.*}}] : tensor<8xbf16>
+// CHECK-NEXT: %[[W:.*]] = arith.extf %[[X]] : bf16 to f32
+// CHECK-NEXT: linalg.yield %[[W]] : f32
+func.func @extracted(%x: tensor<8xf32>) -> tensor<8xf32> {
+  %e = tensor.empty() : tensor<8xf32>
+  %h = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      ins(%x : tensor<8xf32>) outs(%e : tensor<8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %t = math.tanh %in : f32
+    linalg.yield %t : f32
+  } -> tensor<8xf32>
+  %e2 = tensor.empty() : tensor<8xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      outs(%e2 : tensor<8xf32>) {
+  ^bb0(%out: f32):
+    %i = linalg.index 0 : index
+    %c7 = arith.constant 7 : index
+    %j = arith.subi %c7, %i : index
+    %v = tensor.extract %h[%j] : tensor<8xf32>
+    linalg.yield %v : f32
+  } -> tensor<8xf32>
+  return %r : tensor<8xf32>
+}
