@@ -1,7 +1,9 @@
 //===- attention_check.cpp - Tetra's flash-attention kernel on one GPU ----===//
 //
 // Reads the module tetra-opt wrote for bench/gpu/attention.mlir.in, runs the
-// kernel on random inputs (causal, one sequence of S, H heads of D) and
+// kernel on random inputs (causal, one sequence of S, H heads of D; stored
+// as f32, or as bf16, which the NVIDIA kernel copies to shared memory
+// asynchronously) and
 //   numerics: compares 32 query rows (spread over the sequence and the
 //             heads) with attention computed on the host in double,
 //             max |gpu - ref| <= 3e-2 max |ref| (bf16 operands);
@@ -12,6 +14,7 @@
 #include "cuda_module.h"
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda.h>
 
 #include <algorithm>
@@ -48,10 +51,11 @@ double cublasBf16Peak() {
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: attention_check MODULE.mlir S H D\n");
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr, "usage: attention_check MODULE.mlir S H D [f32|bf16]\n");
     return 2;
   }
+  const bool bf16 = argc == 6 && std::string(argv[5]) == "bf16";
   std::string text = check::readFile(argv[1]);
   long s = std::atol(argv[2]), heads = std::atol(argv[3]), d = std::atol(argv[4]);
   check::useDevice0();
@@ -67,13 +71,22 @@ int main(int argc, char **argv) {
   std::vector<float> q(count), k(count), v(count);
   for (auto *x : {&q, &k, &v})
     for (float &e : *x)
-      e = uniform(rng);
+      e = bf16 ? __bfloat162float(__float2bfloat16(uniform(rng))) : uniform(rng);
+  const size_t inputBytes = bf16 ? 2 : 4;
   CUdeviceptr dq, dk, dv, dout;
-  for (CUdeviceptr *p : {&dq, &dk, &dv, &dout})
-    CU(cuMemAlloc(p, count * 4));
-  CU(cuMemcpyHtoD(dq, q.data(), count * 4));
-  CU(cuMemcpyHtoD(dk, k.data(), count * 4));
-  CU(cuMemcpyHtoD(dv, v.data(), count * 4));
+  for (CUdeviceptr *p : {&dq, &dk, &dv})
+    CU(cuMemAlloc(p, count * inputBytes));
+  CU(cuMemAlloc(&dout, count * 4));
+  for (auto [device, host] : {std::pair{dq, &q}, std::pair{dk, &k}, std::pair{dv, &v}}) {
+    if (!bf16) {
+      CU(cuMemcpyHtoD(device, host->data(), count * 4));
+      continue;
+    }
+    std::vector<__nv_bfloat16> rounded(count);
+    std::transform(host->begin(), host->end(), rounded.begin(),
+                   [](float x) { return __float2bfloat16(x); });
+    CU(cuMemcpyHtoD(device, rounded.data(), count * 2));
+  }
 
   check::KernelParams params;
   for (CUdeviceptr p : {dq, dk, dv, dout})
@@ -117,9 +130,9 @@ int main(int argc, char **argv) {
   double seconds = check::timeIt(launch, 5);
   double flops = 4.0 * double(s) * s * heads * d / 2; // causal: half the scores
   double ours = flops / seconds / 1e12, peak = cublasBf16Peak();
-  std::printf("attention S=%ld H=%ld D=%ld causal: max |gpu - ref| = %.2e of max |ref| "
-              "(tolerance %.0e) %s\n",
-              s, heads, d, worst / largest, tolerance, ok ? "ok" : "FAILED");
+  std::printf("attention S=%ld H=%ld D=%ld causal, %s inputs: max |gpu - ref| = %.2e of max "
+              "|ref| (tolerance %.0e) %s\n",
+              s, heads, d, bf16 ? "bf16" : "f32", worst / largest, tolerance, ok ? "ok" : "FAILED");
   std::printf("  tetra flash-attention kernel %8.1f TFLOP/s (%.3f ms)\n", ours, seconds * 1e3);
   std::printf("  cuBLAS bf16 GEMM 8192^3      %8.1f TFLOP/s   tetra/peak = %.3f (target 0.5)\n",
               peak, ours / peak);

@@ -88,6 +88,9 @@ public:
     for (Operation *op : ops)
       if (failed(rewrite(op)))
         return failure();
+    // A group's token is used only by waits, a copy's only by groups.
+    for (Operation *op : llvm::reverse(unused))
+      op->erase();
     return success();
   }
 
@@ -95,6 +98,7 @@ private:
   ModuleOp module;
   func::FuncOp host;
   Value resultBuffer; // memref<4xf32> the matrix instructions write D into
+  SmallVector<Operation *> unused; // async copies and groups, erased last
 
   Value call(OpBuilder &b, Location loc, StringRef name, ValueRange operands, TypeRange results) {
     auto callee = declare(module, name, b.getFunctionType(operands.getTypes(), results));
@@ -214,9 +218,7 @@ private:
         type != VectorType::get({4, 2}, b.getBF16Type()))
       return ld.emitOpError("is emulated for x4, not transposed, bf16 only");
     Value buf = buffer(loc);
-    Value address = arith::AddIOp::create(
-        b, loc, memref::ExtractAlignedPointerAsIndexOp::create(b, loc, ld.getSrcMemref()),
-        tetra::elementByteOffset(b, loc, ld.getSrcMemref(), ld.getIndices()));
+    Value address = addressOf(b, loc, ld.getSrcMemref(), ld.getIndices());
     call(b, loc, "tetra_emu_ldmatrix_x4_b16", {address, buf}, {});
     for (Operation *user : llvm::make_early_inc_range(ld.getRes().getUsers())) {
       auto extract = llvm::dyn_cast<vector::ExtractOp>(user);
@@ -230,6 +232,46 @@ private:
       extract.erase();
     }
     ld.erase();
+    return success();
+  }
+
+  /// The address of `memref[indices]` as an index.
+  Value addressOf(OpBuilder &b, Location loc, Value memref, ValueRange indices) {
+    return arith::AddIOp::create(b, loc,
+                                 memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref),
+                                 tetra::elementByteOffset(b, loc, memref, indices));
+  }
+
+  /// nvgpu's asynchronous copies: each thread's start, commit and wait go
+  /// to the emulator, which lands a copy's bytes only at the wait that
+  /// covers it, as a GPU may.
+  LogicalResult rewriteAsyncCopy(Operation *op) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    if (auto copy = llvm::dyn_cast<nvgpu::DeviceAsyncCopyOp>(op)) {
+      auto element = llvm::cast<MemRefType>(copy.getDst().getType()).getElementType();
+      Value elementBytes = arith::ConstantIndexOp::create(b, loc, element.getIntOrFloatBitWidth() / 8);
+      Value elements =
+          arith::ConstantIndexOp::create(b, loc, copy.getDstElements().getZExtValue());
+      Value read = copy.getSrcElements() ? copy.getSrcElements() : elements;
+      call(b, loc, "tetra_emu_async_copy",
+           {addressOf(b, loc, copy.getDst(), copy.getDstIndices()),
+            addressOf(b, loc, copy.getSrc(), copy.getSrcIndices()),
+            arith::MulIOp::create(b, loc, elements, elementBytes),
+            arith::MulIOp::create(b, loc, read, elementBytes)},
+           {});
+      unused.push_back(op);
+      return success();
+    }
+    if (llvm::isa<nvgpu::DeviceAsyncCreateGroupOp>(op)) {
+      call(b, loc, "tetra_emu_async_commit", {}, {});
+      unused.push_back(op);
+      return success();
+    }
+    auto wait = llvm::cast<nvgpu::DeviceAsyncWaitOp>(op);
+    call(b, loc, "tetra_emu_async_wait",
+         {arith::ConstantIndexOp::create(b, loc, wait.getNumGroups().value_or(0))}, {});
+    wait.erase();
     return success();
   }
 
@@ -262,6 +304,9 @@ private:
       return rewriteMfma(mfma);
     if (auto ld = llvm::dyn_cast<nvgpu::LdMatrixOp>(op))
       return rewriteLdMatrix(ld);
+    if (llvm::isa<nvgpu::DeviceAsyncCopyOp, nvgpu::DeviceAsyncCreateGroupOp,
+                  nvgpu::DeviceAsyncWaitOp>(op))
+      return rewriteAsyncCopy(op);
     StringRef dialect = op->getDialect()->getNamespace();
     if (dialect == "gpu" || dialect == "nvvm" || dialect == "nvgpu" || dialect == "amdgpu" ||
         dialect == "rocdl")

@@ -52,13 +52,19 @@ int64_t claimedAlignment(Operation *op, Value memref) {
     return attr.getInt();
   if (llvm::isa<nvgpu::LdMatrixOp>(op))
     return 16; // the PTX ISA's rule for each row address
+  if (auto copy = llvm::dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
+    return copy.getDstElements().getZExtValue() *
+           bytesOf(llvm::cast<MemRefType>(memref.getType()).getElementType()); // cp.async's rule
   return bytesOf(llvm::cast<MemRefType>(memref.getType()).getElementType());
 }
+
+/// How an access touches its bytes, as the reports number it.
+enum Access : int64_t { Reads = 0, Writes = 1, WritesAsynchronously = 2 };
 
 /// Reports the access of `op` to `memref` at `indices` of a value of type
 /// `accessed`, before `op`.
 LogicalResult report(Operation *op, const Argument &arg, Value memref, ValueRange indices,
-                     Type accessed, bool writes) {
+                     Type accessed, Access writes) {
   int64_t alignment = claimedAlignment(op, memref);
   if (arg.workgroup && alignment > arg.bufferAlignment)
     return op->emitOpError("claims ")
@@ -97,22 +103,32 @@ LogicalResult instrument(Value root, const Argument &arg) {
       }
       LogicalResult reported = success();
       if (auto load = llvm::dyn_cast<memref::LoadOp>(user))
-        reported = report(user, arg, memref, load.getIndices(), load.getType(), /*writes=*/false);
+        reported = report(user, arg, memref, load.getIndices(), load.getType(), Reads);
       else if (auto store = llvm::dyn_cast<memref::StoreOp>(user))
         reported = report(user, arg, memref, store.getIndices(),
-                          store.getValueToStore().getType(), /*writes=*/true);
+                          store.getValueToStore().getType(), Writes);
       else if (auto load = llvm::dyn_cast<vector::LoadOp>(user))
-        reported = report(user, arg, memref, load.getIndices(), load.getType(), /*writes=*/false);
+        reported = report(user, arg, memref, load.getIndices(), load.getType(), Reads);
       else if (auto store = llvm::dyn_cast<vector::StoreOp>(user))
         reported = report(user, arg, memref, store.getIndices(),
-                          store.getValueToStore().getType(), /*writes=*/true);
+                          store.getValueToStore().getType(), Writes);
       else if (auto ldmatrix = llvm::dyn_cast<nvgpu::LdMatrixOp>(user))
         // Each lane reads the 8 elements of the row it names.
         reported = report(
             user, arg, memref, ldmatrix.getIndices(),
             VectorType::get({8}, llvm::cast<MemRefType>(memref.getType()).getElementType()),
-            /*writes=*/false);
-      else if (!llvm::isa<memref::ExtractStridedMetadataOp, memref::ExtractAlignedPointerAsIndexOp,
+            Reads);
+      else if (auto copy = llvm::dyn_cast<nvgpu::DeviceAsyncCopyOp>(user)) {
+        // Reported as dstElements elements both ways: at the source, where
+        // fewer are read, the clamped indices still name real bytes.
+        auto type = VectorType::get({static_cast<int64_t>(copy.getDstElements().getZExtValue())},
+                                    llvm::cast<MemRefType>(memref.getType()).getElementType());
+        if (memref == copy.getDst())
+          reported = report(user, arg, memref, copy.getDstIndices(), type,
+                            arg.workgroup ? WritesAsynchronously : Writes);
+        if (memref == copy.getSrc() && succeeded(reported))
+          reported = report(user, arg, memref, copy.getSrcIndices(), type, Reads);
+      } else if (!llvm::isa<memref::ExtractStridedMetadataOp, memref::ExtractAlignedPointerAsIndexOp,
                           memref::DimOp>(user))
         return user->emitOpError("uses ")
                << (arg.workgroup ? "workgroup buffer " : "kernel argument ") << arg.number

@@ -9,7 +9,9 @@
 // bytes, one a write, that nothing orders: in workgroup memory, two threads
 // between the same barriers; in global memory, that too, or two blocks. It
 // also stops at an access off the alignment its code claims, which a CPU
-// forgives and a GPU does not.
+// forgives and a GPU does not. An asynchronous copy into workgroup memory
+// (nvgpu.device_async_copy) writes twice as far as the check goes: when it
+// starts, and again when the wait that covers it lands it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TETRA_CONVERSION_EMULATEDRACECHECK_H
@@ -22,7 +24,9 @@ namespace mlir::tetra {
 /// Precedes every access to a memref argument of `host`, and to views of
 /// one, with a report: arguments from `firstWorkgroup` on are workgroup
 /// buffers (`tetra_emu_workgroup_access(buffer, buffer bytes, byte offset,
-/// bytes, writes, alignment)`), those before it global memory
+/// bytes, writes, alignment)`; writes is 2 for an asynchronous copy's
+/// destination, whose landing the next tetra_emu_async_copy takes over),
+/// those before it global memory
 /// (`tetra_emu_global_access(argument, byte offset, address, bytes,
 /// writes, alignment)`); `alignment` is what the access claims, which the
 /// emulator checks against its address. Fails on a use that is neither an

@@ -279,22 +279,23 @@ Value sharedTile(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc, int64_t d) {
   return tile;
 }
 
-/// Rows [first, first + kTile) of `source` ([B, rows, heads, d] at batch,
-/// head) into `tile` as bf16, zero from `limit` on, in runs along d
-/// (copyRun's; d and d + 8 are multiples of it, so every run stays aligned
-/// in the tile too). The copy is unrolled, one round of `threads` runs
-/// after another, and each thread issues all its loads before it stores
-/// any, so their latencies overlap (a loop of one run a trip waits for
-/// each load in turn).
-void stageTile(Emitter &n, Value tid, int64_t threads, Value source, Value tile, Value batch,
-               Value head, Value first, int64_t limit, int64_t d) {
+/// One run of a tile's copy: where it lands in the tile (j, c), the
+/// source row it comes from, whether that row is there (inside), and
+/// whether the thread has a run this round at all (valid; null where
+/// every thread has one).
+struct TileRun {
+  Value j, c, row, inside, valid;
+};
+
+/// The thread's runs of rows [first, first + kTile) of a tile of width
+/// `d`, `run` elements each, rows from `limit` on outside: one round of
+/// `threads` runs after another, consecutive threads on consecutive runs
+/// of a row.
+SmallVector<TileRun> tileRuns(Emitter &n, Value tid, int64_t threads, int64_t run, Value first,
+                              Value limit, int64_t d) {
   IndexMath &m = n.m;
-  int64_t run = copyRun(llvm::cast<MemRefType>(source.getType()));
   int64_t total = kTile * d / run, rounds = ceilDiv(total, threads);
-  struct Pending {
-    Value j, c, value, valid; // valid: null where every thread has a run
-  };
-  SmallVector<Pending> pending;
+  SmallVector<TileRun> runs;
   for (int64_t r = 0; r < rounds; ++r) {
     Value linear = m.add(tid, r * threads);
     Value j = m.div(linear, d / run), c = m.mul(m.rem(linear, d / run), run);
@@ -303,14 +304,50 @@ void stageTile(Emitter &n, Value tid, int64_t threads, Value source, Value tile,
     Value inside = m.less(row, limit);
     if (valid)
       inside = n.both(inside, valid);
-    pending.push_back({j, c, loadBf16Guarded(m, source, {batch, row, head, c}, inside, run), valid});
+    runs.push_back({j, c, row, inside, valid});
   }
-  for (const Pending &p : pending) {
-    if (p.valid)
-      n.when(p.valid, [&] { storeBf16Run(m, p.value, tile, ValueRange{p.j, p.c}); });
+  return runs;
+}
+
+/// Rows [first, first + kTile) of `source` ([B, rows, heads, d] at batch,
+/// head) into `tile` as bf16, zero from `limit` on, in runs along d
+/// (copyRun's; d and d + 8 are multiples of it, so every run stays aligned
+/// in the tile too). The copy is unrolled, and each thread issues all its
+/// loads before it stores any, so their latencies overlap (a loop of one
+/// run a trip waits for each load in turn).
+void stageTile(Emitter &n, Value tid, int64_t threads, Value source, Value tile, Value batch,
+               Value head, Value first, int64_t limit, int64_t d) {
+  IndexMath &m = n.m;
+  int64_t run = copyRun(llvm::cast<MemRefType>(source.getType()));
+  SmallVector<TileRun> runs = tileRuns(n, tid, threads, run, first, m.c(limit), d);
+  SmallVector<Value> values;
+  for (const TileRun &r : runs)
+    values.push_back(loadBf16Guarded(m, source, {batch, r.row, head, r.c}, r.inside, run));
+  for (auto [r, value] : llvm::zip(runs, values)) {
+    if (r.valid)
+      n.when(r.valid, [&] { storeBf16Run(m, value, tile, ValueRange{r.j, r.c}); });
     else
-      storeBf16Run(m, p.value, tile, ValueRange{p.j, p.c});
+      storeBf16Run(m, value, tile, ValueRange{r.j, r.c});
   }
+}
+
+/// stageTile for a bf16 `source` (copiesAsynchronously) without waiting:
+/// the thread's runs start as asynchronous copies, committed as one group,
+/// which is returned. Rows from `limit` on land as zeros and are not read.
+Value stageTileAsync(Emitter &n, Value tid, int64_t threads, Value source, Value tile,
+                     Value batch, Value head, Value first, Value limit, int64_t d) {
+  IndexMath &m = n.m;
+  SmallVector<Value> copies;
+  for (const TileRun &r : tileRuns(n, tid, threads, 8, first, limit, d)) {
+    auto copy = [&] {
+      return copyRunAsync(m, source, {batch, r.row, head, r.c}, r.inside, tile, {r.j, r.c});
+    };
+    if (r.valid) // the commit takes every copy started before it, named or not
+      n.when(r.valid, [&] { copy(); });
+    else
+      copies.push_back(copy());
+  }
+  return commitCopies(m, copies);
 }
 
 /// Each source's rows into its tile (stageTile), and rows [first, first +
@@ -424,6 +461,39 @@ struct QueryBlock {
         });
   }
 
+  /// overKeys with the tiles' copies in flight beside the products, for
+  /// keys and values that copy asynchronously (copiesAsynchronously): a
+  /// step's value tile lands while the warps score its key tile
+  /// (`scoresStep`, whose results go to `valuesStep`), and the next key
+  /// tile while they add up the values. Each tile has one buffer and a step
+  /// two barriers, as in overKeys: after the scores, the values have landed
+  /// and the key tile is free; at the end, the next keys have landed and
+  /// the value tile is free.
+  scf::ForOp overKeysPipelined(
+      Emitter &e, Value key, Value value, const AttentionShape &s, ValueRange init,
+      function_ref<SmallVector<Value>(Emitter &, Value, ValueRange)> scoresStep,
+      function_ref<SmallVector<Value>(Emitter &, Value, ValueRange)> valuesStep) const {
+    waitForCopies(e.m, stageTileAsync(e, tid, threads, key, keys, batch, kvHead, keyBegin, keyEnd,
+                                      s.headDim));
+    gpu::BarrierOp::create(e.b, e.loc);
+    return scf::ForOp::create(
+        e.b, e.loc, keyBegin, keyEnd, e.m.c(kTile), init,
+        [&](OpBuilder &nb, Location loc, Value keyFirst, ValueRange state) {
+          Emitter n{nb, loc};
+          Value valuesCopied = stageTileAsync(n, tid, threads, value, values, batch, kvHead,
+                                              keyFirst, keyEnd, s.headDim);
+          SmallVector<Value> scored = scoresStep(n, keyFirst, state);
+          waitForCopies(n.m, valuesCopied);
+          gpu::BarrierOp::create(nb, loc);
+          Value nextKeysCopied = stageTileAsync(n, tid, threads, key, keys, batch, kvHead,
+                                                n.m.add(keyFirst, kTile), keyEnd, s.headDim);
+          SmallVector<Value> next = valuesStep(n, keyFirst, scored);
+          waitForCopies(n.m, nextKeysCopied);
+          gpu::BarrierOp::create(nb, loc);
+          scf::YieldOp::create(nb, loc, next);
+        });
+  }
+
   /// The scores of the warp's rows for the staged key tile from
   /// `keyFirst`, scaled and masked.
   SmallVector<Value> scores(Emitter &n, ArrayRef<SmallVector<Value>> queryOps, Value keyFirst,
@@ -449,29 +519,50 @@ LaunchShape buildForward(Emitter &e, gpu::GPUFuncOp kernel, StringRef target, Va
   SmallVector<Value> init(slots, e.f(kMasked));
   init.append(slots, e.f(0.0f));
   init.append(accs, e.f(0.0f));
-  scf::ForOp loop = block.overKeys(
-      e, key, value, s, init,
-      [&](Emitter &n, Value keyFirst, ValueRange state) -> SmallVector<Value> {
-        SmallVector<Value> score = block.scores(n, queryOps, keyFirst, s);
-        SmallVector<Value> next(state.begin(), state.end());
-        SmallVector<Value> top = core.rowReduce(n, score, SmallVector<Value>(state.take_front(slots)),
-                                                [&](Value x, Value y) { return n.maxf(x, y); });
-        for (auto [j, v] : llvm::enumerate(score))
-          v = n.exp(n.subf(v, top[core.slotOf(j)]));
-        SmallVector<Value> sum = core.rowReduce(n, score, SmallVector<Value>(slots, n.f(0.0f)),
-                                                [&](Value x, Value y) { return n.addf(x, y); });
-        SmallVector<Value> alpha;
-        for (int64_t h = 0; h < slots; ++h) {
-          alpha.push_back(n.exp(n.subf(state[h], top[h])));
-          next[h] = top[h];
-          next[slots + h] = n.addf(n.mulf(state[slots + h], alpha[h]), sum[h]);
-        }
-        MutableArrayRef<Value> acc = MutableArrayRef<Value>(next).drop_front(2 * slots);
-        for (auto [j, v] : llvm::enumerate(acc))
-          v = n.mulf(v, alpha[core.slotOf(j)]);
-        core.accumulate(n, acc, score, block.values, kTile, block.scratch);
-        return next;
-      });
+  const int64_t stateSize = static_cast<int64_t>(init.size());
+  // The step in two: the scores' softmax and the rescaled state (with the
+  // probabilities after it), then the probabilities times the values.
+  auto scoresStep = [&](Emitter &n, Value keyFirst, ValueRange state) -> SmallVector<Value> {
+    SmallVector<Value> score = block.scores(n, queryOps, keyFirst, s);
+    SmallVector<Value> next(state.begin(), state.end());
+    SmallVector<Value> top = core.rowReduce(n, score, SmallVector<Value>(state.take_front(slots)),
+                                            [&](Value x, Value y) { return n.maxf(x, y); });
+    for (auto [j, v] : llvm::enumerate(score))
+      v = n.exp(n.subf(v, top[core.slotOf(j)]));
+    SmallVector<Value> sum = core.rowReduce(n, score, SmallVector<Value>(slots, n.f(0.0f)),
+                                            [&](Value x, Value y) { return n.addf(x, y); });
+    SmallVector<Value> alpha;
+    for (int64_t h = 0; h < slots; ++h) {
+      alpha.push_back(n.exp(n.subf(state[h], top[h])));
+      next[h] = top[h];
+      next[slots + h] = n.addf(n.mulf(state[slots + h], alpha[h]), sum[h]);
+    }
+    for (auto [j, v] : llvm::enumerate(MutableArrayRef<Value>(next).drop_front(2 * slots)))
+      v = n.mulf(v, alpha[core.slotOf(j)]);
+    next.append(score);
+    return next;
+  };
+  auto valuesStep = [&](Emitter &n, Value, ValueRange scored) -> SmallVector<Value> {
+    SmallVector<Value> next(scored.take_front(stateSize));
+    MutableArrayRef<Value> acc = MutableArrayRef<Value>(next).drop_front(2 * slots);
+    core.accumulate(n, acc, SmallVector<Value>(scored.drop_front(stateSize)), block.values, kTile,
+                    block.scratch);
+    return next;
+  };
+  bool pipelined =
+      copiesAsynchronously(target, llvm::cast<MemRefType>(key.getType())) &&
+      copiesAsynchronously(target, llvm::cast<MemRefType>(value.getType()));
+  // With the tiles off the registers the kernel fits 168 registers a
+  // thread without spilling (ptxas, head_dim 128): three blocks of 128
+  // threads an SM instead of the two that 175 allow.
+  if (pipelined)
+    kernel->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(), e.b.getI32IntegerAttr(3));
+  scf::ForOp loop =
+      pipelined ? block.overKeysPipelined(e, key, value, s, init, scoresStep, valuesStep)
+                : block.overKeys(e, key, value, s, init,
+                                 [&](Emitter &n, Value keyFirst, ValueRange state) {
+                                   return valuesStep(n, keyFirst, scoresStep(n, keyFirst, state));
+                                 });
 
   SmallVector<Value> acc(loop.getResults().drop_front(2 * slots));
   core.store(e, acc, result, block.batch, block.first, block.head, s.queries,

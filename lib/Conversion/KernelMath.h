@@ -7,6 +7,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 
@@ -102,6 +103,43 @@ inline void storeBf16Run(IndexMath &m, Value v, Value memory, ValueRange indices
     return;
   }
   memref::StoreOp::create(m.b, m.loc, v, memory, indices);
+}
+
+/// Whether runs of `source` can go from global to shared memory without
+/// passing through registers (cp.async, sm_80 on): bf16 already, so no
+/// rounding on the way, and in whole 16-byte runs.
+inline bool copiesAsynchronously(StringRef target, MemRefType source) {
+  return target == "nvvm" && source.getElementType().isBF16() && copyRun(source) == 8;
+}
+
+/// Starts the copy of one 16-byte run of `source` from `indices` to the
+/// shared `tile` at `tileIndices` (cp.async.cg); zeros land instead where
+/// `inside` is false, and nothing is read (index 0 is named). The copy
+/// belongs to the next group committed (commitCopies) and its bytes are
+/// there only once a wait covers that group (waitForCopies).
+inline Value copyRunAsync(IndexMath &m, Value source, ValueRange indices, Value inside,
+                          Value tile, ValueRange tileIndices) {
+  SmallVector<Value> at;
+  Value zeroIndex = m.c(0);
+  for (Value index : indices)
+    at.push_back(arith::SelectOp::create(m.b, m.loc, inside, index, zeroIndex));
+  constexpr int64_t kRun = 8;
+  Value read = arith::SelectOp::create(m.b, m.loc, inside, m.c(kRun), zeroIndex);
+  return nvgpu::DeviceAsyncCopyOp::create(
+      m.b, m.loc, m.b.getType<nvgpu::DeviceAsyncTokenType>(), tile, tileIndices, source, at,
+      m.b.getIndexAttr(kRun), read, m.b.getUnitAttr());
+}
+
+/// Commits the copies started since the last commit as one group.
+inline Value commitCopies(IndexMath &m, ValueRange copies) {
+  return nvgpu::DeviceAsyncCreateGroupOp::create(
+      m.b, m.loc, m.b.getType<nvgpu::DeviceAsyncTokenType>(), copies);
+}
+
+/// Waits until this thread's committed copies have landed (other threads'
+/// need a barrier after their own wait).
+inline void waitForCopies(IndexMath &m, Value group) {
+  nvgpu::DeviceAsyncWaitOp::create(m.b, m.loc, group, m.b.getI32IntegerAttr(0));
 }
 
 /// Two consecutive bf16 of `memory` as the 32-bit register mma.sync takes

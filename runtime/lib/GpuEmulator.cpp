@@ -36,6 +36,17 @@ enum class Wait { Ready, Barrier, Warp, Done };
 /// The warp-wide instructions; each has its own operand and result layout.
 enum class WarpOp { MmaSyncM16N8K16Bf16, Mfma16x16x16Bf16, ShuffleXor, LdMatrixX4B16 };
 
+/// An asynchronous copy a thread started (cp.async): its bytes land at the
+/// wait that covers its group. `buffer` is the workgroup buffer the race
+/// check was told of, or -1.
+struct AsyncCopy {
+  char *destination;
+  const char *source;
+  int64_t bytes, read; // the rest of `bytes` after `read` lands as zeros
+  int64_t group;       // -1 until committed
+  int64_t buffer, offset;
+};
+
 struct Lane {
   ucontext_t context;
   Wait wait = Wait::Ready;
@@ -43,6 +54,9 @@ struct Lane {
   uint32_t operands[10] = {}; // the lane's fragments, as the instruction takes them
   float accumulators[4] = {};
   float result[4] = {};
+  std::vector<AsyncCopy> copies; // started, not landed
+  int64_t groups = 0;            // committed so far
+  int64_t reportedBuffer = -1, reportedOffset = 0; // the next copy's destination
 };
 
 constexpr size_t kStackBytes = 128 * 1024;
@@ -57,6 +71,7 @@ struct ByteUse {
   int64_t writerBlock = -1, firstReadBlock = -1; // global memory only
   bool otherReaders = false;      // more than `reader` read it in readEpoch
   bool readByOtherBlocks = false; // more than `firstReadBlock` read it
+  bool writeLanded = false;       // the last write was an asynchronous copy's landing
 };
 
 struct Emulation {
@@ -114,7 +129,12 @@ char *stacks(int64_t threads) {
 void runThread() {
   Emulation &e = *active;
   e.entry(e.arguments);
-  e.lanes[e.current].wait = Wait::Done;
+  Lane &lane = e.lanes[e.current];
+  if (!lane.copies.empty())
+    fail(e, "thread " + std::to_string(e.current) + " left the kernel with " +
+                std::to_string(lane.copies.size()) +
+                " asynchronous copies that no wait covered");
+  lane.wait = Wait::Done;
   // Returning resumes uc_link, the scheduler.
 }
 
@@ -297,6 +317,9 @@ void runBlock(Emulation &e) {
   for (int64_t t = 0; t < e.threads; ++t) {
     Lane &lane = e.lanes[t];
     lane.wait = Wait::Ready;
+    lane.copies.clear();
+    lane.groups = 0;
+    lane.reportedBuffer = -1;
     getcontext(&lane.context);
     lane.context.uc_stack.ss_sp = stack + t * kStackBytes;
     lane.context.uc_stack.ss_size = kStackBytes;
@@ -416,12 +439,12 @@ namespace {
 /// launch do too.
 template <typename UseAt>
 void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64_t bytes,
-                  bool writes, bool acrossBlocks, UseAt useAt) {
+                  bool writes, bool acrossBlocks, UseAt useAt, bool lands = false) {
   auto where = [&](int64_t at) {
     return "byte " + std::to_string(offset + at) + " of " + memory;
   };
   int64_t thread = e.current, block = e.block;
-  const char *verb = writes ? "writes" : "reads";
+  const char *verb = lands ? "lands an asynchronous copy on" : writes ? "writes" : "reads";
   auto who = [&](int64_t t, int64_t b) {
     if (t < 0)
       return std::string("another thread");
@@ -438,7 +461,9 @@ void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64
     if (acrossBlocks && written && use.writerBlock != block)
       race(at, who(use.writer, use.writerBlock), "wrote", "in the same launch");
     if (written && use.writeEpoch == e.epoch && use.writer != thread)
-      race(at, who(use.writer, block), "wrote", "with no barrier between");
+      race(at, use.writeLanded ? "an asynchronous copy of " + who(use.writer, block)
+                               : who(use.writer, block),
+           use.writeLanded ? "landed" : "wrote", "with no barrier between");
     if (writes && acrossBlocks && read && (use.readByOtherBlocks || use.firstReadBlock != block))
       race(at, use.firstReadBlock != block ? who(use.reader, use.firstReadBlock)
                                            : std::string("another block"),
@@ -450,6 +475,7 @@ void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64
       use.writeEpoch = e.epoch;
       use.writer = thread;
       use.writerBlock = block;
+      use.writeLanded = lands;
       continue;
     }
     if (use.firstReadBlock < 0)
@@ -497,6 +523,55 @@ extern "C" void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, 
     uses.resize(bufferBytes);
   recordAccess(e, memory, offset, bytes, writes != 0, /*acrossBlocks=*/false,
                [&](int64_t at) -> ByteUse & { return uses[offset + at]; });
+  if (writes == 2) { // an asynchronous copy's: it writes again as it lands
+    e.lanes[e.current].reportedBuffer = buffer;
+    e.lanes[e.current].reportedOffset = offset;
+  }
+}
+
+extern "C" void tetra_emu_async_copy(int64_t destination, int64_t source, int64_t bytes,
+                                     int64_t read) {
+  Emulation &e = emulation("nvgpu.device_async_copy");
+  Lane &lane = e.lanes[e.current];
+  if (read < 0 || read > bytes)
+    fail(e, "thread " + std::to_string(e.current) + " copies " + std::to_string(read) +
+                " bytes of an asynchronous copy of " + std::to_string(bytes));
+  lane.copies.push_back({reinterpret_cast<char *>(destination),
+                         reinterpret_cast<const char *>(source), bytes, read, -1,
+                         lane.reportedBuffer, lane.reportedOffset});
+  lane.reportedBuffer = -1;
+}
+
+extern "C" void tetra_emu_async_commit() {
+  Lane &lane = emulation("nvgpu.device_async_create_group").lanes[active->current];
+  for (AsyncCopy &copy : lane.copies)
+    if (copy.group < 0)
+      copy.group = lane.groups;
+  ++lane.groups;
+}
+
+/// Lands the thread's copies of every committed group but the newest
+/// `pending`; each writes its bytes now, as far as the race check goes.
+extern "C" void tetra_emu_async_wait(int64_t pending) {
+  Emulation &e = emulation("nvgpu.device_async_wait");
+  Lane &lane = e.lanes[e.current];
+  std::vector<AsyncCopy> waiting;
+  for (const AsyncCopy &copy : lane.copies) {
+    if (copy.group < 0 || copy.group >= lane.groups - pending) {
+      waiting.push_back(copy);
+      continue;
+    }
+    std::memcpy(copy.destination, copy.source, copy.read);
+    std::memset(copy.destination + copy.read, 0, copy.bytes - copy.read);
+    if (copy.buffer >= 0) {
+      std::vector<ByteUse> &uses = e.workgroup[copy.buffer];
+      recordAccess(e, "workgroup buffer " + std::to_string(copy.buffer), copy.offset, copy.bytes,
+                   /*writes=*/true, /*acrossBlocks=*/false,
+                   [&](int64_t at) -> ByteUse & { return uses[copy.offset + at]; },
+                   /*lands=*/true);
+    }
+  }
+  lane.copies = std::move(waiting);
 }
 
 extern "C" void tetra_emu_global_access(int64_t argument, int64_t offset, int64_t address,

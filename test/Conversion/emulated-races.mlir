@@ -15,6 +15,8 @@
 // RUN: not %mlir_runner %t.ll.mlir -e every_block_writes_everything -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=BLOCKS
 // RUN: not %mlir_runner %t.ll.mlir -e global_without_barrier -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=GLOBAL
 // RUN: not %mlir_runner %t.ll.mlir -e misaligned -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=ALIGN
+// RUN: %mlir_runner %t.ll.mlir -e copied -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so | FileCheck %s --check-prefix=OK
+// RUN: not %mlir_runner %t.ll.mlir -e copied_waited_after_the_barrier -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=LANDS
 // RUN: not %mlir_runner %t.ll.mlir -e past_the_end -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so 2>&1 | FileCheck %s --check-prefix=BOUNDS
 
 // Every load and store of a workgroup buffer, through a view too, is
@@ -58,6 +60,20 @@
 // A vector load claiming 16-byte alignment 4 bytes into a 64-byte aligned
 // buffer.
 // ALIGN: tetra-run: error: emulated GPU kernel misaligned_vector, block 0: thread 0 reads 16 bytes at byte 4 of kernel argument 0 as 16-byte aligned, but they are not (address
+// The same reversal with the slots filled by asynchronous copies from
+// global memory (reported as a write when they start, tetra_emu_async_copy
+// when they do, committed and waited for before the barrier), and with the
+// wait after the barrier: each thread's copy lands only then, thread 31's
+// after its own read and before thread 32 reads that slot.
+// IR-LABEL: func.func private @copied_reverse_emulated(
+// IR: call @tetra_emu_global_access(%c0{{.*}}, %{{.*}}, %{{.*}}, %c4{{.*}}, %c0{{.*}}, %c4{{.*}})
+// IR: call @tetra_emu_workgroup_access(%c0{{.*}}, %c256{{.*}}, %{{.*}}, %c4{{.*}}, %c2{{.*}}, %c4{{.*}})
+// IR: call @tetra_emu_async_copy(
+// IR: call @tetra_emu_async_commit()
+// IR: call @tetra_emu_async_wait(%c0{{.*}})
+// IR-NEXT: call @tetra_emu_barrier()
+// IR-NOT: nvgpu.
+// LANDS: tetra-run: error: emulated GPU kernel copied_reverse_waited_after_the_barrier, block 0: threads race on byte 124 of workgroup buffer 0: thread 32 reads what an asynchronous copy of thread 31 landed with no barrier between
 // BOUNDS: tetra-run: error: emulated GPU kernel off_by_one, block 0: thread 63 reads 4 bytes at byte 256 of workgroup buffer 0, which has 256
 
 module attributes {gpu.container_module} {
@@ -131,6 +147,39 @@ module attributes {gpu.container_module} {
       memref.store %x, %out[%t] : memref<64xf32>
       gpu.return
     }
+    // out[t] = t, copied asynchronously into slot t, then reversed.
+    gpu.func @copied_reverse(%out: memref<64xf32>) workgroup(%s : memref<64xf32, #gpu.address_space<workgroup>>) kernel {
+      %t = gpu.thread_id x
+      %c1 = arith.constant 1 : index
+      %c63 = arith.constant 63 : index
+      %ti = arith.index_cast %t : index to i64
+      %v = arith.sitofp %ti : i64 to f32
+      memref.store %v, %out[%t] : memref<64xf32>
+      %copy = nvgpu.device_async_copy %out[%t], %s[%t], 1, %c1 : memref<64xf32> to memref<64xf32, #gpu.address_space<workgroup>>
+      %group = nvgpu.device_async_create_group %copy
+      nvgpu.device_async_wait %group {numGroups = 0 : i32}
+      gpu.barrier
+      %other = arith.subi %c63, %t : index
+      %w = memref.load %s[%other] : memref<64xf32, #gpu.address_space<workgroup>>
+      memref.store %w, %out[%t] : memref<64xf32>
+      gpu.return
+    }
+    gpu.func @copied_reverse_waited_after_the_barrier(%out: memref<64xf32>) workgroup(%s : memref<64xf32, #gpu.address_space<workgroup>>) kernel {
+      %t = gpu.thread_id x
+      %c1 = arith.constant 1 : index
+      %c63 = arith.constant 63 : index
+      %ti = arith.index_cast %t : index to i64
+      %v = arith.sitofp %ti : i64 to f32
+      memref.store %v, %out[%t] : memref<64xf32>
+      %copy = nvgpu.device_async_copy %out[%t], %s[%t], 1, %c1 : memref<64xf32> to memref<64xf32, #gpu.address_space<workgroup>>
+      %group = nvgpu.device_async_create_group %copy
+      gpu.barrier
+      %other = arith.subi %c63, %t : index
+      %w = memref.load %s[%other] : memref<64xf32, #gpu.address_space<workgroup>>
+      nvgpu.device_async_wait %group {numGroups = 0 : i32}
+      memref.store %w, %out[%t] : memref<64xf32>
+      gpu.return
+    }
     gpu.func @off_by_one(%out: memref<64xf32>) workgroup(%s : memref<64xf32, #gpu.address_space<workgroup>>) kernel {
       %t = gpu.thread_id x
       %c1 = arith.constant 1 : index
@@ -171,6 +220,14 @@ module attributes {gpu.container_module} {
     }
     case 6 {
       gpu.launch_func @kernels::@misaligned_vector blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1) args(%out : memref<64xf32>)
+      scf.yield
+    }
+    case 7 {
+      gpu.launch_func @kernels::@copied_reverse blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1) args(%out : memref<64xf32>)
+      scf.yield
+    }
+    case 8 {
+      gpu.launch_func @kernels::@copied_reverse_waited_after_the_barrier blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1) args(%out : memref<64xf32>)
       scf.yield
     }
     default {
@@ -219,6 +276,16 @@ module attributes {gpu.container_module} {
   }
   func.func @misaligned() {
     %k = arith.constant 6 : index
+    call @run(%k) : (index) -> ()
+    return
+  }
+  func.func @copied() {
+    %k = arith.constant 7 : index
+    call @run(%k) : (index) -> ()
+    return
+  }
+  func.func @copied_waited_after_the_barrier() {
+    %k = arith.constant 8 : index
     call @run(%k) : (index) -> ()
     return
   }

@@ -217,3 +217,69 @@ TEST(GpuEmulator, LdMatrixDealsRowsAsThePtxIsaSays) {
       EXPECT_EQ(p.reg[lane][j], want) << "lane " << lane << ", register " << j;
     }
 }
+
+// ---- asynchronous copies land at the wait that covers their group -------
+
+namespace {
+
+struct Copies {
+  alignas(16) float source[4][8];      // per thread: two runs of four
+  alignas(16) float destination[4][8];
+  float seen[4][4]; // destination[t][0], [4] before and after each wait
+};
+
+void copiesEntry(void *arguments) {
+  auto &c = *static_cast<Copies *>(arguments);
+  int64_t t = tetra_emu_thread_id();
+  auto address = [](float *p) { return reinterpret_cast<int64_t>(p); };
+  // Group 0: the first run; group 1: the second, of which only 8 bytes are
+  // read (the other 8 land as zeros).
+  tetra_emu_async_copy(address(&c.destination[t][0]), address(&c.source[t][0]), 16, 16);
+  tetra_emu_async_commit();
+  tetra_emu_async_copy(address(&c.destination[t][4]), address(&c.source[t][4]), 16, 8);
+  tetra_emu_async_commit();
+  c.seen[t][0] = c.destination[t][0];
+  tetra_emu_async_wait(1); // all but the newest group
+  c.seen[t][1] = c.destination[t][0];
+  c.seen[t][2] = c.destination[t][4];
+  tetra_emu_async_wait(0);
+  c.seen[t][3] = c.destination[t][4];
+}
+
+void leavesCopiesBehind(void *arguments) {
+  auto &c = *static_cast<Copies *>(arguments);
+  int64_t t = tetra_emu_thread_id();
+  tetra_emu_async_copy(reinterpret_cast<int64_t>(&c.destination[t][0]),
+                       reinterpret_cast<int64_t>(&c.source[t][0]), 16, 16);
+  tetra_emu_async_commit();
+}
+
+} // namespace
+
+TEST(GpuEmulator, AsyncCopiesLandAtTheWaitThatCoversTheirGroup) {
+  Copies c{};
+  for (int t = 0; t < 4; ++t)
+    for (int i = 0; i < 8; ++i) {
+      c.source[t][i] = static_cast<float>(10 * t + i + 1);
+      c.destination[t][i] = -1.0f;
+    }
+  tetra_emu_launch(copiesEntry, &c, 1, 4, 32, "copies");
+  for (int t = 0; t < 4; ++t) {
+    EXPECT_EQ(c.seen[t][0], -1.0f) << "thread " << t << ": landed before any wait";
+    EXPECT_EQ(c.seen[t][1], c.source[t][0]) << "thread " << t;
+    EXPECT_EQ(c.seen[t][2], -1.0f) << "thread " << t << ": the newest group landed early";
+    EXPECT_EQ(c.seen[t][3], c.source[t][4]) << "thread " << t;
+    for (int i = 0; i < 6; ++i)
+      EXPECT_EQ(c.destination[t][i], c.source[t][i]) << "thread " << t << ", element " << i;
+    EXPECT_EQ(c.destination[t][6], 0.0f) << "thread " << t << ": past the bytes read";
+    EXPECT_EQ(c.destination[t][7], 0.0f) << "thread " << t << ": past the bytes read";
+  }
+}
+
+TEST(GpuEmulatorDeathTest, CopiesNoWaitCoversNameTheThread) {
+  Copies c{};
+  EXPECT_EXIT(tetra_emu_launch(leavesCopiesBehind, &c, 1, 4, 32, "unwaited"),
+              testing::ExitedWithCode(1),
+              "kernel unwaited, block 0: thread 0 left the kernel with 1 asynchronous copies that "
+              "no wait covered");
+}

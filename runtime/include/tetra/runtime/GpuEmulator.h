@@ -28,7 +28,8 @@ void tetra_emu_barrier();
 /// code claims is aligned to `alignment` bytes. Two threads touching a byte
 /// between the same barriers, one of them writing, an access outside the
 /// buffer, or one off its claimed alignment, ends the process with a
-/// message.
+/// message. writes = 2 is an asynchronous copy's destination: written now,
+/// and again when the copy lands (the thread's next tetra_emu_async_copy).
 void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, int64_t offset,
                                 int64_t bytes, int64_t writes, int64_t alignment);
 /// The same for global memory: `bytes` bytes at `address`, `offset` bytes
@@ -36,6 +37,17 @@ void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, int64_t off
 /// launch touching a byte, one of them writing, end the process too.
 void tetra_emu_global_access(int64_t argument, int64_t offset, int64_t address, int64_t bytes,
                              int64_t writes, int64_t alignment);
+/// nvgpu.device_async_copy: starts copying `read` bytes from `source` to
+/// `destination`, the rest of `bytes` zeros; they land at the wait that
+/// covers the copy's group, and a thread that leaves the kernel with
+/// copies no wait covered ends the process.
+void tetra_emu_async_copy(int64_t destination, int64_t source, int64_t bytes, int64_t read);
+/// nvgpu.device_async_create_group: the thread's copies started since its
+/// last commit become its newest group.
+void tetra_emu_async_commit();
+/// nvgpu.device_async_wait: lands the thread's committed groups but the
+/// newest `pending`.
+void tetra_emu_async_wait(int64_t pending);
 /// gpu.shuffle xor: `value` of lane (lane ^ offset) within segments of
 /// `width` lanes (its own when the partner falls outside).
 float tetra_emu_shuffle_xor_f32(float value, int32_t offset, int32_t width);
