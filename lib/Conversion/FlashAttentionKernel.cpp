@@ -350,15 +350,21 @@ Value stageTileAsync(Emitter &n, Value tid, int64_t threads, Value source, Value
   return commitCopies(m, copies);
 }
 
-/// Each source's rows into its tile (stageTile), and rows [first, first +
-/// kTile) of each row source ([B, rows, heads] f32) into its vector. A
-/// barrier follows.
-void stageRows(Emitter &n, Value tid, int64_t threads, ArrayRef<std::pair<Value, Value>> tiles,
-               ArrayRef<std::pair<Value, Value>> vectors, Value batch, Value head, Value first,
-               int64_t limit, int64_t d) {
+/// Each source's rows into its tile (stageTile, or stageTileAsync where
+/// the source copies asynchronously on `target`: those copies all start
+/// first and are waited for last), and rows [first, first + kTile) of each
+/// row source ([B, rows, heads] f32) into its vector. A barrier follows.
+void stageRows(Emitter &n, StringRef target, Value tid, int64_t threads,
+               ArrayRef<std::pair<Value, Value>> tiles, ArrayRef<std::pair<Value, Value>> vectors,
+               Value batch, Value head, Value first, int64_t limit, int64_t d) {
   IndexMath &m = n.m;
+  Value copied; // the last group of asynchronous copies
   for (auto [source, tile] : tiles)
-    stageTile(n, tid, threads, source, tile, batch, head, first, limit, d);
+    if (copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType())))
+      copied = stageTileAsync(n, tid, threads, source, tile, batch, head, first, m.c(limit), d);
+  for (auto [source, tile] : tiles)
+    if (!copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType())))
+      stageTile(n, tid, threads, source, tile, batch, head, first, limit, d);
   if (!vectors.empty())
     scf::ForOp::create(n.b, n.loc, tid, m.c(kTile), m.c(threads), ValueRange{},
                        [&](OpBuilder &sb, Location loc, Value j, ValueRange) {
@@ -371,6 +377,8 @@ void stageRows(Emitter &n, Value tid, int64_t threads, ArrayRef<std::pair<Value,
                                vector, ValueRange{j});
                          scf::YieldOp::create(sb, loc);
                        });
+  if (copied)
+    waitForCopies(m, copied);
   gpu::BarrierOp::create(n.b, n.loc);
 }
 
@@ -398,11 +406,13 @@ struct QueryBlock {
   Value base;                            // query s sits at position base + s
   Value keyBegin, keyEnd;                // whole key tiles the block can see
   int64_t threads, blocks;
+  StringRef target;
   MatrixCore core;
 
   QueryBlock(Emitter &e, gpu::GPUFuncOp kernel, StringRef target, Value queryPosition,
              const AttentionShape &s)
-      : tid(gpu::ThreadIdOp::create(e.b, e.loc, gpu::Dimension::x)), core(e, target, tid) {
+      : tid(gpu::ThreadIdOp::create(e.b, e.loc, gpu::Dimension::x)), target(target),
+        core(e, target, tid) {
     IndexMath &m = e.m;
     OpBuilder &b = e.b;
     Location loc = e.loc;
@@ -453,8 +463,8 @@ struct QueryBlock {
         e.b, e.loc, keyBegin, keyEnd, e.m.c(kTile), init,
         [&](OpBuilder &nb, Location loc, Value keyFirst, ValueRange state) {
           Emitter n{nb, loc};
-          stageRows(n, tid, threads, {{key, keys}, {value, values}}, {}, batch, kvHead, keyFirst,
-                    s.keys, s.headDim);
+          stageRows(n, target, tid, threads, {{key, keys}, {value, values}}, {}, batch, kvHead,
+                    keyFirst, s.keys, s.headDim);
           SmallVector<Value> next = body(n, keyFirst, state);
           gpu::BarrierOp::create(nb, loc);
           scf::YieldOp::create(nb, loc, next);
@@ -680,7 +690,7 @@ LaunchShape buildKeyValueGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef targe
             [&](OpBuilder &nb, Location, Value queryFirst, ValueRange state) {
               Emitter n{nb, loc};
               IndexMath &nm = n.m;
-              stageRows(n, tid, threads, {{in.query, queries}, {in.grad, grads}},
+              stageRows(n, target, tid, threads, {{in.query, queries}, {in.grad, grads}},
                         {{in.logsumexp, lses}, {in.delta, deltas}}, batch, head, queryFirst,
                         s.queries, d);
               // S^T and dP^T = V grad^T: rows are the warp's keys.
