@@ -52,10 +52,18 @@ gpu-module-to-binary{format=bin toolkit=$CUDA})" -o "$2"
 
 stamp "1. the generated GEMM kernel against cuBLAS"
 for size in 1024 4096 8192; do
-  sed -e "s/@M@/$size/g" -e "s/@N@/$size/g" -e "s/@K@/$size/g" "$HERE/gemm.mlir.in" \
-    > "$WORK/gemm-$size.mlir"
+  sed -e "s/@M@/$size/g" -e "s/@N@/$size/g" -e "s/@K@/$size/g" -e "s/@T@/f32/g" \
+    "$HERE/gemm.mlir.in" > "$WORK/gemm-$size.mlir"
   to_cubin "$WORK/gemm-$size.mlir" "$WORK/gemm-$size.out.mlir"
   "$WORK/gemm_check" "$WORK/gemm-$size.out.mlir" "$size" "$size" "$size" || status=1
+done
+# bf16 inputs (--storage bf16): the slices reach shared memory by cp.async.
+for size in 1024 8192; do
+  sed -e "s/@M@/$size/g" -e "s/@N@/$size/g" -e "s/@K@/$size/g" -e "s/@T@/bf16/g" \
+    -e '/%p = arith.mulf %a, %b : f32/c\    %aw = arith.extf %a : bf16 to f32\n    %bw = arith.extf %b : bf16 to f32\n    %p = arith.mulf %aw, %bw : f32' \
+    "$HERE/gemm.mlir.in" > "$WORK/gemm-$size-bf16.mlir"
+  to_cubin "$WORK/gemm-$size-bf16.mlir" "$WORK/gemm-$size-bf16.out.mlir"
+  "$WORK/gemm_check" "$WORK/gemm-$size-bf16.out.mlir" "$size" "$size" "$size" bf16 || status=1
 done
 # gemm-tile=auto takes 128x128 from 4096 on; the other tile there, for the rule.
 for size in 4096 8192; do

@@ -2,8 +2,8 @@
 //
 // A block computes a 64x64 or 128x128 tile of C in 32-wide slices of K: its
 // threads stage the slices of A and B in shared memory as bf16 (reading fp32
-// or bf16 storage with coalesced loads, the next slice's while the warps
-// work on this one), then each of its four or eight warps (waves) computes
+// or bf16 storage with coalesced loads, or copying bf16 asynchronously on
+// NVIDIA, the next slice's while the warps work on this one), then each of its four or eight warps (waves) computes
 // a corner with warp-wide matrix instructions fed from there. Fragment
 // layouts are the ones the PTX ISA documents for mma.m16n8k16 (.bf16 inputs,
 // .f32 accumulators) and AMD's matrix instruction tables for
@@ -197,6 +197,9 @@ struct SliceCopy {
   bool kContiguous;
   int64_t rows;
   Value first; // the block's first row (column, for B) of the matrix
+  /// Whether the runs go to shared memory without registers (bf16 runs of
+  /// eight along K on NVIDIA: one cp.async each, straight into its row).
+  bool async;
 
   /// (row, k) in the slice where the thread's `j`-th run starts.
   std::pair<Value, Value> start(IndexMath &m, Value tid, int64_t threads, int64_t j) const {
@@ -220,6 +223,20 @@ struct SliceCopy {
       values.push_back(kContiguous ? operand.read(m, row, kk) : operand.read(m, kk, row));
     }
     return values;
+  }
+
+  /// Starts the thread's runs of the slice at `k0` as asynchronous copies
+  /// into `stage` of `slice` (zeros past K and the matrix's edge), for the
+  /// caller to commit.
+  void copyAsync(IndexMath &m, Value k0, Value slice, Value stage, Value tid,
+                 int64_t threads) const {
+    for (int64_t j = 0; j < runsPerThread(threads); ++j) {
+      auto [r, k] = start(m, tid, threads, j);
+      Value row = m.add(first, r), kk = m.add(k0, k);
+      Value inside = arith::AndIOp::create(m.b, m.loc, m.less(row, operand.outer),
+                                           m.less(kk, operand.inner));
+      copyRunAsync(m, operand.memory, {row, kk}, inside, slice, {stage, r, k});
+    }
   }
 
   /// Stores the runs `load` gave into `stage` of `slice`: along a shared
@@ -251,9 +268,19 @@ OperandMemory operandFor(Value memory, int64_t threads, int64_t rows, bool kCont
   return {memory, type.getDimSize(0), type.getDimSize(1), fits ? run : 1};
 }
 
-LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &inst,
-                       const Tiling &tiling, Value a, Value bm, Value c, const GemmShape &s,
-                       GemmEpilogue epilogue) {
+/// The copy of `memory`'s slices (operandFor's runs), asynchronous where
+/// the target and the runs allow.
+SliceCopy sliceCopyFor(StringRef target, Value memory, int64_t threads, int64_t rows,
+                       bool kContiguous, Value first) {
+  OperandMemory operand = operandFor(memory, threads, rows, kContiguous);
+  bool async = kContiguous && operand.run == 8 &&
+               copiesAsynchronously(target, llvm::cast<MemRefType>(memory.getType()));
+  return {operand, kContiguous, rows, first, async};
+}
+
+LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef target,
+                       const Instruction &inst, const Tiling &tiling, Value a, Value bm, Value c,
+                       const GemmShape &s, GemmEpilogue epilogue) {
   MLIRContext *ctx = m.b.getContext();
   int64_t threads = tiling.warps() * inst.lanes;
   int64_t blocksAcross = ceilDiv(s.n, tiling.blockCols);
@@ -285,18 +312,25 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &i
   Value zero = arith::ConstantFloatOp::create(m.b, m.loc, m.b.getF32Type(), APFloat(0.0f));
   SmallVector<Value> init(accumulators, zero);
   // A is M x K in memory unless transposed; B is K x N unless transposed.
-  SliceCopy copyA{operandFor(a, threads, tiling.blockRows, !s.transA), !s.transA, tiling.blockRows,
-                  blockRow};
-  SliceCopy copyB{operandFor(bm, threads, tiling.blockCols, s.transB), s.transB, tiling.blockCols,
-                  blockCol};
+  SliceCopy copyA = sliceCopyFor(target, a, threads, tiling.blockRows, !s.transA, blockRow);
+  SliceCopy copyB = sliceCopyFor(target, bm, threads, tiling.blockCols, s.transB, blockCol);
+  const std::pair<const SliceCopy *, Value> copies[] = {{&copyA, shared.a}, {&copyB, shared.b}};
+  bool anyAsync = copyA.async || copyB.async;
 
   // The first slice to stage 0; then, each time round, the next slice's
   // global reads are issued before the products on this one, and stored to
-  // the other stage after them, so their latency hides behind the matrix
-  // instructions. One barrier a slice: the stage written in round s was last
-  // read in round s - 1, before its barrier.
-  copyA.store(m, copyA.load(m, m.c(0), tid, threads), shared.a, m.c(0), tid, threads);
-  copyB.store(m, copyB.load(m, m.c(0), tid, threads), shared.b, m.c(0), tid, threads);
+  // the other stage after them (an asynchronous copy lands there by
+  // itself; the thread waits for it before the barrier), so their latency
+  // hides behind the matrix instructions. One barrier a slice: the stage
+  // written in round s was last read in round s - 1, before its barrier.
+  for (auto [copy, buffer] : copies) {
+    if (copy->async)
+      copy->copyAsync(m, m.c(0), buffer, m.c(0), tid, threads);
+    else
+      copy->store(m, copy->load(m, m.c(0), tid, threads), buffer, m.c(0), tid, threads);
+  }
+  if (anyAsync)
+    waitForCopies(m, commitCopies(m, {}));
   gpu::BarrierOp::create(m.b, m.loc);
   auto loop = scf::ForOp::create(
       m.b, m.loc, m.c(0), m.c(ceilDiv(s.k, kSlice)), m.c(1), init,
@@ -305,9 +339,17 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &i
         SharedSlices now = shared;
         now.stage = n.rem(slice, 2);
         Value nextK = n.mul(n.add(slice, 1), kSlice);
-        SmallVector<Value> nextA = copyA.load(n, nextK, tid, threads);
-        SmallVector<Value> nextB = copyB.load(n, nextK, tid, threads);
-        SmallVector<Value> next(acc.begin(), acc.end());
+        Value other = n.rem(n.add(slice, 1), 2);
+        SmallVector<SmallVector<Value>> next(2);
+        for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
+          auto [copy, buffer] = copyAndSlice;
+          if (copy->async)
+            copy->copyAsync(n, nextK, buffer, other, tid, threads);
+          else
+            next[i] = copy->load(n, nextK, tid, threads);
+        }
+        Value copied = anyAsync ? commitCopies(n, {}) : Value();
+        SmallVector<Value> sums(acc.begin(), acc.end());
         for (int64_t k = 0; k < kSlice; k += 16) {
           // Each 16-deep step loads every fragment of the warp's tiles once.
           SmallVector<SmallVector<Value>> aOps, bOps;
@@ -320,15 +362,19 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, const Instruction &i
             for (int64_t j = 0; j < tilesAcross; ++j) {
               int64_t first = (i * tilesAcross + j) * 4;
               SmallVector<Value> d =
-                  inst.mma(n, aOps[i], bOps[j], ValueRange(next).slice(first, 4));
-              std::copy(d.begin(), d.end(), next.begin() + first);
+                  inst.mma(n, aOps[i], bOps[j], ValueRange(sums).slice(first, 4));
+              std::copy(d.begin(), d.end(), sums.begin() + first);
             }
         }
-        Value other = n.rem(n.add(slice, 1), 2);
-        copyA.store(n, nextA, shared.a, other, tid, threads);
-        copyB.store(n, nextB, shared.b, other, tid, threads);
+        for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
+          auto [copy, buffer] = copyAndSlice;
+          if (!copy->async)
+            copy->store(n, next[i], buffer, other, tid, threads);
+        }
+        if (copied)
+          waitForCopies(n, copied);
         gpu::BarrierOp::create(nb, loc);
-        scf::YieldOp::create(nb, loc, next);
+        scf::YieldOp::create(nb, loc, sums);
       });
 
   for (int64_t i = 0; i < tilesDown; ++i)
@@ -360,6 +406,6 @@ LaunchShape mlir::tetra::buildTensorCoreGemm(OpBuilder &b, gpu::GPUFuncOp kernel
                                              const GemmShape &shape, GemmTile tile,
                                              GemmEpilogue epilogue) {
   IndexMath m{b, loc};
-  return buildTiled(m, kernel, target == "rocdl" ? mfma() : mmaSync(), tilingFor(shape, tile), a,
-                    bMatrix, c, shape, epilogue);
+  return buildTiled(m, kernel, target, target == "rocdl" ? mfma() : mmaSync(),
+                    tilingFor(shape, tile), a, bMatrix, c, shape, epilogue);
 }

@@ -8,6 +8,8 @@ artifact DIR FILE.mlir: the manifest's kernel count equals the kernels in
   the assembly (PTX .entry or AMDGCN .amdhsa_kernel) and the outlined
   count; every gemm and attention kernel's assembly issues tensor-core
   instructions.
+async DIR: of the PTX's gemm and attention kernels, how many copy to
+  shared memory asynchronously (cp.async).
 """
 import json
 import re
@@ -45,6 +47,16 @@ def main():
               "loops left in host code: %d"
               % (len(launches), len(funcs), len(gemms), gemm_launches, len(attention),
                  attention_launches, left, loops))
+        return
+    if mode == "async":
+        assembly = open(sys.argv[2] + "/kernels/kernels.ptx").read()
+        bodies = re.split(r"\.visible \.entry ", assembly)[1:]
+        for kind in ("gemm_", "attention_"):
+            mine = [b for b in bodies if b.startswith(kind)]
+            copying = [b for b in mine if "cp.async.cg.shared.global" in b]
+            print("%s kernels copying asynchronously: %d of %d;"
+                  % (kind.rstrip("_"), len(copying), len(mine)), end=" ")
+        print()
         return
     directory, mlir = sys.argv[2], sys.argv[3]
     manifest = json.load(open(directory + "/manifest.json"))["gpu"]
