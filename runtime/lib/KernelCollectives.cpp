@@ -8,17 +8,22 @@
 // Every collective runs on the communication thread (CommunicationThread.h):
 // the asynchronous ones (tetra_rt_*_start, tetra-overlap's) return a handle
 // for tetra_rt_wait, the synchronous ones wait at once. A start takes its
-// input immediately (copied), so the kernel may reuse the input buffer; the
-// output buffer belongs to the collective until the wait.
+// input immediately (copied into memory of the device backend, which NCCL
+// can address where the kernels run on a GPU), so the kernel may reuse the
+// input buffer; the output buffer belongs to the collective until the wait.
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/Collectives.h"
 #include "tetra/runtime/CommunicationThread.h"
+#include "tetra/runtime/Device.h"
 
 #include <cstdio>
-#include <memory>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 namespace tetra::rt {
 namespace {
@@ -42,6 +47,62 @@ struct Unranked {
 struct View {
   float *data;
   int64_t count;
+};
+
+/// Buffers of the device backend's memory for collectives' inputs, kept
+/// for reuse by size: a backend's allocation and release may wait for the
+/// whole device, which a step's collectives should not, and a step asks
+/// for the same sizes every time.
+class StagingPool {
+public:
+  float *take(int64_t count) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::vector<float *> &free = free_[count];
+      if (!free.empty()) {
+        float *buffer = free.back();
+        free.pop_back();
+        return buffer;
+      }
+    }
+    return static_cast<float *>(device().allocate(sizeof(float) * count));
+  }
+  /// Once the collective reading `buffer` has run.
+  void give(float *buffer, int64_t count) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_[count].push_back(buffer);
+  }
+
+private:
+  std::mutex mutex_;
+  std::map<int64_t, std::vector<float *>> free_;
+};
+
+StagingPool &stagingPool() {
+  // Never destroyed: at exit the device backend may already be gone.
+  static StagingPool *pool = new StagingPool();
+  return *pool;
+}
+
+/// A copy of a collective's input in the device backend's memory (which
+/// NCCL can address where the kernels run on a GPU), given back to the
+/// pool when the collective is done with it.
+class StagedInput {
+public:
+  explicit StagedInput(View source)
+      : data_(stagingPool().take(source.count)), count_(source.count) {
+    std::memcpy(data_, source.data, sizeof(float) * count_);
+  }
+  ~StagedInput() { stagingPool().give(data_, count_); }
+  StagedInput(const StagedInput &) = delete;
+  StagedInput &operator=(const StagedInput &) = delete;
+
+  const float *data() const { return data_; }
+  int64_t count() const { return count_; }
+
+private:
+  float *data_;
+  int64_t count_;
 };
 
 View viewOf(const Unranked *m) {
@@ -107,17 +168,16 @@ int64_t allReduceStart(Unranked *in, Unranked *out, int32_t mask, int32_t kind) 
 int64_t allGatherStart(Unranked *in, Unranked *out, int32_t mask) {
   Collectives &c = collectives("tetra_rt_all_gather");
   View src = viewOf(in), dst = viewOf(out);
-  auto input = std::make_shared<std::vector<float>>(src.data, src.data + src.count);
+  auto input = std::make_shared<StagedInput>(src);
   return thread->start(trackOf(mask), "all_gather", [=, &c] {
-    c.allGather(input->data(), static_cast<int64_t>(input->size()), dst.data,
-                axesOfMask(mask));
+    c.allGather(input->data(), input->count(), dst.data, axesOfMask(mask));
   }, sizeOf(c, mask, dst.count));
 }
 
 int64_t reduceScatterStart(Unranked *in, Unranked *out, int32_t mask) {
   Collectives &c = collectives("tetra_rt_reduce_scatter");
   View src = viewOf(in), dst = viewOf(out);
-  auto input = std::make_shared<std::vector<float>>(src.data, src.data + src.count);
+  auto input = std::make_shared<StagedInput>(src);
   return thread->start(trackOf(mask), "reduce_scatter", [=, &c] {
     c.reduceScatterSum(input->data(), dst.data, dst.count, axesOfMask(mask));
   }, sizeOf(c, mask, src.count));

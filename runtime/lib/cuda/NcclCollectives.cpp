@@ -4,8 +4,10 @@
 // matching MPI group (rank 0 of the group broadcasts the unique id). Each
 // collective runs on its own stream and is waited for, as the MPI ones are:
 // the kernels' collectives are synchronous calls. NCCL addresses device and
-// managed memory only; a collective on ordinary host buffers (the runtime's
-// staging vectors) goes to MPI instead.
+// managed memory only; a collective on ordinary host buffers (the trainer's
+// own vectors) goes to MPI instead. The kernels' collectives stage their
+// inputs in the backend's managed memory (KernelCollectives.cpp), so they
+// take NCCL.
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/Error.h"
