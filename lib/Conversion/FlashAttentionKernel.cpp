@@ -338,7 +338,7 @@ Value stageTileAsync(Emitter &n, Value tid, int64_t threads, Value source, Value
                      Value batch, Value head, Value first, Value limit, int64_t d) {
   IndexMath &m = n.m;
   SmallVector<Value> copies;
-  for (const TileRun &r : tileRuns(n, tid, threads, 8, first, limit, d)) {
+  for (const TileRun &r : tileRuns(n, tid, threads, kAsyncRun, first, limit, d)) {
     auto copy = [&] {
       return copyRunAsync(m, source, {batch, r.row, head, r.c}, r.inside, tile, {r.j, r.c});
     };
@@ -359,12 +359,15 @@ void stageRows(Emitter &n, StringRef target, Value tid, int64_t threads,
                Value batch, Value head, Value first, int64_t limit, int64_t d) {
   IndexMath &m = n.m;
   Value copied; // the last group of asynchronous copies
-  for (auto [source, tile] : tiles)
+  SmallVector<std::pair<Value, Value>> throughRegisters;
+  for (auto [source, tile] : tiles) {
     if (copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType())))
       copied = stageTileAsync(n, tid, threads, source, tile, batch, head, first, m.c(limit), d);
-  for (auto [source, tile] : tiles)
-    if (!copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType())))
-      stageTile(n, tid, threads, source, tile, batch, head, first, limit, d);
+    else
+      throughRegisters.push_back({source, tile});
+  }
+  for (auto [source, tile] : throughRegisters)
+    stageTile(n, tid, threads, source, tile, batch, head, first, limit, d);
   if (!vectors.empty())
     scf::ForOp::create(n.b, n.loc, tid, m.c(kTile), m.c(threads), ValueRange{},
                        [&](OpBuilder &sb, Location loc, Value j, ValueRange) {

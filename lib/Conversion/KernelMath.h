@@ -63,16 +63,23 @@ inline int64_t copyRun(MemRefType type) {
   return type.getLayout().isIdentity() && type.getShape().back() % run == 0 ? run : 1;
 }
 
+/// `indices` where `inside` holds, else index 0 in every dimension, so a
+/// guarded access outside the memory still names a real element.
+inline SmallVector<Value> clampedIndices(IndexMath &m, ValueRange indices, Value inside) {
+  SmallVector<Value> at;
+  Value zeroIndex = m.c(0);
+  for (Value index : indices)
+    at.push_back(arith::SelectOp::create(m.b, m.loc, inside, index, zeroIndex));
+  return at;
+}
+
 /// `run` consecutive elements of `memory` (fp32 or bf16) from `indices`
 /// on, along its last dimension, as bf16: a vector of them, or one for a
 /// run of one; zeros where `inside` is false, which reads index 0 instead.
 /// The caller keeps runs aligned to their size.
 inline Value loadBf16Guarded(IndexMath &m, Value memory, ValueRange indices, Value inside,
                              int64_t run) {
-  SmallVector<Value> at;
-  Value zeroIndex = m.c(0);
-  for (Value index : indices)
-    at.push_back(arith::SelectOp::create(m.b, m.loc, inside, index, zeroIndex));
+  SmallVector<Value> at = clampedIndices(m, indices, inside);
   Type element = llvm::cast<MemRefType>(memory.getType()).getElementType();
   Type bf16 = m.b.getBF16Type();
   Value v, zero;
@@ -105,11 +112,14 @@ inline void storeBf16Run(IndexMath &m, Value v, Value memory, ValueRange indices
   memref::StoreOp::create(m.b, m.loc, v, memory, indices);
 }
 
+/// The bf16 elements of one asynchronous copy: 16 bytes, cp.async's most.
+constexpr int64_t kAsyncRun = 8;
+
 /// Whether runs of `source` can go from global to shared memory without
 /// passing through registers (cp.async, sm_80 on): bf16 already, so no
 /// rounding on the way, and in whole 16-byte runs.
 inline bool copiesAsynchronously(StringRef target, MemRefType source) {
-  return target == "nvvm" && source.getElementType().isBF16() && copyRun(source) == 8;
+  return target == "nvvm" && source.getElementType().isBF16() && copyRun(source) == kAsyncRun;
 }
 
 /// Starts the copy of one 16-byte run of `source` from `indices` to the
@@ -119,15 +129,10 @@ inline bool copiesAsynchronously(StringRef target, MemRefType source) {
 /// there only once a wait covers that group (waitForCopies).
 inline Value copyRunAsync(IndexMath &m, Value source, ValueRange indices, Value inside,
                           Value tile, ValueRange tileIndices) {
-  SmallVector<Value> at;
-  Value zeroIndex = m.c(0);
-  for (Value index : indices)
-    at.push_back(arith::SelectOp::create(m.b, m.loc, inside, index, zeroIndex));
-  constexpr int64_t kRun = 8;
-  Value read = arith::SelectOp::create(m.b, m.loc, inside, m.c(kRun), zeroIndex);
+  Value read = arith::SelectOp::create(m.b, m.loc, inside, m.c(kAsyncRun), m.c(0));
   return nvgpu::DeviceAsyncCopyOp::create(
-      m.b, m.loc, m.b.getType<nvgpu::DeviceAsyncTokenType>(), tile, tileIndices, source, at,
-      m.b.getIndexAttr(kRun), read, m.b.getUnitAttr());
+      m.b, m.loc, m.b.getType<nvgpu::DeviceAsyncTokenType>(), tile, tileIndices, source,
+      clampedIndices(m, indices, inside), m.b.getIndexAttr(kAsyncRun), read, m.b.getUnitAttr());
 }
 
 /// Commits the copies started since the last commit as one group.

@@ -3,8 +3,9 @@
 // A block computes a 64x64 or 128x128 tile of C in 32-wide slices of K: its
 // threads stage the slices of A and B in shared memory as bf16 (reading fp32
 // or bf16 storage with coalesced loads, or copying bf16 asynchronously on
-// NVIDIA, the next slice's while the warps work on this one), then each of its four or eight warps (waves) computes
-// a corner with warp-wide matrix instructions fed from there. Fragment
+// NVIDIA, the next slice's while the warps work on this one), then each of
+// its four or eight warps (waves) computes a corner with warp-wide matrix
+// instructions fed from there. Fragment
 // layouts are the ones the PTX ISA documents for mma.m16n8k16 (.bf16 inputs,
 // .f32 accumulators) and AMD's matrix instruction tables for
 // v_mfma_f32_16x16x16bf16_1k. Rows and columns past the edge read as zero
@@ -273,7 +274,7 @@ OperandMemory operandFor(Value memory, int64_t threads, int64_t rows, bool kCont
 SliceCopy sliceCopyFor(StringRef target, Value memory, int64_t threads, int64_t rows,
                        bool kContiguous, Value first) {
   OperandMemory operand = operandFor(memory, threads, rows, kContiguous);
-  bool async = kContiguous && operand.run == 8 &&
+  bool async = kContiguous && operand.run == kAsyncRun &&
                copiesAsynchronously(target, llvm::cast<MemRefType>(memory.getType()));
   return {operand, kContiguous, rows, first, async};
 }

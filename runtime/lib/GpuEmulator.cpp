@@ -492,6 +492,13 @@ void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64
   }
 }
 
+/// How the race check's messages name workgroup buffer `buffer`.
+std::string workgroupName(int64_t buffer) { return "workgroup buffer " + std::to_string(buffer); }
+
+/// tetra_emu_workgroup_access's `writes` for an asynchronous copy's
+/// destination, which writes again when the copy lands.
+constexpr int64_t kWritesAsynchronously = 2;
+
 /// Stops the run where an access is off the alignment its code claims
 /// (a GPU faults or splits it; the CPU would not notice).
 void checkAlignment(Emulation &e, const std::string &memory, int64_t offset, int64_t address,
@@ -508,7 +515,7 @@ void checkAlignment(Emulation &e, const std::string &memory, int64_t offset, int
 extern "C" void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, int64_t offset,
                                            int64_t bytes, int64_t writes, int64_t alignment) {
   Emulation &e = emulation("a workgroup memory access");
-  std::string memory = "workgroup buffer " + std::to_string(buffer);
+  std::string memory = workgroupName(buffer);
   if (offset < 0 || offset + bytes > bufferBytes)
     fail(e, "thread " + std::to_string(e.current) + (writes ? " writes " : " reads ") +
                 std::to_string(bytes) + " bytes at byte " + std::to_string(offset) + " of " +
@@ -523,7 +530,7 @@ extern "C" void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, 
     uses.resize(bufferBytes);
   recordAccess(e, memory, offset, bytes, writes != 0, /*acrossBlocks=*/false,
                [&](int64_t at) -> ByteUse & { return uses[offset + at]; });
-  if (writes == 2) { // an asynchronous copy's: it writes again as it lands
+  if (writes == kWritesAsynchronously) {
     e.lanes[e.current].reportedBuffer = buffer;
     e.lanes[e.current].reportedOffset = offset;
   }
@@ -543,7 +550,8 @@ extern "C" void tetra_emu_async_copy(int64_t destination, int64_t source, int64_
 }
 
 extern "C" void tetra_emu_async_commit() {
-  Lane &lane = emulation("nvgpu.device_async_create_group").lanes[active->current];
+  Emulation &e = emulation("nvgpu.device_async_create_group");
+  Lane &lane = e.lanes[e.current];
   for (AsyncCopy &copy : lane.copies)
     if (copy.group < 0)
       copy.group = lane.groups;
@@ -565,7 +573,7 @@ extern "C" void tetra_emu_async_wait(int64_t pending) {
     std::memset(copy.destination + copy.read, 0, copy.bytes - copy.read);
     if (copy.buffer >= 0) {
       std::vector<ByteUse> &uses = e.workgroup[copy.buffer];
-      recordAccess(e, "workgroup buffer " + std::to_string(copy.buffer), copy.offset, copy.bytes,
+      recordAccess(e, workgroupName(copy.buffer), copy.offset, copy.bytes,
                    /*writes=*/true, /*acrossBlocks=*/false,
                    [&](int64_t at) -> ByteUse & { return uses[copy.offset + at]; },
                    /*lands=*/true);
