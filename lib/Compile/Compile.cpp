@@ -321,10 +321,6 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
       (*entries.getObject(func.getName()))["work"] =
           json::Object{{"memory_bytes", elements * 4}, {"gemm_flops", flops}};
     }
-    // The roles are in the manifest now; LLVM has no use for them.
-    func.removeArgAttrsAttr();
-    func.removeResAttrsAttr();
-    func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
   }
 
   // GPUs get attention as one fused kernel (FlashAttentionKernel.cpp).
@@ -334,8 +330,26 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
   if (failed(runPipeline(*module, toLinalg + ",canonicalize,cse,tetra-fuse-elementwise,canonicalize,cse")))
     return failure();
   // Mixed precision: bf16 between the fused groups, which are final now.
-  if (options.storage == "bf16" && failed(runPipeline(*module, "tetra-bf16-activations")))
+  // The products read bf16 copies of their weights (a new entry makes them).
+  if (options.storage == "bf16" &&
+      failed(runPipeline(*module, "tetra-bf16-activations,tetra-bf16-weight-copies")))
     return failure();
+  for (auto func : module->getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    // The final signatures: bf16 storage changes some arguments' types and roles.
+    json::Object described = describeEntry(func);
+    if (json::Object *entry = entries.getObject(func.getName())) {
+      (*entry)["args"] = std::move(*described.get("args"));
+      (*entry)["results"] = std::move(*described.get("results"));
+    } else {
+      entries[func.getName()] = std::move(described);
+    }
+    // The roles are in the manifest now; LLVM has no use for them.
+    func.removeArgAttrsAttr();
+    func.removeResAttrsAttr();
+    func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
+  }
   if (options.emit == "linalg") {
     module->print(llvm::outs());
     return success();

@@ -4,11 +4,12 @@
 // read are stored as bf16, halving their memory and traffic, while every
 // group computes in fp32 (it widens what it reads and rounds what it
 // writes) and sums accumulate in fp32 outputs. The parameters stay fp32
-// masters: the matrix kernels round them to bf16 as they stage them.
+// masters (the products read bf16 copies of theirs: Bf16WeightCopies.cpp).
 // Flash-attention kernels read bf16 inputs and round the outputs they
 // store (attention's result, its gradients) where only groups read them.
 //
 //===----------------------------------------------------------------------===//
+#include "Bf16Storage.h"
 #include "tetra/Conversion/GemmMatch.h"
 #include "tetra/Conversion/Passes.h"
 #include "tetra/TetraOps.h"
@@ -26,6 +27,9 @@ namespace mlir::tetra {
 } // namespace mlir::tetra
 
 using namespace mlir;
+using tetra::widenArgument;
+using tetra::widenReaders;
+using tetra::withBf16;
 
 namespace {
 
@@ -76,14 +80,16 @@ bool onlyGenericInputs(Value v) {
   return !v.use_empty();
 }
 
+} // namespace
+
+namespace mlir::tetra {
+
 RankedTensorType withBf16(Type t) {
   auto tensor = llvm::cast<RankedTensorType>(t);
   return RankedTensorType::get(tensor.getShape(), BFloat16Type::get(t.getContext()),
                                tensor.getEncoding());
 }
 
-/// The generic's block argument `arg` made bf16, widened to fp32 first
-/// thing in the body wherever the body reads it.
 void widenArgument(OpBuilder &b, linalg::GenericOp op, BlockArgument arg) {
   arg.setType(b.getBF16Type());
   if (arg.use_empty())
@@ -93,9 +99,6 @@ void widenArgument(OpBuilder &b, linalg::GenericOp op, BlockArgument arg) {
   arg.replaceAllUsesExcept(wide, wide);
 }
 
-/// `v` (now bf16) read by its generics, extracts and reshapes: each
-/// reshape's result becomes bf16, each generic widens its block argument on
-/// entry, each extract what it reads.
 void widenReaders(OpBuilder &b, Value v) {
   for (OpOperand &use : llvm::make_early_inc_range(v.getUses())) {
     Operation *user = use.getOwner();
@@ -121,6 +124,10 @@ void widenReaders(OpBuilder &b, Value v) {
     widenArgument(b, generic, generic.getMatchingBlockArgument(&use));
   }
 }
+
+} // namespace mlir::tetra
+
+namespace {
 
 /// Result `i` of `op` stored as bf16 in `init` (a bf16 tensor): the body
 /// widens its output if it reads it, rounds what it yields, and the readers

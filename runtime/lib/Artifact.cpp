@@ -53,6 +53,8 @@ DType readDType(const json::Object &o, const std::string &file, const std::strin
   std::optional<llvm::StringRef> d = o.getString("dtype");
   if (d == "f32")
     return DType::F32;
+  if (d == "bf16")
+    return DType::BF16;
   if (d == "i32")
     return DType::I32;
   if (d == "i64")

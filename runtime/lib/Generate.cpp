@@ -114,8 +114,8 @@ std::vector<std::vector<int64_t>> decodeWithCache(const Artifact &artifact, Trai
               return &tokens;
             if (a.role == "position")
               return &position;
-            if (a.role == "param")
-              return &trainer.parameters().at(a.name);
+            if (Tensor *param = trainer.parameterArgument(a))
+              return param;
             return cacheOf(a);
           },
           cacheOf);

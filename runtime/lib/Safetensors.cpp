@@ -139,9 +139,10 @@ SafetensorsLayout planSafetensors(const std::map<std::string, TensorInfo> &tenso
       shape.push_back(d);
       bytes *= d;
     }
-    const char *dtype = info.dtype == DType::F32   ? "F32"
-                        : info.dtype == DType::I32 ? "I32"
-                                                   : "I64";
+    const char *dtype = info.dtype == DType::F32    ? "F32"
+                        : info.dtype == DType::BF16 ? "BF16"
+                        : info.dtype == DType::I32  ? "I32"
+                                                    : "I64";
     header[name] = json::Object{{"dtype", dtype},
                                 {"shape", std::move(shape)},
                                 {"data_offsets", json::Array{offset, offset + bytes}}};

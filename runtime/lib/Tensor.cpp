@@ -9,6 +9,8 @@ const char *dtypeName(DType dtype) {
   switch (dtype) {
   case DType::F32:
     return "f32";
+  case DType::BF16:
+    return "bf16";
   case DType::I32:
     return "i32";
   case DType::I64:
@@ -17,7 +19,16 @@ const char *dtypeName(DType dtype) {
   return "?";
 }
 
-size_t dtypeSize(DType dtype) { return dtype == DType::I64 ? 8 : 4; }
+size_t dtypeSize(DType dtype) {
+  switch (dtype) {
+  case DType::BF16:
+    return 2;
+  case DType::I64:
+    return 8;
+  default:
+    return 4;
+  }
+}
 
 Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
     : dtype_(dtype), shape_(std::move(shape)) {

@@ -14,6 +14,9 @@ namespace tetra::rt {
 
 namespace {
 constexpr const char *kMomentPrefix[2] = {"optimizer.m.", "optimizer.v."};
+/// The bf16 working copies of the weights and the entry that rounds them.
+constexpr const char *kCopyRole = "param_bf16";
+constexpr const char *kCopiesEntry = "round_params";
 
 std::map<std::string, Tensor> zerosLike(const std::map<std::string, Tensor> &tensors) {
   std::map<std::string, Tensor> zeros;
@@ -85,7 +88,7 @@ Trainer Trainer::fromCheckpoint(const Artifact &artifact, const std::string &pat
     throw Error(path + ": optimizer.step must be one i64");
   trainer.step_ = stepIt->second.as<int64_t>()[0];
   for (int which = 0; which < 2; ++which)
-    for (auto &[name, param] : trainer.parameters()) {
+    for (const auto &[name, param] : trainer.parameters()) {
       const ParamSpec &spec = *trainer.specs_.at(name);
       auto it = file.find(kMomentPrefix[which] + name);
       if (it == file.end() || it->second.shape() != spec.shape)
@@ -112,10 +115,42 @@ Artifact::Binder Trainer::batchBinder(Batch &batch) {
       return &batch.tokens;
     if (a.role == "targets")
       return &batch.targets;
-    if (a.role == "param")
-      return &parameters().at(a.name);
-    return nullptr;
+    return parameterArgument(a);
   };
+}
+
+Tensor *Trainer::parameterArgument(const ArgSpec &arg) {
+  if (arg.role == "param") {
+    auto it = sets_.at("param").find(arg.name);
+    return it == sets_.at("param").end() ? nullptr : &it->second;
+  }
+  if (arg.role != kCopyRole)
+    return nullptr;
+  if (!copiesCurrent_)
+    roundParameters();
+  auto it = sets_.at(kCopyRole).find(arg.name);
+  return it == sets_.at(kCopyRole).end() ? nullptr : &it->second;
+}
+
+void Trainer::roundParameters() {
+  const EntrySpec &entry = artifact_.entry(kCopiesEntry);
+  std::map<std::string, Tensor> &copies = sets_[kCopyRole];
+  double begin = trace().now();
+  std::vector<Tensor> fresh = artifact_.call(
+      kCopiesEntry,
+      [&](const ArgSpec &a) -> Tensor * {
+        return a.role == "param" ? parameterArgument(a) : nullptr;
+      },
+      [&](const ArgSpec &r) -> Tensor * {
+        auto it = copies.find(r.name);
+        return it == copies.end() ? nullptr : &it->second;
+      });
+  trace().record("compute", kCopiesEntry, begin, trace().now(),
+                 {{"work_bytes", entry.workBytes}, {"gemm_flops", entry.gemmFlops}});
+  for (size_t i = 0; i < fresh.size(); ++i)
+    if (fresh[i].data())
+      copies[entry.results[i].name] = std::move(fresh[i]);
+  copiesCurrent_ = true;
 }
 
 void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
@@ -227,6 +262,8 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
           return &ctx.step;
         if (a.role == "grad_scale")
           return &ctx.gradScale;
+        if (a.role == "param" || a.role == kCopyRole)
+          return parameterArgument(a);
         auto &buffers = set(setOf(a.role));
         auto it = buffers.find(a.name);
         return it == buffers.end() ? nullptr : &it->second;
@@ -236,6 +273,10 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
       for (size_t i = 0; i < results.size(); ++i)
         if (results[i].data())
           sets_[entry.results[i].role][entry.results[i].name] = std::move(results[i]);
+      // New masters (AdamW's): the working copies are rounded again when next read.
+      for (const ArgSpec &r : entry.results)
+        if (r.role == "param")
+          copiesCurrent_ = false;
     }
   }
 }

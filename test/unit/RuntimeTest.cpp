@@ -74,6 +74,22 @@ TEST(Safetensors, ReadsBF16AndF16AsF32) {
   EXPECT_EQ(t.at("b").as<float>()[1], -2.5f);
 }
 
+TEST(Safetensors, WritesBF16TensorsAsBF16) {
+  // A working copy's bits, [1.0, -2.5, 3.140625]: two bytes each in the file.
+  Tensor copy(DType::BF16, {3});
+  EXPECT_EQ(copy.numBytes(), 6u);
+  const uint16_t bits[3] = {0x3f80, 0xc020, 0x4049};
+  std::memcpy(copy.data(), bits, sizeof(bits));
+  std::map<std::string, Tensor> tensors;
+  tensors.emplace("w", std::move(copy));
+  std::string path = tempPath("bf16.safetensors");
+  writeSafetensors(path, tensors);
+  std::map<std::string, Tensor> back = readSafetensors(path);
+  EXPECT_EQ(back.at("w").as<float>()[0], 1.0f);
+  EXPECT_EQ(back.at("w").as<float>()[1], -2.5f);
+  EXPECT_EQ(back.at("w").as<float>()[2], 3.140625f);
+}
+
 TEST(Safetensors, TruncatedDataIsAnErrorNamingTheTensor) {
   std::string header = R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
   uint64_t size = header.size();

@@ -167,25 +167,32 @@ static double mib(int64_t bytes) { return bytes / (1024.0 * 1024.0); }
 
 /// Tensor bytes one rank holds at the peak of a training step: the buffer
 /// sets (parameters, AdamW moments, accumulated gradients, and during the
-/// backward pass the micro-batch's gradients), plus the kernels' temporaries
-/// (activations among them) as the compiler counted them, plus the batch.
+/// backward pass the micro-batch's gradients), the weights' bf16 working
+/// copies (--storage bf16), plus the kernels' temporaries (activations among
+/// them) as the compiler counted them, plus the batch.
 struct MemoryPrediction {
-  int64_t params = 0, temporariesGrad = 0, temporariesUpdate = 0, batch = 0;
+  int64_t params = 0, copies = 0, temporariesGrad = 0, temporariesUpdate = 0, batch = 0;
   int64_t total() const {
-    return 4 * params + batch + std::max(params + temporariesGrad, temporariesUpdate);
+    return 4 * params + copies + batch + std::max(params + temporariesGrad, temporariesUpdate);
   }
 };
+
+static int64_t elementsOf(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
 
 static MemoryPrediction predictMemory(const Artifact &artifact) {
   const Manifest &m = artifact.manifest();
   constexpr int64_t kAlign = 64; // each runtime tensor's alignment slack
   MemoryPrediction p;
-  for (const ParamSpec &spec : m.params) {
-    int64_t n = 1;
-    for (int64_t d : spec.localShape)
-      n *= d;
-    p.params += 4 * n + kAlign;
-  }
+  for (const ParamSpec &spec : m.params)
+    p.params += 4 * elementsOf(spec.localShape) + kAlign;
+  if (artifact.hasEntry("round_params"))
+    for (const ArgSpec &copy : artifact.entry("round_params").results)
+      p.copies += static_cast<int64_t>(dtypeSize(copy.dtype)) * elementsOf(copy.shape) + kAlign;
   p.temporariesGrad = artifact.peakTemporaryBytes("grad");
   p.temporariesUpdate = artifact.peakTemporaryBytes("update");
   int64_t rows = m.microBatch / (m.grid.size(Axis::Data) * m.grid.size(Axis::Z));
@@ -238,10 +245,13 @@ static int run() {
                << (m.grid.ranks() > 1 ? ", grid " + m.grid.str() : std::string()) << "\n";
   MemoryPrediction memory = predictMemory(artifact);
   info << llvm::format("tetra-run: memory per rank: parameters %.2f MiB + gradients %.2f MiB "
-                       "(micro-batch and sum) + AdamW state %.2f MiB + kernel temporaries "
+                       "(micro-batch and sum) + AdamW state %.2f MiB + ",
+                       mib(memory.params), mib(2 * memory.params), mib(2 * memory.params));
+  if (memory.copies)
+    info << llvm::format("bf16 weight copies %.2f MiB + ", mib(memory.copies));
+  info << llvm::format("kernel temporaries "
                        "%.2f MiB (activations) + batch %.2f MiB = %.2f MiB at the peak of a "
                        "step\n",
-                       mib(memory.params), mib(2 * memory.params), mib(2 * memory.params),
                        mib(std::max(memory.temporariesGrad,
                                     memory.temporariesUpdate - memory.params)),
                        mib(memory.batch), mib(memory.total()));

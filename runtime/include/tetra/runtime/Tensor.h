@@ -9,7 +9,9 @@
 
 namespace tetra::rt {
 
-enum class DType { F32, I32, I64 };
+/// BF16: the GPU kernels' bf16 working copies of weights (rounded from the
+/// fp32 masters), which only the kernels read.
+enum class DType { F32, BF16, I32, I64 };
 
 const char *dtypeName(DType dtype);
 size_t dtypeSize(DType dtype);

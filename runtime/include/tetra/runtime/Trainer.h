@@ -72,7 +72,13 @@ public:
   int64_t stepCount() const { return step_; }
   /// The grid's collectives (null on one process).
   Collectives *collectives() const { return comm_; }
-  std::map<std::string, Tensor> &parameters() { return sets_.at("param"); }
+  /// This rank's fp32 master parameters.
+  const std::map<std::string, Tensor> &parameters() const { return sets_.at("param"); }
+  /// The tensor an entry's parameter argument binds: the fp32 master (role
+  /// `param`) or its bf16 working copy (role `param_bf16`, artifacts
+  /// compiled with --storage bf16), which the artifact's `round_params`
+  /// makes again first when the masters changed since it last ran.
+  Tensor *parameterArgument(const ArgSpec &arg);
 
   /// Binds a micro-batch's tokens and targets and the parameters.
   Artifact::Binder batchBinder(Batch &batch);
@@ -81,12 +87,16 @@ private:
   struct Context;
   void run(const std::vector<PlanStep> &steps, Context &ctx);
   std::map<std::string, Tensor> &set(const std::string &name);
+  /// Rounds the masters into the working copies (the `param_bf16` set).
+  void roundParameters();
 
   const Artifact &artifact_;
   Collectives *comm_;
   std::map<std::string, const ParamSpec *> specs_;
   std::map<std::string, std::map<std::string, Tensor>> sets_;
   int64_t step_ = 0;
+  /// Whether the working copies hold the masters as they are now.
+  bool copiesCurrent_ = false;
 };
 
 } // namespace tetra::rt

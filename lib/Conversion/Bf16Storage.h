@@ -1,0 +1,30 @@
+//===- Bf16Storage.h - a tensor stored as bf16, its readers widening it ----===//
+//
+// Shared by the mixed-precision passes: the bf16 activations between fused
+// groups and the bf16 working copies of the weights.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TETRA_CONVERSION_BF16STORAGE_H
+#define TETRA_CONVERSION_BF16STORAGE_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::tetra {
+
+/// `t` (a ranked tensor) with bf16 elements.
+RankedTensorType withBf16(Type t);
+
+/// The generic's block argument `arg` made bf16, widened to fp32 first
+/// thing in the body wherever the body reads it.
+void widenArgument(OpBuilder &b, linalg::GenericOp op, BlockArgument arg);
+
+/// `v`, whose type was just made bf16, read by linalg.generics (as inputs),
+/// tensor.extracts, reshapes and bufferization.to_buffer: each reshape's
+/// result becomes bf16, each generic widens its block argument on entry,
+/// each extract what it reads.
+void widenReaders(OpBuilder &b, Value v);
+
+} // namespace mlir::tetra
+
+#endif // TETRA_CONVERSION_BF16STORAGE_H

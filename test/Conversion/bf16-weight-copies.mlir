@@ -1,0 +1,109 @@
+// RUN: tetra-opt %s --split-input-file --tetra-bf16-weight-copies | FileCheck %s
+// RUN: echo 'func.func @round_params() { return }' | not tetra-opt --tetra-bf16-weight-copies 2>&1 | FileCheck %s --check-prefix=ERR
+
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d2, d1)>
+#bt = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d1)>
+
+// A weight only products read (x W, and dX = dY Wᵀ through a reshape)
+// becomes a bf16 argument of role param_bf16, widened where each product
+// reads it. A norm's weight, which a pointwise loop reads, and a weight
+// read by a product and a pointwise loop, stay fp32 masters; so does what
+// has no parameter role.
+// CHECK-LABEL: func.func @grad(
+// CHECK-SAME: %[[W:[a-z0-9]+]]: tensor<8x4xbf16> {tetra.name = "w", tetra.role = "param_bf16"}
+// CHECK-SAME: %{{.*}}: tensor<8xf32> {tetra.name = "norm", tetra.role = "param"}
+// CHECK-SAME: %{{.*}}: tensor<4x8xf32> {tetra.name = "shared", tetra.role = "param"}
+// CHECK-SAME: %{{.*}}: tensor<8x4xf32> {tetra.role = "input"}
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[W]] : tensor<4x8xf32>, tensor<8x4xbf16>)
+// CHECK: ^bb0(%{{.*}}: f32, %[[R:.*]]: bf16, %{{.*}}: f32):
+// CHECK-NEXT: %[[WIDE:.*]] = arith.extf %[[R]] : bf16 to f32
+// CHECK: %[[V:.*]] = tensor.expand_shape %[[W]] {{.*}} : tensor<8x4xbf16> into tensor<2x4x4xbf16>
+// CHECK: %[[F:.*]] = tensor.collapse_shape %[[V]] {{.*}} : tensor<2x4x4xbf16> into tensor<8x4xbf16>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[F]] : tensor<4x4xf32>, tensor<8x4xbf16>)
+// CHECK: arith.extf
+func.func @grad(%x: tensor<4x8xf32> {tetra.role = "tokens"},
+                %w: tensor<8x4xf32> {tetra.role = "param", tetra.name = "w"},
+                %norm: tensor<8xf32> {tetra.role = "param", tetra.name = "norm"},
+                %shared: tensor<4x8xf32> {tetra.role = "param", tetra.name = "shared"},
+                %other: tensor<8x4xf32> {tetra.role = "input"},
+                %dy: tensor<4x4xf32> {tetra.role = "input"})
+    -> (tensor<4x4xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e44 = tensor.empty() : tensor<4x4xf32>
+  %f44 = linalg.fill ins(%zero : f32) outs(%e44 : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %y = linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<4x8xf32>, tensor<8x4xf32>) outs(%f44 : tensor<4x4xf32>) {
+  ^bb0(%l: f32, %r: f32, %o: f32):
+    %m = arith.mulf %l, %r : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x4xf32>
+  %v = tensor.expand_shape %w [[0, 1], [2]] output_shape [2, 4, 4] : tensor<8x4xf32> into tensor<2x4x4xf32>
+  %flat = tensor.collapse_shape %v [[0, 1], [2]] : tensor<2x4x4xf32> into tensor<8x4xf32>
+  %e48 = tensor.empty() : tensor<4x8xf32>
+  %f48 = linalg.fill ins(%zero : f32) outs(%e48 : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %dx = linalg.generic {indexing_maps = [#a, #bt, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%dy, %flat : tensor<4x4xf32>, tensor<8x4xf32>) outs(%f48 : tensor<4x8xf32>) {
+  ^bb0(%l: f32, %r: f32, %o: f32):
+    %m = arith.mulf %l, %r : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x8xf32>
+  %scaled = linalg.generic {indexing_maps = [#id, #row, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%dx, %norm, %shared : tensor<4x8xf32>, tensor<8xf32>, tensor<4x8xf32>) outs(%e48 : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %n: f32, %sh: f32, %out: f32):
+    %m = arith.mulf %in, %n : f32
+    %s = arith.addf %m, %sh : f32
+    linalg.yield %s : f32
+  } -> tensor<4x8xf32>
+  %t = linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%shared, %other : tensor<4x8xf32>, tensor<8x4xf32>) outs(%f44 : tensor<4x4xf32>) {
+  ^bb0(%l: f32, %r: f32, %o: f32):
+    %m = arith.mulf %l, %r : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x4xf32>
+  return %y, %dx, %scaled, %t : tensor<4x4xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x4xf32>
+}
+
+// The update (AdamW is pointwise) keeps the fp32 master.
+// CHECK-LABEL: func.func @update(
+// CHECK-SAME: tensor<8x4xf32> {tetra.name = "w", tetra.role = "param"}
+func.func @update(%w: tensor<8x4xf32> {tetra.role = "param", tetra.name = "w"})
+    -> (tensor<8x4xf32> {tetra.role = "param", tetra.name = "w"}) {
+  %e = tensor.empty() : tensor<8x4xf32>
+  %n = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%w : tensor<8x4xf32>) outs(%e : tensor<8x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %half = arith.constant 0.5 : f32
+    %m = arith.mulf %in, %half : f32
+    linalg.yield %m : f32
+  } -> tensor<8x4xf32>
+  return %n : tensor<8x4xf32>
+}
+
+// @round_params rounds each copied master to bf16 (nearest even), one
+// pointwise loop each.
+// CHECK-LABEL: func.func @round_params(
+// CHECK-SAME: %[[M:[a-z0-9]+]]: tensor<8x4xf32> {tetra.name = "w", tetra.role = "param"}
+// CHECK-SAME: -> (tensor<8x4xbf16> {tetra.name = "w", tetra.role = "param_bf16"})
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<8x4xbf16>
+// CHECK: %[[C:.*]] = linalg.generic {{.*}} ins(%[[M]] : tensor<8x4xf32>) outs(%[[E]] : tensor<8x4xbf16>)
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: return %[[C]]
+// CHECK-NOT: func.func
+
+// -----
+
+// A module without parameters that products read gets no copies.
+// CHECK-LABEL: func.func @no_products(
+// CHECK-NOT: round_params
+func.func @no_products(%w: tensor<8xf32> {tetra.role = "param", tetra.name = "w"}) -> tensor<8xf32> {
+  return %w : tensor<8xf32>
+}
+
+// ERR: error: the module already has a function @round_params
