@@ -114,6 +114,22 @@ void widenReaders(OpBuilder &b, Value v) {
       widenReaders(b, user->getResult(0));
       continue;
     }
+    // A weight's copy gathered from its shards (tetra-partition's depth
+    // all-gathers): the gathered tensor is bf16 too, and its readers widen it.
+    if (auto gather = llvm::dyn_cast<tetra::AllGatherOp>(user)) {
+      gather.getResult().setType(withBf16(gather.getResult().getType()));
+      widenReaders(b, gather.getResult());
+      continue;
+    }
+    if (auto start = llvm::dyn_cast<tetra::AllGatherStartOp>(user)) {
+      auto token = llvm::cast<tetra::TokenType>(start.getToken().getType());
+      start.getToken().setType(tetra::TokenType::get(b.getContext(), withBf16(token.getResult())));
+      for (Operation *wait : start.getToken().getUsers()) {
+        wait->getResult(0).setType(withBf16(wait->getResult(0).getType()));
+        widenReaders(b, wait->getResult(0));
+      }
+      continue;
+    }
     if (llvm::isa<bufferization::ToBufferOp>(user)) {
       auto memref = llvm::cast<MemRefType>(user->getResult(0).getType());
       user->getResult(0).setType(MemRefType::get(memref.getShape(), b.getBF16Type(),

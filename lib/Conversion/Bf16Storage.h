@@ -20,9 +20,9 @@ RankedTensorType withBf16(Type t);
 void widenArgument(OpBuilder &b, linalg::GenericOp op, BlockArgument arg);
 
 /// `v`, whose type was just made bf16, read by linalg.generics (as inputs),
-/// tensor.extracts, reshapes and bufferization.to_buffer: each reshape's
-/// result becomes bf16, each generic widens its block argument on entry,
-/// each extract what it reads.
+/// tensor.extracts, reshapes, all-gathers and bufferization.to_buffer: each
+/// reshape's and gather's result becomes bf16, each generic widens its block
+/// argument on entry, each extract what it reads.
 void widenReaders(OpBuilder &b, Value v);
 
 } // namespace mlir::tetra

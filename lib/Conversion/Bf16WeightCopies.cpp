@@ -5,7 +5,8 @@
 // micro-batch, forward and backward, reads per weight, and both operands of
 // a product bf16, which the GPU GEMM copies to shared memory without
 // registers. The kernels rounded the fp32 weights to bf16 as they staged
-// them, so the products compute the same sums as before. One new entry,
+// them, so the products compute the same sums as before. A weight sharded
+// over the grid is gathered as its bf16 copy, half the bytes on the wire. One new entry,
 // @round_params, makes the copies from the masters; the runtime runs it
 // whenever the masters have changed before an entry reads the copies.
 //
@@ -14,6 +15,7 @@
 #include "LinalgBuilders.h"
 #include "tetra/Conversion/GemmMatch.h"
 #include "tetra/Conversion/Passes.h"
+#include "tetra/TetraOps.h"
 #include "tetra/Transforms/EntryRoles.h"
 
 #include "llvm/ADT/MapVector.h"
@@ -30,13 +32,22 @@ namespace {
 constexpr llvm::StringLiteral kCopiesEntry = "round_params";
 constexpr llvm::StringLiteral kCopyRole = "param_bf16";
 
-/// Whether every reader of `v`, through reshapes, is a matrix product
-/// taking it as an operand (which the kernels round to bf16 anyway).
+/// Whether every reader of `v`, through reshapes and all-gathers of its
+/// shards, is a matrix product taking it as an operand (which the kernels
+/// round to bf16 anyway).
 bool onlyProductOperands(Value v) {
   for (OpOperand &use : v.getUses()) {
     Operation *user = use.getOwner();
-    if (llvm::isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(user)) {
+    if (llvm::isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp, tetra::AllGatherOp>(user)) {
       if (!onlyProductOperands(user->getResult(0)))
+        return false;
+      continue;
+    }
+    if (auto start = llvm::dyn_cast<tetra::AllGatherStartOp>(user)) {
+      for (Operation *wait : start.getToken().getUsers())
+        if (!llvm::isa<tetra::WaitOp>(wait) || !onlyProductOperands(wait->getResult(0)))
+          return false;
+      if (start.getToken().use_empty())
         return false;
       continue;
     }

@@ -61,8 +61,14 @@ struct CollectiveBufferization
     if (auto token = llvm::dyn_cast<TokenType>(produced))
       produced = token.getResult();
     auto resultType = llvm::cast<RankedTensorType>(produced);
-    if (!resultType.getElementType().isF32())
-      return op->emitOpError("runs on f32 buffers only, got ") << resultType;
+    // Gathers also move bf16 (the weights' copies), bit for bit; sums need f32.
+    constexpr bool isGather =
+        std::is_same_v<OpTy, AllGatherOp> || std::is_same_v<OpTy, AllGatherStartOp>;
+    bool bf16 = isGather && resultType.getElementType().isBF16();
+    if (!resultType.getElementType().isF32() && !bf16)
+      return op->emitOpError(isGather ? "runs on f32 or bf16 buffers only, got "
+                                      : "runs on f32 buffers only, got ")
+             << resultType;
     int64_t dim = 0;
     if constexpr (!std::is_same_v<OpTy, AllReduceOp> && !std::is_same_v<OpTy, AllReduceStartOp>)
       dim = collective.getDim();
@@ -82,12 +88,12 @@ struct CollectiveBufferization
     }
     Value out = memref::AllocOp::create(
         rewriter, loc, MemRefType::get(resultType.getShape(), resultType.getElementType()));
-    auto unranked = UnrankedMemRefType::get(rewriter.getF32Type(), 0);
+    auto unranked = UnrankedMemRefType::get(resultType.getElementType(), 0);
     SmallVector<Value> args{memref::CastOp::create(rewriter, loc, unranked, in),
                             memref::CastOp::create(rewriter, loc, unranked, out),
                             arith::ConstantIntOp::create(
                                 rewriter, loc, axesMask(collective.getAxes()), 32)};
-    std::string name = "tetra_rt_all_gather";
+    std::string name = bf16 ? "tetra_rt_all_gather_bf16" : "tetra_rt_all_gather";
     if constexpr (std::is_same_v<OpTy, AllReduceOp> || std::is_same_v<OpTy, AllReduceStartOp>) {
       name = "tetra_rt_all_reduce";
       args.push_back(arith::ConstantIntOp::create(

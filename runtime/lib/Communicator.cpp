@@ -92,6 +92,13 @@ void GridCommunicator::allGather(const float *in, int64_t count, float *out,
         "Allgather");
 }
 
+void GridCommunicator::allGather(const uint16_t *in, int64_t count, uint16_t *out,
+                                 const std::vector<Axis> &axes) {
+  check(MPI_Allgather(in, checkedCount(count), MPI_UINT16_T, out, checkedCount(count),
+                      MPI_UINT16_T, group(axes)),
+        "Allgather");
+}
+
 void GridCommunicator::reduceScatterSum(const float *in, float *out, int64_t count,
                                         const std::vector<Axis> &axes) {
   check(MPI_Reduce_scatter_block(in, out, checkedCount(count), MPI_FLOAT, MPI_SUM, group(axes)),

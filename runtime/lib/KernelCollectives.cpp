@@ -11,6 +11,7 @@
 // input immediately (copied into memory of the device backend, which NCCL
 // can address where the kernels run on a GPU), so the kernel may reuse the
 // input buffer; the output buffer belongs to the collective until the wait.
+// All-gathers also move the weights' bf16 copies (the *_bf16 functions).
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/Collectives.h"
@@ -44,9 +45,13 @@ struct Unranked {
   void *descriptor;
 };
 
+/// A contiguous buffer: `count` elements of `elementBytes` each (4: f32;
+/// 2: the weights' bf16 copies, which only all-gathers move).
 struct View {
-  float *data;
+  void *data;
   int64_t count;
+  size_t elementBytes;
+  size_t bytes() const { return static_cast<size_t>(count) * elementBytes; }
 };
 
 /// Buffers of the device backend's memory for collectives' inputs, kept
@@ -55,27 +60,27 @@ struct View {
 /// for the same sizes every time.
 class StagingPool {
 public:
-  float *take(int64_t count) {
+  void *take(size_t bytes) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      std::vector<float *> &free = free_[count];
+      std::vector<void *> &free = free_[bytes];
       if (!free.empty()) {
-        float *buffer = free.back();
+        void *buffer = free.back();
         free.pop_back();
         return buffer;
       }
     }
-    return static_cast<float *>(device().allocate(sizeof(float) * count));
+    return device().allocate(bytes);
   }
   /// Once the collective reading `buffer` has run.
-  void give(float *buffer, int64_t count) {
+  void give(void *buffer, size_t bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
-    free_[count].push_back(buffer);
+    free_[bytes].push_back(buffer);
   }
 
 private:
   std::mutex mutex_;
-  std::map<int64_t, std::vector<float *>> free_;
+  std::map<size_t, std::vector<void *>> free_;
 };
 
 StagingPool &stagingPool() {
@@ -90,29 +95,32 @@ StagingPool &stagingPool() {
 class StagedInput {
 public:
   explicit StagedInput(View source)
-      : data_(stagingPool().take(source.count)), count_(source.count) {
-    std::memcpy(data_, source.data, sizeof(float) * count_);
+      : data_(stagingPool().take(source.bytes())), count_(source.count), bytes_(source.bytes()) {
+    std::memcpy(data_, source.data, bytes_);
   }
-  ~StagedInput() { stagingPool().give(data_, count_); }
+  ~StagedInput() { stagingPool().give(data_, bytes_); }
   StagedInput(const StagedInput &) = delete;
   StagedInput &operator=(const StagedInput &) = delete;
 
-  const float *data() const { return data_; }
+  template <typename T> const T *data() const { return static_cast<const T *>(data_); }
   int64_t count() const { return count_; }
 
 private:
-  float *data_;
+  void *data_;
   int64_t count_;
+  size_t bytes_;
 };
 
-View viewOf(const Unranked *m) {
+View viewOf(const Unranked *m, size_t elementBytes = sizeof(float)) {
   auto *d = static_cast<int64_t *>(m->descriptor);
-  auto *aligned = reinterpret_cast<float *>(d[1]);
+  auto *aligned = reinterpret_cast<char *>(d[1]);
   int64_t count = 1;
   for (int64_t i = 0; i < m->rank; ++i)
     count *= d[3 + i];
-  return {aligned + d[2], count};
+  return {aligned + d[2] * elementBytes, count, elementBytes};
 }
+
+float *floats(const View &v) { return static_cast<float *>(v.data); }
 } // namespace
 
 std::vector<Axis> axesOfMask(int mask) {
@@ -146,32 +154,36 @@ std::string trackOf(int mask) { return axesName(axesOfMask(mask)); }
 
 /// What tetra-calibrate needs of a collective: its buffer (the all-reduced
 /// tensor, the gathered result, the scattered input) and its group's size.
-Trace::Args sizeOf(Collectives &c, int32_t mask, int64_t bufferElements) {
+Trace::Args sizeOf(Collectives &c, int32_t mask, const View &buffer) {
   double ranks = 1;
   for (Axis a : axesOfMask(mask))
     ranks *= static_cast<double>(c.shape().size(a));
-  return {{"bytes", static_cast<double>(bufferElements) * sizeof(float)}, {"ranks", ranks}};
+  return {{"bytes", static_cast<double>(buffer.bytes())}, {"ranks", ranks}};
 }
 
 int64_t allReduceStart(Unranked *in, Unranked *out, int32_t mask, int32_t kind) {
   Collectives &c = collectives("tetra_rt_all_reduce");
   View src = viewOf(in), dst = viewOf(out);
-  std::memcpy(dst.data, src.data, sizeof(float) * dst.count);
+  std::memcpy(dst.data, src.data, dst.bytes());
   return thread->start(trackOf(mask), kind == 1 ? "all_reduce max" : "all_reduce", [=, &c] {
     if (kind == 1)
-      c.allReduceMax(dst.data, dst.count, axesOfMask(mask));
+      c.allReduceMax(floats(dst), dst.count, axesOfMask(mask));
     else
-      c.allReduceSum(dst.data, dst.count, axesOfMask(mask));
-  }, sizeOf(c, mask, dst.count));
+      c.allReduceSum(floats(dst), dst.count, axesOfMask(mask));
+  }, sizeOf(c, mask, dst));
 }
 
-int64_t allGatherStart(Unranked *in, Unranked *out, int32_t mask) {
+int64_t allGatherStart(Unranked *in, Unranked *out, int32_t mask, size_t elementBytes) {
   Collectives &c = collectives("tetra_rt_all_gather");
-  View src = viewOf(in), dst = viewOf(out);
+  View src = viewOf(in, elementBytes), dst = viewOf(out, elementBytes);
   auto input = std::make_shared<StagedInput>(src);
   return thread->start(trackOf(mask), "all_gather", [=, &c] {
-    c.allGather(input->data(), input->count(), dst.data, axesOfMask(mask));
-  }, sizeOf(c, mask, dst.count));
+    if (elementBytes == sizeof(uint16_t))
+      c.allGather(input->data<uint16_t>(), input->count(), static_cast<uint16_t *>(dst.data),
+                  axesOfMask(mask));
+    else
+      c.allGather(input->data<float>(), input->count(), floats(dst), axesOfMask(mask));
+  }, sizeOf(c, mask, dst));
 }
 
 int64_t reduceScatterStart(Unranked *in, Unranked *out, int32_t mask) {
@@ -179,8 +191,8 @@ int64_t reduceScatterStart(Unranked *in, Unranked *out, int32_t mask) {
   View src = viewOf(in), dst = viewOf(out);
   auto input = std::make_shared<StagedInput>(src);
   return thread->start(trackOf(mask), "reduce_scatter", [=, &c] {
-    c.reduceScatterSum(input->data(), dst.data, dst.count, axesOfMask(mask));
-  }, sizeOf(c, mask, src.count));
+    c.reduceScatterSum(input->data<float>(), floats(dst), dst.count, axesOfMask(mask));
+  }, sizeOf(c, mask, src));
 }
 } // namespace
 
@@ -196,7 +208,11 @@ void _mlir_ciface_tetra_rt_all_reduce(Unranked *in, Unranked *out, int32_t mask,
 }
 
 void _mlir_ciface_tetra_rt_all_gather(Unranked *in, Unranked *out, int32_t mask) {
-  thread->wait(allGatherStart(in, out, mask));
+  thread->wait(allGatherStart(in, out, mask, sizeof(float)));
+}
+
+void _mlir_ciface_tetra_rt_all_gather_bf16(Unranked *in, Unranked *out, int32_t mask) {
+  thread->wait(allGatherStart(in, out, mask, sizeof(uint16_t)));
 }
 
 void _mlir_ciface_tetra_rt_reduce_scatter(Unranked *in, Unranked *out, int32_t mask) {
@@ -209,7 +225,12 @@ int64_t _mlir_ciface_tetra_rt_all_reduce_start(Unranked *in, Unranked *out, int3
 }
 
 int64_t _mlir_ciface_tetra_rt_all_gather_start(Unranked *in, Unranked *out, int32_t mask) {
-  return allGatherStart(in, out, mask);
+  return allGatherStart(in, out, mask, sizeof(float));
+}
+
+int64_t _mlir_ciface_tetra_rt_all_gather_bf16_start(Unranked *in, Unranked *out,
+                                                    int32_t mask) {
+  return allGatherStart(in, out, mask, sizeof(uint16_t));
 }
 
 int64_t _mlir_ciface_tetra_rt_reduce_scatter_start(Unranked *in, Unranked *out,

@@ -99,6 +99,53 @@ func.func @update(%w: tensor<8x4xf32> {tetra.role = "param", tetra.name = "w"})
 
 // -----
 
+// A weight sharded over z, gathered before its product (tetra-overlap's
+// start and wait, or the blocking gather): the shard is the bf16 copy, the
+// gather moves bf16 and its result is widened by the product.
+#a2 = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b2 = affine_map<(d0, d1, d2) -> (d2, d1)>
+#c2 = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @gathered(
+// CHECK-SAME: %[[S:[a-z0-9]+]]: tensor<16xbf16> {tetra.name = "w", tetra.role = "param_bf16"}
+// CHECK-SAME: %[[T:[a-z0-9]+]]: tensor<16xbf16> {tetra.name = "u", tetra.role = "param_bf16"}
+// CHECK: %[[TOKEN:.*]] = tetra.all_gather_start %[[S]] over [z] dim 0 : tensor<16xbf16> -> !tetra.token<tensor<32xbf16>>
+// CHECK: %[[G:.*]] = tetra.wait %[[TOKEN]] : !tetra.token<tensor<32xbf16>>
+// CHECK: %[[W:.*]] = tensor.expand_shape %[[G]] {{.*}} : tensor<32xbf16> into tensor<8x4xbf16>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[W]] : tensor<4x8xf32>, tensor<8x4xbf16>)
+// CHECK: tetra.all_gather %[[T]] over [z] dim 0 : tensor<16xbf16> -> tensor<32xbf16>
+func.func @gathered(%x: tensor<4x8xf32> {tetra.role = "tokens"},
+                    %shard: tensor<16xf32> {tetra.role = "param", tetra.name = "w"},
+                    %other: tensor<16xf32> {tetra.role = "param", tetra.name = "u"})
+    -> (tensor<4x4xf32>, tensor<4x4xf32>) attributes {tetra.grid = #tetra.grid<x = 1, y = 1, z = 2, data = 1>} {
+  %token = tetra.all_gather_start %shard over [z] dim 0 : tensor<16xf32> -> !tetra.token<tensor<32xf32>>
+  %whole = tetra.wait %token : !tetra.token<tensor<32xf32>>
+  %w = tensor.expand_shape %whole [[0, 1]] output_shape [8, 4] : tensor<32xf32> into tensor<8x4xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x4xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %y = linalg.generic {indexing_maps = [#a2, #b2, #c2], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<4x8xf32>, tensor<8x4xf32>) outs(%f : tensor<4x4xf32>) {
+  ^bb0(%l: f32, %r: f32, %o: f32):
+    %m = arith.mulf %l, %r : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x4xf32>
+  %u_whole = tetra.all_gather %other over [z] dim 0 : tensor<16xf32> -> tensor<32xf32>
+  %u = tensor.expand_shape %u_whole [[0, 1]] output_shape [8, 4] : tensor<32xf32> into tensor<8x4xf32>
+  %z = linalg.generic {indexing_maps = [#a2, #b2, #c2], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %u : tensor<4x8xf32>, tensor<8x4xf32>) outs(%f : tensor<4x4xf32>) {
+  ^bb0(%l: f32, %r: f32, %o: f32):
+    %m = arith.mulf %l, %r : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x4xf32>
+  return %y, %z : tensor<4x4xf32>, tensor<4x4xf32>
+}
+// CHECK-LABEL: func.func @round_params(
+// CHECK-SAME: -> (tensor<16xbf16> {tetra.name = "w", tetra.role = "param_bf16"}, tensor<16xbf16> {tetra.name = "u", tetra.role = "param_bf16"})
+
+// -----
+
 // A module without parameters that products read gets no copies.
 // CHECK-LABEL: func.func @no_products(
 // CHECK-NOT: round_params

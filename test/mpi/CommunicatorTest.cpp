@@ -94,6 +94,16 @@ TEST(GridCommunicator, CollectivesOnEveryGridOf8) {
         if (sameGroup(shape, me, r, axes))
           EXPECT_EQ(gathered[positionIn(shape, r, axes)], float(r));
 
+      // the same on 16-bit values, bit for bit (bf16 copies: 0x3f80 + rank)
+      uint16_t bits[2] = {static_cast<uint16_t>(0x3f80 + me), static_cast<uint16_t>(0xff00 | me)};
+      std::vector<uint16_t> gatheredBits(2 * groupSize);
+      comm.allGather(bits, 2, gatheredBits.data(), axes);
+      for (int64_t r = 0; r < 8; ++r)
+        if (sameGroup(shape, me, r, axes)) {
+          EXPECT_EQ(gatheredBits[2 * positionIn(shape, r, axes)], 0x3f80 + r);
+          EXPECT_EQ(gatheredBits[2 * positionIn(shape, r, axes) + 1], 0xff00 | r);
+        }
+
       // reduce-scatter: slice i of the sum is sum over members of (10 r + i)
       std::vector<float> in(groupSize);
       for (int64_t i = 0; i < groupSize; ++i)

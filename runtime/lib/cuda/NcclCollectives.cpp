@@ -76,6 +76,12 @@ public:
       return mpi_->allGather(in, count, out, axes);
     run(ncclAllGather(in, out, count, ncclFloat, group(axes), stream()), "AllGather");
   }
+  void allGather(const uint16_t *in, int64_t count, uint16_t *out,
+                 const std::vector<Axis> &axes) override {
+    if (!addressable(in) || !addressable(out))
+      return mpi_->allGather(in, count, out, axes);
+    run(ncclAllGather(in, out, count, ncclBfloat16, group(axes), stream()), "AllGather");
+  }
   void reduceScatterSum(const float *in, float *out, int64_t count,
                         const std::vector<Axis> &axes) override {
     if (!addressable(in) || !addressable(out))

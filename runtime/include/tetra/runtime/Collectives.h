@@ -32,6 +32,9 @@ public:
   /// Every rank's `count` values, concatenated in group order into `out`.
   virtual void allGather(const float *in, int64_t count, float *out,
                          const std::vector<Axis> &axes) = 0;
+  /// The same on 16-bit values (the weights' bf16 copies), bit for bit.
+  virtual void allGather(const uint16_t *in, int64_t count, uint16_t *out,
+                         const std::vector<Axis> &axes) = 0;
   /// Sum over the group of `in` (count * group size values); this rank keeps
   /// its slice (count values, by group order) in `out`.
   virtual void reduceScatterSum(const float *in, float *out, int64_t count,

@@ -34,6 +34,8 @@ public:
   void allReduceMax(float *data, int64_t count, const std::vector<Axis> &axes) override;
   void allGather(const float *in, int64_t count, float *out,
                  const std::vector<Axis> &axes) override;
+  void allGather(const uint16_t *in, int64_t count, uint16_t *out,
+                 const std::vector<Axis> &axes) override;
   void reduceScatterSum(const float *in, float *out, int64_t count,
                         const std::vector<Axis> &axes) override;
 
