@@ -42,12 +42,14 @@ namespace json = llvm::json;
 namespace {
 
 /// Bufferization: every temporary a static allocation with its deallocation,
-/// every product's zero-filled destination filled in place.
+/// every product's zero-filled destination filled in place, and each result
+/// computed straight into its out-parameter (no copy out).
 constexpr const char *kBufferize =
     "tetra-unshare-fills,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
-    "buffer-results-to-out-params{modify-public-functions},"
+    "tetra-unshare-results,"
+    "buffer-results-to-out-params{modify-public-functions hoist-static-allocs},"
     "buffer-deallocation-pipeline,"
     "canonicalize";
 

@@ -52,6 +52,19 @@ def UnshareFills : Pass<"tetra-unshare-fills", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def UnshareResults : Pass<"tetra-unshare-results", "::mlir::ModuleOp"> {
+  let summary = "Return each buffer once: a repeated result gets a copy of its own";
+  let description = [{
+    Runs after one-shot bufferization, before buffer-results-to-out-params
+    with hoist-static-allocs, which makes each returned static allocation
+    its out-parameter (the kernels write results in place, with no copy
+    out) and needs each to be returned once. A memref a return names again
+    is copied into a fresh allocation of the same shape, returned instead.
+    Only entries whose results CSE merged (identical gradients) pay a copy.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def ConvertContractionsToBlas
     : Pass<"convert-contractions-to-blas", "::mlir::ModuleOp"> {
   let summary = "Call a tuned BLAS for the large matrix products";
