@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/Device.h"
+#include "tetra/runtime/TemporaryPool.h"
 
 #include <cuda.h>
 
@@ -18,7 +19,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -81,30 +81,12 @@ void synchronize() {
   check(cuCtxSynchronize(), "cuCtxSynchronize");
 }
 
-/// The compiled code's temporaries: released blocks wait, by size, for
-/// this thread's next allocations. Kernels still queued on the thread's
-/// stream may use a released block; whatever the thread launches with it
-/// next queues behind them, so neither allocation nor release waits for
-/// the device (cuMemFree would: it synchronises the context). A training
-/// step asks for the same sizes every time, so after the first step every
-/// block comes from here.
-struct TemporaryPool {
-  std::unordered_map<size_t, std::vector<void *>> released;
-};
-
-TemporaryPool &threadPool() {
-  // Never destroyed: at exit the context may already be gone.
-  thread_local TemporaryPool *pool = new TemporaryPool();
-  return *pool;
-}
-
+/// The compiled code's temporaries come from the thread's pool
+/// (TemporaryPool.h): cuMemFree would synchronise the context.
 void *allocateTemporary(size_t bytes) {
-  std::vector<void *> &blocks = threadPool().released[bytes];
-  if (!blocks.empty()) {
-    void *block = blocks.back();
-    blocks.pop_back();
+  tetra::rt::TemporaryPool &pool = tetra::rt::TemporaryPool::ofThisThread();
+  if (void *block = pool.take(bytes))
     return block;
-  }
   bindContext();
   CUdeviceptr pointer = 0;
   CUresult result = cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL);
@@ -112,11 +94,9 @@ void *allocateTemporary(size_t bytes) {
     // Blocks of other sizes wait in the pool: once the stream is done with
     // them, they go back to the driver, and the allocation is tried again.
     check(cuStreamSynchronize(threadStream()), "cuStreamSynchronize");
-    for (auto &[size, released] : threadPool().released) {
-      for (void *block : released)
-        check(cuMemFree(reinterpret_cast<CUdeviceptr>(block)), "cuMemFree");
-      released.clear();
-    }
+    pool.drain([](void *block) {
+      check(cuMemFree(reinterpret_cast<CUdeviceptr>(block)), "cuMemFree");
+    });
     result = cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL);
   }
   check(result, "cuMemAllocManaged");
@@ -124,8 +104,7 @@ void *allocateTemporary(size_t bytes) {
 }
 
 void releaseTemporary(void *pointer, size_t bytes) {
-  if (pointer)
-    threadPool().released[bytes].push_back(pointer);
+  tetra::rt::TemporaryPool::ofThisThread().give(pointer, bytes);
 }
 
 const tetra::rt::DeviceBackend backend{"cuda",          allocate,        release, synchronize,

@@ -2,14 +2,18 @@
 //
 // The same mgpu* entry points as the CUDA backend, on Debian's HSA runtime:
 // an HSACO is loaded into an executable for this rank's GPU agent, a launch
-// is an AQL kernel-dispatch packet on the thread's queue, waited for on its
-// completion signal. The driver knows no parameter sizes, so they come from
+// is an AQL kernel-dispatch packet on the thread's queue. Launches do not
+// wait: each packet has the barrier bit (it starts once the one before it is
+// done, the order of a CUDA stream) and decrements the queue's completion
+// signal when it completes, which mgpuStreamSynchronize waits to see at
+// zero. The driver knows no parameter sizes, so they come from
 // the HSACO's own metadata note (amdhsa.kernels: each argument's offset,
 // size and kind). Tensors live in fine-grained system memory the GPU is
 // allowed to access, so the host code and MPI address them directly.
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/Device.h"
+#include "tetra/runtime/TemporaryPool.h"
 
 #include <hsa/hsa.h>
 #include <hsa/hsa_ext_amd.h>
@@ -23,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -122,16 +127,46 @@ std::map<std::string, KernelInfo> readMetadata(const void *data, size_t size) {
   return kernels;
 }
 
-hsa_queue_t *threadQueue() {
-  thread_local hsa_queue_t *queue = nullptr;
-  if (!queue) {
+/// A thread's queue and what its launches still hold: the completion
+/// signal, whose value counts the launches not done yet, and their kernel
+/// arguments, freed once the queue has drained.
+struct ThreadQueue {
+  hsa_queue_t *queue = nullptr;
+  hsa_signal_t pending{};
+  std::vector<void *> kernargs;
+  std::mutex mutex; // the kernargs, when another thread drains every queue
+};
+
+std::mutex queuesMutex;
+std::vector<ThreadQueue *> queues; // every thread's, for synchronize()
+
+ThreadQueue &threadQueue() {
+  // Never destroyed: at exit the runtime may already be gone.
+  thread_local ThreadQueue *mine = nullptr;
+  if (!mine) {
+    auto *q = new ThreadQueue();
     uint32_t size = 0;
     check(hsa_agent_get_info(gpu, HSA_AGENT_INFO_QUEUE_MAX_SIZE, &size), "hsa_agent_get_info");
     check(hsa_queue_create(gpu, std::min<uint32_t>(size, 1024), HSA_QUEUE_TYPE_SINGLE, nullptr,
-                           nullptr, UINT32_MAX, UINT32_MAX, &queue),
+                           nullptr, UINT32_MAX, UINT32_MAX, &q->queue),
           "hsa_queue_create");
+    check(hsa_signal_create(0, 0, nullptr, &q->pending), "hsa_signal_create");
+    std::lock_guard<std::mutex> lock(queuesMutex);
+    queues.push_back(q);
+    mine = q;
   }
-  return queue;
+  return *mine;
+}
+
+/// Waits until every launch on `q` is done, then frees their arguments.
+void drain(ThreadQueue &q) {
+  while (hsa_signal_wait_scacquire(q.pending, HSA_SIGNAL_CONDITION_EQ, 0, UINT64_MAX,
+                                   HSA_WAIT_STATE_BLOCKED) != 0) {
+  }
+  std::lock_guard<std::mutex> lock(q.mutex);
+  for (void *kernargs : q.kernargs)
+    hsa_memory_free(kernargs);
+  q.kernargs.clear();
 }
 
 void *allocate(size_t bytes) {
@@ -143,19 +178,51 @@ void *allocate(size_t bytes) {
   return pointer;
 }
 
-void release(void *pointer) {
-  if (pointer)
-    hsa_amd_memory_pool_free(pointer);
+/// Every thread's launches, done.
+void synchronize() {
+  std::vector<ThreadQueue *> all;
+  {
+    std::lock_guard<std::mutex> lock(queuesMutex);
+    all = queues;
+  }
+  for (ThreadQueue *q : all)
+    drain(*q);
 }
 
-// Every launch is waited for as it completes.
-void synchronize() {}
+void release(void *pointer) {
+  if (!pointer)
+    return;
+  // Work still using it finishes first.
+  synchronize();
+  hsa_amd_memory_pool_free(pointer);
+}
 
-// Launches wait for their kernels, so a released block is free at once.
-void releaseTemporary(void *pointer, size_t) { release(pointer); }
+/// The compiled code's temporaries come from the thread's pool
+/// (TemporaryPool.h), which launches still queued may be reading.
+void *allocateTemporary(size_t bytes) {
+  tetra::rt::TemporaryPool &pool = tetra::rt::TemporaryPool::ofThisThread();
+  if (void *block = pool.take(bytes))
+    return block;
+  void *pointer = nullptr;
+  if (hsa_amd_memory_pool_allocate(hostPool, bytes ? bytes : 1, 0, &pointer) !=
+      HSA_STATUS_SUCCESS) {
+    // Blocks of other sizes wait in the pool: once the queue is done with
+    // them, they go back to the runtime, and the allocation is tried again.
+    drain(threadQueue());
+    pool.drain([](void *block) { hsa_amd_memory_pool_free(block); });
+    check(hsa_amd_memory_pool_allocate(hostPool, bytes ? bytes : 1, 0, &pointer),
+          "hsa_amd_memory_pool_allocate");
+  }
+  check(hsa_amd_agents_allow_access(1, &gpu, nullptr, pointer), "hsa_amd_agents_allow_access");
+  return pointer;
+}
 
-const tetra::rt::DeviceBackend backend{"rocm",   allocate, release, synchronize,
-                                       allocate, releaseTemporary};
+void releaseTemporary(void *pointer, size_t bytes) {
+  tetra::rt::TemporaryPool::ofThisThread().give(pointer, bytes);
+}
+
+const tetra::rt::DeviceBackend backend{"rocm",            allocate,        release, synchronize,
+                                       allocateTemporary, releaseTemporary};
 
 
 struct Agents {
@@ -298,7 +365,8 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
                             &kernargs),
         "hsa_memory_allocate");
   std::memset(kernargs, 0, std::max<uint32_t>(kernel->kernargBytes, 16));
-  hsa_queue_t *queue = threadQueue();
+  ThreadQueue &q = threadQueue();
+  hsa_queue_t *queue = q.queue;
   // Explicit arguments in order, then the hidden ones the launch knows
   // (code object v5). The rest stay zero: the hostcall buffer and heap
   // serve printf and malloc in kernels, which Tetra's kernels do not call.
@@ -328,8 +396,13 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
     }
   }
 
-  hsa_signal_t done;
-  check(hsa_signal_create(1, 0, nullptr, &done), "hsa_signal_create");
+  {
+    std::lock_guard<std::mutex> lock(q.mutex);
+    q.kernargs.push_back(kernargs);
+  }
+  // One more launch to wait for; the packet processor takes it back (the
+  // signal's value less one) when the kernel completes.
+  hsa_signal_add_screlease(q.pending, 1);
   uint64_t index = hsa_queue_add_write_index_relaxed(queue, 1);
   while (index - hsa_queue_load_read_index_scacquire(queue) >= queue->size) {
   }
@@ -348,7 +421,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
   packet->kernarg_address = kernargs;
   packet->private_segment_size = kernel->privateBytes;
   packet->group_segment_size = kernel->groupBytes + sharedBytes;
-  packet->completion_signal = done;
+  packet->completion_signal = q.pending;
   uint16_t header = (HSA_PACKET_TYPE_KERNEL_DISPATCH << HSA_PACKET_HEADER_TYPE) |
                     (1 << HSA_PACKET_HEADER_BARRIER) |
                     (HSA_FENCE_SCOPE_SYSTEM << HSA_PACKET_HEADER_ACQUIRE_FENCE_SCOPE) |
@@ -356,23 +429,19 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
   __atomic_store_n(reinterpret_cast<uint32_t *>(packet),
                    header | (static_cast<uint32_t>(packet->setup) << 16), __ATOMIC_RELEASE);
   hsa_signal_store_screlease(queue->doorbell_signal, index);
-  while (hsa_signal_wait_scacquire(done, HSA_SIGNAL_CONDITION_EQ, 0, UINT64_MAX,
-                                   HSA_WAIT_STATE_BLOCKED) != 0) {
-  }
-  hsa_signal_destroy(done);
-  hsa_memory_free(kernargs);
 }
 
-// One queue per thread; launches complete before they return.
-void *mgpuStreamCreate() { return threadQueue(); }
+// One queue per thread: the stream is the calling thread's.
+void *mgpuStreamCreate() { return &threadQueue(); }
 void mgpuStreamDestroy(void *) {}
-void mgpuStreamSynchronize(void *) {}
+void mgpuStreamSynchronize(void *) { drain(threadQueue()); }
 
 void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool /*hostShared*/) {
   return allocate(bytes);
 }
 void mgpuMemFree(void *pointer, void * /*stream*/) { release(pointer); }
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void * /*stream*/) {
+  drain(threadQueue()); // the launches before it write what it copies
   std::memcpy(dst, src, bytes);
 }
 
