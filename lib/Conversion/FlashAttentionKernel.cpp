@@ -350,6 +350,26 @@ Value stageTileAsync(Emitter &n, Value tid, int64_t threads, Value source, Value
   return commitCopies(m, copies);
 }
 
+/// Rows [first, first + kTile) of each row source ([B, rows, heads] f32,
+/// zero from `limit` on) into its shared vector, no barrier.
+void stageVectors(Emitter &n, Value tid, int64_t threads,
+                  ArrayRef<std::pair<Value, Value>> vectors, Value batch, Value head,
+                  Value first, int64_t limit) {
+  if (vectors.empty())
+    return;
+  scf::ForOp::create(n.b, n.loc, tid, n.m.c(kTile), n.m.c(threads), ValueRange{},
+                     [&](OpBuilder &sb, Location loc, Value j, ValueRange) {
+                       Emitter st{sb, loc};
+                       Value row = st.m.add(first, j);
+                       Value inside = st.m.less(row, limit);
+                       for (auto [source, vector] : vectors)
+                         memref::StoreOp::create(
+                             st.b, st.loc, st.guardedLoad(source, {batch, row, head}, inside, 1),
+                             vector, ValueRange{j});
+                       scf::YieldOp::create(sb, loc);
+                     });
+}
+
 /// Each source's rows into its tile (stageTile, or stageTileAsync where
 /// the source copies asynchronously on `target`: those copies all start
 /// first and are waited for last), and rows [first, first + kTile) of each
@@ -368,18 +388,7 @@ void stageRows(Emitter &n, StringRef target, Value tid, int64_t threads,
   }
   for (auto [source, tile] : throughRegisters)
     stageTile(n, tid, threads, source, tile, batch, head, first, limit, d);
-  if (!vectors.empty())
-    scf::ForOp::create(n.b, n.loc, tid, m.c(kTile), m.c(threads), ValueRange{},
-                       [&](OpBuilder &sb, Location loc, Value j, ValueRange) {
-                         Emitter st{sb, loc};
-                         Value row = st.m.add(first, j);
-                         Value inside = st.m.less(row, limit);
-                         for (auto [source, vector] : vectors)
-                           memref::StoreOp::create(
-                               st.b, st.loc, st.guardedLoad(source, {batch, row, head}, inside, 1),
-                               vector, ValueRange{j});
-                         scf::YieldOp::create(sb, loc);
-                       });
+  stageVectors(n, tid, threads, vectors, batch, head, first, limit);
   if (copied)
     waitForCopies(m, copied);
   gpu::BarrierOp::create(n.b, n.loc);
@@ -667,6 +676,10 @@ LaunchShape buildKeyValueGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef targe
     });
   };
   SmallVector<SmallVector<Value>> keyOps = rowsOf(in.key), valueOps = rowsOf(in.value);
+  auto async = [&](Value source) {
+    return copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType()));
+  };
+  const bool pipelined = async(in.query) && async(in.grad);
 
   // Queries that can see the block's keys: from the first whose position
   // reaches them (causal) to the last within the window.
@@ -688,31 +701,83 @@ LaunchShape buildKeyValueGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef targe
       [&](OpBuilder &hb, Location, Value h, ValueRange outer) {
         Emitter he{hb, loc};
         Value head = he.m.add(he.m.mul(kvHead, group), h);
+        // The query tile's log-sum-exp and delta vectors.
+        SmallVector<std::pair<Value, Value>> vectors{{in.logsumexp, lses}, {in.delta, deltas}};
+        auto scoresAndGrads = [&](Emitter &n, Value queryFirst) {
+          IndexMath &nm = n.m;
+          // S^T: rows are the warp's keys.
+          SmallVector<Value> p = core.productTransposed(n, keyOps, queries, kTile);
+          for (auto [j, v] : llvm::enumerate(p))
+            v = maskedScore(n, s, nm.c(base), v, nm.add(first, core.rowOf(nm, j)),
+                            nm.add(queryFirst, core.colOf(nm, j)));
+          return p;
+        };
+        auto probabilities = [&](Emitter &n, SmallVector<Value> &p) {
+          // dP^T = V grad^T, then P and dS in place.
+          SmallVector<Value> dS = core.productTransposed(n, valueOps, grads, kTile);
+          probabilitiesAndScoreGrads(n, s, p, dS, [&](int64_t j) {
+            Value col = core.colOf(n.m, j);
+            return std::pair{n.load(lses, {col}), n.load(deltas, {col})};
+          });
+          return dS;
+        };
+        if (pipelined) {
+          // FlashAttention-2's key/value step with each tile's copy behind a
+          // product: the gradient tile lands while the warps score the
+          // queries, the next query tile while they add up dV. A step has
+          // three barriers: the gradients landed; the queries (and the
+          // vectors) free; the next queries landed and the gradients free.
+          stageVectors(he, tid, threads, vectors, batch, head, queryBegin, s.queries);
+          waitForCopies(he.m, stageTileAsync(he, tid, threads, in.query, queries, batch, head,
+                                             queryBegin, he.m.c(s.queries), d));
+          gpu::BarrierOp::create(hb, loc);
+          stageTileAsync(he, tid, threads, in.grad, grads, batch, head, queryBegin,
+                         he.m.c(s.queries), d);
+        }
         auto tiles = scf::ForOp::create(
             hb, loc, queryBegin, queryEnd, he.m.c(kTile), outer,
             [&](OpBuilder &nb, Location, Value queryFirst, ValueRange state) {
               Emitter n{nb, loc};
               IndexMath &nm = n.m;
-              stageRows(n, target, tid, threads, {{in.query, queries}, {in.grad, grads}},
-                        {{in.logsumexp, lses}, {in.delta, deltas}}, batch, head, queryFirst,
-                        s.queries, d);
-              // S^T and dP^T = V grad^T: rows are the warp's keys.
-              SmallVector<Value> p = core.productTransposed(n, keyOps, queries, kTile);
-              SmallVector<Value> dS = core.productTransposed(n, valueOps, grads, kTile);
-              for (auto [j, v] : llvm::enumerate(p))
-                v = maskedScore(n, s, nm.c(base), v, nm.add(first, core.rowOf(nm, j)),
-                                nm.add(queryFirst, core.colOf(nm, j)));
-              probabilitiesAndScoreGrads(n, s, p, dS, [&](int64_t j) {
-                Value col = core.colOf(nm, j);
-                return std::pair{n.load(lses, {col}), n.load(deltas, {col})};
-              });
               SmallVector<Value> next(state.begin(), state.end());
               MutableArrayRef<Value> keyAcc(next.data(), accs), valueAcc(next.data() + accs, accs);
-              core.accumulate(n, valueAcc, p, grads, kTile, probsScratch);
+              if (!pipelined) {
+                stageRows(n, target, tid, threads, {{in.query, queries}, {in.grad, grads}},
+                          vectors, batch, head, queryFirst, s.queries, d);
+                SmallVector<Value> p = scoresAndGrads(n, queryFirst);
+                SmallVector<Value> dS = probabilities(n, p);
+                core.accumulate(n, valueAcc, p, grads, kTile, probsScratch);
+                core.accumulate(n, keyAcc, dS, queries, kTile, gradsScratch);
+                gpu::BarrierOp::create(nb, loc);
+                scf::YieldOp::create(nb, loc, next);
+                return;
+              }
+              SmallVector<Value> p = scoresAndGrads(n, queryFirst);
+              // The gradient tile started last step (an empty group to wait on).
+              waitForCopies(nm, commitCopies(nm, {}));
+              gpu::BarrierOp::create(nb, loc);
+              SmallVector<Value> dS = probabilities(n, p);
               core.accumulate(n, keyAcc, dS, queries, kTile, gradsScratch);
               gpu::BarrierOp::create(nb, loc);
+              Value nextFirst = nm.add(queryFirst, kTile);
+              Value more = nm.less(nextFirst, queryEnd);
+              n.when(more, [&] {
+                stageVectors(n, tid, threads, vectors, batch, head, nextFirst, s.queries);
+                stageTileAsync(n, tid, threads, in.query, queries, batch, head, nextFirst,
+                               nm.c(s.queries), d);
+              });
+              core.accumulate(n, valueAcc, p, grads, kTile, probsScratch);
+              waitForCopies(nm, commitCopies(nm, {}));
+              gpu::BarrierOp::create(nb, loc);
+              n.when(more, [&] {
+                stageTileAsync(n, tid, threads, in.grad, grads, batch, head, nextFirst,
+                               nm.c(s.queries), d);
+              });
               scf::YieldOp::create(nb, loc, next);
             });
+        // A head with no query tile still has its first gradient tile in flight.
+        if (pipelined)
+          waitForCopies(he.m, commitCopies(he.m, {}));
         scf::YieldOp::create(hb, loc, tiles.getResults());
       });
 

@@ -32,9 +32,15 @@
 // CHECK: memref 10: 2560 values, {{.*}} ok
 // CHECK: memref 11: 2560 values, {{.*}} ok
 
-// Every backward kernel copies asynchronously: the query kernel its key and
-// value tiles, the key/value kernel its query and gradient tiles, waiting
-// once for both before the step's barrier.
+// Every backward kernel copies asynchronously. The query kernel starts its
+// key and value tiles together and waits once for both before the step's
+// barrier. The key/value kernel keeps a copy in flight behind a product:
+// the output-gradient tile lands while the warps compute the scores (S^T =
+// K Q^T), and the next query tile while they add up dV. Its step has three
+// barriers: the gradient tile landed; the queries and their statistics free
+// (the next tile's copy starts, if there is one); the next queries landed
+// and the gradient tile free (its next copy starts). Leaving out the first
+// or the second (tried) stops the run with a race on workgroup memory.
 // RUN: tetra-opt %s --convert-tetra-to-linalg=flash-attention=true --tetra-bf16-activations --one-shot-bufferize=bufferize-function-boundaries \
 // RUN:   --convert-linalg-to-gpu-kernels | FileCheck %s --check-prefix=KERNELS
 // KERNELS-LABEL: gpu.func @attention_grad_query_1x160x2x16_kv160x1_causal(
@@ -46,14 +52,29 @@
 // KERNELS-NEXT: nvgpu.device_async_wait
 // KERNELS-NEXT: gpu.barrier
 // KERNELS-LABEL: gpu.func @attention_grad_kv_1x160x2x16_kv160x1_causal(
-// KERNELS: scf.for
-// KERNELS: nvgpu.device_async_copy
+// KERNELS: nvgpu.device_async_copy %arg0
 // KERNELS: nvgpu.device_async_create_group
-// KERNELS: nvgpu.device_async_copy
-// KERNELS: nvgpu.device_async_create_group
-// KERNELS: scf.for
-// KERNELS: nvgpu.device_async_wait
+// KERNELS-NEXT: nvgpu.device_async_wait
 // KERNELS-NEXT: gpu.barrier
+// KERNELS: nvgpu.device_async_copy %arg3
+// KERNELS-NEXT: nvgpu.device_async_create_group
+// KERNELS: scf.for
+// KERNELS: nvvm.mma.sync
+// KERNELS: nvgpu.device_async_create_group{{ *$}}
+// KERNELS-NEXT: nvgpu.device_async_wait
+// KERNELS-NEXT: gpu.barrier
+// KERNELS: nvvm.mma.sync
+// KERNELS: gpu.barrier
+// KERNELS-NEXT: arith.constant
+// KERNELS-NEXT: arith.addi
+// KERNELS: scf.if
+// KERNELS: nvgpu.device_async_copy %arg0
+// KERNELS: nvvm.mma.sync
+// KERNELS: nvgpu.device_async_create_group{{ *$}}
+// KERNELS-NEXT: nvgpu.device_async_wait
+// KERNELS-NEXT: gpu.barrier
+// KERNELS-NEXT: scf.if
+// KERNELS: nvgpu.device_async_copy %arg3
 
 #map = affine_map<(a, b, c, d) -> (a, b, c, d)>
 func.func private @printMemrefF32(memref<*xf32>)
