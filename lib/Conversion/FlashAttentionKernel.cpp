@@ -516,11 +516,11 @@ struct QueryBlock {
         });
   }
 
-  /// The scores of the warp's rows for the staged key tile from
-  /// `keyFirst`, scaled and masked.
+  /// The scores of the warp's rows for the key tile from `keyFirst`,
+  /// staged in `tile` (the keys' buffer unless given), scaled and masked.
   SmallVector<Value> scores(Emitter &n, ArrayRef<SmallVector<Value>> queryOps, Value keyFirst,
-                            const AttentionShape &s) const {
-    SmallVector<Value> score = core.productTransposed(n, queryOps, keys, kTile);
+                            const AttentionShape &s, Value tile = {}) const {
+    SmallVector<Value> score = core.productTransposed(n, queryOps, tile ? tile : keys, kTile);
     for (auto [j, v] : llvm::enumerate(score))
       v = maskedScore(n, s, base, v, n.m.add(keyFirst, core.colOf(n.m, j)),
                       n.m.add(first, core.rowOf(n.m, j)));
@@ -628,19 +628,47 @@ LaunchShape buildQueryGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef target,
     lse.push_back(e.guardedLoad(in.logsumexp, {block.batch, row, block.head}, inside, 1));
     delta.push_back(e.guardedLoad(in.delta, {block.batch, row, block.head}, inside, 1));
   }
-  SmallVector<Value> init(core.accumulators(s.headDim), e.f(0.0f));
-  scf::ForOp loop = block.overKeys(
-      e, in.key, in.value, s, init,
-      [&](Emitter &n, Value keyFirst, ValueRange state) -> SmallVector<Value> {
-        SmallVector<Value> p = block.scores(n, queryOps, keyFirst, s);
-        SmallVector<Value> dS = core.productTransposed(n, gradOps, block.values, kTile);
-        probabilitiesAndScoreGrads(n, s, p, dS, [&](int64_t j) {
-          return std::pair{lse[core.slotOf(j)], delta[core.slotOf(j)]};
+  const int64_t accs = core.accumulators(s.headDim);
+  SmallVector<Value> init(accs, e.f(0.0f));
+  // dS = P (dP - delta) and dQ += dS K, with K staged in `keys`.
+  auto gradStep = [&](Emitter &n, Value keyFirst, ValueRange state, SmallVector<Value> dP,
+                      Value keys) {
+    SmallVector<Value> p = block.scores(n, queryOps, keyFirst, s, keys);
+    probabilitiesAndScoreGrads(n, s, p, dP, [&](int64_t j) {
+      return std::pair{lse[core.slotOf(j)], delta[core.slotOf(j)]};
+    });
+    SmallVector<Value> next(state.begin(), state.end());
+    core.accumulate(n, next, dP, keys, kTile, block.scratch);
+    return next;
+  };
+  auto async = [&](Value source) {
+    return copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType()));
+  };
+  scf::ForOp loop;
+  if (async(in.key) && async(in.value)) {
+    // The forward's pipeline with the tiles' roles swapped: the value tile
+    // is staged first (in the first buffer) for dP = grad V^T, while the key
+    // tile lands; then the scores and dQ read the keys while the next value
+    // tile lands.
+    loop = block.overKeysPipelined(
+        e, in.value, in.key, s, init,
+        [&](Emitter &n, Value, ValueRange state) -> SmallVector<Value> {
+          SmallVector<Value> next(state.begin(), state.end());
+          next.append(core.productTransposed(n, gradOps, block.keys, kTile));
+          return next;
+        },
+        [&](Emitter &n, Value keyFirst, ValueRange scored) -> SmallVector<Value> {
+          return gradStep(n, keyFirst, scored.take_front(accs),
+                          SmallVector<Value>(scored.drop_front(accs)), block.values);
         });
-        SmallVector<Value> next(state.begin(), state.end());
-        core.accumulate(n, next, dS, block.keys, kTile, block.scratch);
-        return next;
-      });
+  } else {
+    loop = block.overKeys(e, in.key, in.value, s, init,
+                          [&](Emitter &n, Value keyFirst, ValueRange state) -> SmallVector<Value> {
+                            SmallVector<Value> dP =
+                                core.productTransposed(n, gradOps, block.values, kTile);
+                            return gradStep(n, keyFirst, state, dP, block.keys);
+                          });
+  }
   core.store(e, SmallVector<Value>(loop.getResults()), queryGrad, block.batch, block.first,
              block.head, s.queries, [](int64_t, Value v) { return v; });
   return {block.blocks, block.threads};

@@ -32,9 +32,11 @@
 // CHECK: memref 10: 2560 values, {{.*}} ok
 // CHECK: memref 11: 2560 values, {{.*}} ok
 
-// Every backward kernel copies asynchronously. The query kernel starts its
-// key and value tiles together and waits once for both before the step's
-// barrier. The key/value kernel keeps a copy in flight behind a product:
+// Every backward kernel copies asynchronously and keeps a copy in flight
+// behind a product. The query kernel runs the forward's pipeline with the
+// tiles' roles swapped: the value tile first, for dP = grad V^T, while the
+// key tile lands; then the scores and dQ += dS K while the next value tile
+// lands (two barriers a step). The key/value kernel:
 // the output-gradient tile lands while the warps compute the scores (S^T =
 // K Q^T), and the next query tile while they add up dV. Its step has three
 // barriers: the gradient tile landed; the queries and their statistics free
@@ -44,12 +46,22 @@
 // RUN: tetra-opt %s --convert-tetra-to-linalg=flash-attention=true --tetra-bf16-activations --one-shot-bufferize=bufferize-function-boundaries \
 // RUN:   --convert-linalg-to-gpu-kernels | FileCheck %s --check-prefix=KERNELS
 // KERNELS-LABEL: gpu.func @attention_grad_query_1x160x2x16_kv160x1_causal(
-// KERNELS: scf.for
-// KERNELS: nvgpu.device_async_copy
-// KERNELS: nvgpu.device_async_create_group
-// KERNELS: nvgpu.device_async_copy
+// KERNELS: nvgpu.device_async_copy %arg2
 // KERNELS: nvgpu.device_async_create_group
 // KERNELS-NEXT: nvgpu.device_async_wait
+// KERNELS-NEXT: gpu.barrier
+// KERNELS: scf.for
+// KERNELS: nvgpu.device_async_copy %arg1
+// KERNELS: nvgpu.device_async_create_group
+// KERNELS: nvvm.mma.sync
+// KERNELS: nvgpu.device_async_wait
+// KERNELS-NEXT: gpu.barrier
+// KERNELS-NEXT: arith.constant
+// KERNELS-NEXT: arith.addi
+// KERNELS: nvgpu.device_async_copy %arg2
+// KERNELS: nvgpu.device_async_create_group
+// KERNELS: nvvm.mma.sync
+// KERNELS: nvgpu.device_async_wait
 // KERNELS-NEXT: gpu.barrier
 // KERNELS-LABEL: gpu.func @attention_grad_kv_1x160x2x16_kv160x1_causal(
 // KERNELS: nvgpu.device_async_copy %arg0
