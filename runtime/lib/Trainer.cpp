@@ -262,7 +262,7 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
           return &ctx.step;
         if (a.role == "grad_scale")
           return &ctx.gradScale;
-        if (a.role == "param" || a.role == kCopyRole)
+        if ((a.role == "param" || a.role == kCopyRole) && !s.bind.count(a.role))
           return parameterArgument(a);
         auto &buffers = set(setOf(a.role));
         auto it = buffers.find(a.name);
