@@ -27,15 +27,12 @@ namespace mlir::tetra {
 } // namespace mlir::tetra
 
 using namespace mlir;
+using tetra::isReshape;
 using tetra::widenArgument;
 using tetra::widenReaders;
 using tetra::withBf16;
 
 namespace {
-
-bool isReshape(Operation *op) {
-  return llvm::isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op);
-}
 
 /// Whether every use of `buffer` (a bufferization.to_buffer) is a query,
 /// key, value or output gradient of a flash-attention kernel, which reads
@@ -83,6 +80,10 @@ bool onlyGenericInputs(Value v) {
 } // namespace
 
 namespace mlir::tetra {
+
+bool isReshape(Operation *op) {
+  return llvm::isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op);
+}
 
 RankedTensorType withBf16(Type t) {
   auto tensor = llvm::cast<RankedTensorType>(t);

@@ -12,6 +12,9 @@
 
 namespace mlir::tetra {
 
+/// Whether `op` is a tensor.expand_shape or collapse_shape.
+bool isReshape(Operation *op);
+
 /// `t` (a ranked tensor) with bf16 elements.
 RankedTensorType withBf16(Type t);
 

@@ -38,7 +38,7 @@ constexpr llvm::StringLiteral kCopyRole = "param_bf16";
 bool onlyProductOperands(Value v) {
   for (OpOperand &use : v.getUses()) {
     Operation *user = use.getOwner();
-    if (llvm::isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp, tetra::AllGatherOp>(user)) {
+    if (tetra::isReshape(user) || llvm::isa<tetra::AllGatherOp>(user)) {
       if (!onlyProductOperands(user->getResult(0)))
         return false;
       continue;

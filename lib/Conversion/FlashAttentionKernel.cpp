@@ -381,7 +381,7 @@ void stageRows(Emitter &n, StringRef target, Value tid, int64_t threads,
   Value copied; // the last group of asynchronous copies
   SmallVector<std::pair<Value, Value>> throughRegisters;
   for (auto [source, tile] : tiles) {
-    if (copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType())))
+    if (copiesAsynchronously(target, source))
       copied = stageTileAsync(n, tid, threads, source, tile, batch, head, first, m.c(limit), d);
     else
       throughRegisters.push_back({source, tile});
@@ -572,8 +572,7 @@ LaunchShape buildForward(Emitter &e, gpu::GPUFuncOp kernel, StringRef target, Va
     return next;
   };
   bool pipelined =
-      copiesAsynchronously(target, llvm::cast<MemRefType>(key.getType())) &&
-      copiesAsynchronously(target, llvm::cast<MemRefType>(value.getType()));
+      copiesAsynchronously(target, key) && copiesAsynchronously(target, value);
   // With the tiles off the registers the kernel fits 168 registers a
   // thread without spilling (ptxas, head_dim 128): three blocks of 128
   // threads an SM instead of the two that 175 allow.
@@ -641,11 +640,8 @@ LaunchShape buildQueryGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef target,
     core.accumulate(n, next, dP, keys, kTile, block.scratch);
     return next;
   };
-  auto async = [&](Value source) {
-    return copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType()));
-  };
   scf::ForOp loop;
-  if (async(in.key) && async(in.value)) {
+  if (copiesAsynchronously(target, in.key) && copiesAsynchronously(target, in.value)) {
     // The forward's pipeline with the tiles' roles swapped: the value tile
     // is staged first (in the first buffer) for dP = grad V^T, while the key
     // tile lands; then the scores and dQ read the keys while the next value
@@ -704,10 +700,8 @@ LaunchShape buildKeyValueGrad(Emitter &e, gpu::GPUFuncOp kernel, StringRef targe
     });
   };
   SmallVector<SmallVector<Value>> keyOps = rowsOf(in.key), valueOps = rowsOf(in.value);
-  auto async = [&](Value source) {
-    return copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType()));
-  };
-  const bool pipelined = async(in.query) && async(in.grad);
+  const bool pipelined =
+      copiesAsynchronously(target, in.query) && copiesAsynchronously(target, in.grad);
 
   // Queries that can see the block's keys: from the first whose position
   // reaches them (causal) to the last within the window.

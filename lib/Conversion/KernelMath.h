@@ -121,6 +121,9 @@ constexpr int64_t kAsyncRun = 8;
 inline bool copiesAsynchronously(StringRef target, MemRefType source) {
   return target == "nvvm" && source.getElementType().isBF16() && copyRun(source) == kAsyncRun;
 }
+inline bool copiesAsynchronously(StringRef target, Value source) {
+  return copiesAsynchronously(target, llvm::cast<MemRefType>(source.getType()));
+}
 
 /// Starts the copy of one 16-byte run of `source` from `indices` to the
 /// shared `tile` at `tileIndices` (cp.async.cg); zeros land instead where

@@ -275,7 +275,7 @@ SliceCopy sliceCopyFor(StringRef target, Value memory, int64_t threads, int64_t 
                        bool kContiguous, Value first) {
   OperandMemory operand = operandFor(memory, threads, rows, kContiguous);
   bool async = kContiguous && operand.run == kAsyncRun &&
-               copiesAsynchronously(target, llvm::cast<MemRefType>(memory.getType()));
+               copiesAsynchronously(target, memory);
   return {operand, kContiguous, rows, first, async};
 }
 

@@ -120,16 +120,13 @@ Artifact::Binder Trainer::batchBinder(Batch &batch) {
 }
 
 Tensor *Trainer::parameterArgument(const ArgSpec &arg) {
-  if (arg.role == "param") {
-    auto it = sets_.at("param").find(arg.name);
-    return it == sets_.at("param").end() ? nullptr : &it->second;
-  }
-  if (arg.role != kCopyRole)
+  if (arg.role != "param" && arg.role != kCopyRole)
     return nullptr;
-  if (!copiesCurrent_)
+  if (arg.role == kCopyRole && !copiesCurrent_)
     roundParameters();
-  auto it = sets_.at(kCopyRole).find(arg.name);
-  return it == sets_.at(kCopyRole).end() ? nullptr : &it->second;
+  std::map<std::string, Tensor> &tensors = sets_.at(arg.role);
+  auto it = tensors.find(arg.name);
+  return it == tensors.end() ? nullptr : &it->second;
 }
 
 void Trainer::roundParameters() {
@@ -138,9 +135,7 @@ void Trainer::roundParameters() {
   double begin = trace().now();
   std::vector<Tensor> fresh = artifact_.call(
       kCopiesEntry,
-      [&](const ArgSpec &a) -> Tensor * {
-        return a.role == "param" ? parameterArgument(a) : nullptr;
-      },
+      [&](const ArgSpec &a) { return parameterArgument(a); },
       [&](const ArgSpec &r) -> Tensor * {
         auto it = copies.find(r.name);
         return it == copies.end() ? nullptr : &it->second;
@@ -262,8 +257,8 @@ void Trainer::run(const std::vector<PlanStep> &steps, Context &ctx) {
           return &ctx.step;
         if (a.role == "grad_scale")
           return &ctx.gradScale;
-        if ((a.role == "param" || a.role == kCopyRole) && !s.bind.count(a.role))
-          return parameterArgument(a);
+        if (a.role == kCopyRole && !copiesCurrent_)
+          roundParameters();
         auto &buffers = set(setOf(a.role));
         auto it = buffers.find(a.name);
         return it == buffers.end() ? nullptr : &it->second;

@@ -229,12 +229,8 @@ static int run() {
                         ? Trainer(artifact, initParameters(m, seed), collectives())
                         : Trainer::fromCheckpoint(artifact, initFrom, collectives());
   int64_t count = 0;
-  for (const ParamSpec &spec : m.params) {
-    int64_t n = 1;
-    for (int64_t d : spec.shape)
-      n *= d;
-    count += n;
-  }
+  for (const ParamSpec &spec : m.params)
+    count += elementsOf(spec.shape);
   llvm::raw_ostream &info = leader() ? llvm::errs() : llvm::nulls();
   info << "tetra-run: " << m.family << " model, " << count << " parameters ("
                << (initFrom.empty() ? "initialised, seed " + std::to_string(seed)
