@@ -17,6 +17,8 @@ config.substitutions.append(("%examples", os.path.join(config.tetra_src_root, "e
 # lack torch).
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%tetra_bin", config.tetra_tools_dir))
+config.substitutions.append(("%tetra_src", config.tetra_src_root))
+config.substitutions.append(("%tetra_obj", config.tetra_obj_root))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -2,7 +2,12 @@
 # Tetra's GPU kernels on one NVIDIA GPU (sm_90a: H100/H200/GH200), checked
 # against the CPU path and measured against cuBLAS and the device's peak.
 #
-#   bench/gpu/check.sh            (about 5 minutes on one H200 after the build)
+#   bench/gpu/check.sh [ARCHIVE]   (about 5 minutes on one H200)
+#
+# ARCHIVE is what bench/gpu/prepare.sh made: the kernels, the model's artifacts
+# and the CPU run's results, built where the toolchain is, so that the GPU
+# machine needs only its driver, cuBLAS and NCCL. Without it, check.sh runs
+# prepare.sh first (which needs the toolchain).
 #
 # 1. The tensor-core GEMM kernel tetra-opt generates, at 1024^3, 4096^3 and
 #    8192^3 (and, at the last two, with 64x64 tiles instead of 128x128):
@@ -25,51 +30,65 @@
 #    --storage bf16.
 # Exit status: non-zero when any comparison fails.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/lib/build.sh"
-HERE="$TETRA_ROOT/bench/gpu"
+HERE="$(cd "$(dirname "$0")" && pwd)"
 WORK="${TETRA_GPU_WORK:-$(mktemp -d)}"
+mkdir -p "$WORK"
 START=$SECONDS
 status=0
 stamp() { echo "== [$((SECONDS - START)) s] $*"; }
 
-stamp "build"
-tetra_build tetra-opt tetra-compile tetra-run tetra_cuda
-BIN="$TETRA_BUILD/bin"
-CUDA="${CUDA_PATH:-/usr/local/cuda}"
-nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader || true
-for check in gemm_check attention_check attention_grad_check; do
-  g++ -O2 -std=c++17 -I"$CUDA/include" "$HERE/$check.cpp" -L"$CUDA/lib64" -lcuda -lcublas \
-    -Wl,-rpath,"$CUDA/lib64" -o "$WORK/$check"
+ARCHIVE="${1:-}"
+if [[ -z $ARCHIVE ]]; then
+  stamp "prepare (no archive given)"
+  ARCHIVE="$WORK/bundle.tar.gz"
+  "$HERE/prepare.sh" "$ARCHIVE"
+fi
+[[ -f $ARCHIVE ]] || { echo "check.sh: $ARCHIVE: no such archive (run bench/gpu/prepare.sh)" >&2; exit 1; }
+tar -C "$WORK" -xzf "$ARCHIVE"
+B="$WORK/bundle"
+
+# cuBLAS and NCCL: the toolkit's, or the ones Python's CUDA wheels carry.
+cuda_dirs=()
+for lib in libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do
+  found=""
+  for dir in "${CUDA_PATH:-/usr/local/cuda}/lib64" /usr/local/cuda/targets/x86_64-linux/lib \
+             /usr/lib/x86_64-linux-gnu; do
+    [[ -e $dir/$lib ]] && { found="$dir"; break; }
+  done
+  if [[ -z $found ]] && command -v python3 > /dev/null; then
+    site="$(python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' \
+            2> /dev/null || true)"
+    [[ -n $site ]] && found="$(dirname "$(find "$site/nvidia" -name "$lib" 2> /dev/null | head -1)")"
+  fi
+  [[ -n $found && $found != . ]] || { echo "check.sh: $lib not found" >&2; exit 1; }
+  cuda_dirs+=("$found")
 done
-# The kernels of one module: outlined, lowered to NVVM, serialised by ptxas.
-# A third argument picks the GEMM's block tile (default: auto).
-to_cubin() {
-  "$BIN/tetra-opt" "$1" --pass-pipeline="builtin.module(\
-convert-linalg-to-gpu-kernels{target=nvvm gemm-tile=${3:-auto}},nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},\
-gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,reconcile-unrealized-casts),\
-gpu-module-to-binary{format=bin toolkit=$CUDA})" -o "$2"
-}
+export LD_LIBRARY_PATH="$B/lib:$(IFS=:; echo "${cuda_dirs[*]}")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Stop before any check if a library is missing.
+for object in "$B"/bin/tetra-run "$B"/bin/*_check "$B"/lib/libtetra_cuda.so "$B"/models/*/kernels.so; do
+  if ldd "$object" | grep -q "not found"; then
+    echo "check.sh: ${object#$B/} cannot load:" >&2
+    ldd "$object" | grep "not found" >&2
+    exit 1
+  fi
+done
+if command -v nvidia-smi > /dev/null; then
+  nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader || true
+fi
+M="$B/modules"
 
 stamp "1. the generated GEMM kernel against cuBLAS"
 for size in 1024 4096 8192; do
-  sed -e "s/@M@/$size/g" -e "s/@N@/$size/g" -e "s/@K@/$size/g" -e "s/@T@/f32/g" \
-    "$HERE/gemm.mlir.in" > "$WORK/gemm-$size.mlir"
-  to_cubin "$WORK/gemm-$size.mlir" "$WORK/gemm-$size.out.mlir"
-  "$WORK/gemm_check" "$WORK/gemm-$size.out.mlir" "$size" "$size" "$size" || status=1
+  "$B/bin/gemm_check" "$M/gemm-$size.mlir" "$size" "$size" "$size" || status=1
 done
 # bf16 inputs (--storage bf16): the slices reach shared memory by cp.async.
 for size in 1024 8192; do
-  sed -e "s/@M@/$size/g" -e "s/@N@/$size/g" -e "s/@K@/$size/g" -e "s/@T@/bf16/g" \
-    -e '/%p = arith.mulf %a, %b : f32/c\    %aw = arith.extf %a : bf16 to f32\n    %bw = arith.extf %b : bf16 to f32\n    %p = arith.mulf %aw, %bw : f32' \
-    "$HERE/gemm.mlir.in" > "$WORK/gemm-$size-bf16.mlir"
-  to_cubin "$WORK/gemm-$size-bf16.mlir" "$WORK/gemm-$size-bf16.out.mlir"
-  "$WORK/gemm_check" "$WORK/gemm-$size-bf16.out.mlir" "$size" "$size" "$size" bf16 || status=1
+  "$B/bin/gemm_check" "$M/gemm-$size-bf16.mlir" "$size" "$size" "$size" bf16 || status=1
 done
 # gemm-tile=auto takes 128x128 from 4096 on; the other tile there, for the rule.
 for size in 4096 8192; do
   echo "-- $size^3 with 64x64 tiles"
-  to_cubin "$WORK/gemm-$size.mlir" "$WORK/gemm-$size-64.out.mlir" 64
-  "$WORK/gemm_check" "$WORK/gemm-$size-64.out.mlir" "$size" "$size" "$size" || status=1
+  "$B/bin/gemm_check" "$M/gemm-$size-64.mlir" "$size" "$size" "$size" || status=1
 done
 
 stamp "2. the flash-attention kernel against the host and the bf16 peak"
@@ -77,46 +96,39 @@ stamp "2. the flash-attention kernel against the host and the bf16 peak"
 # shared memory by cp.async, a step's values landing beside its scores.
 for type in f32 bf16; do
   for seq in 2048 8192; do
-    sed -e "s/@S@/$seq/g" -e "s/@H@/16/g" -e "s/@D@/128/g" -e "s/@T@/$type/g" \
-      "$HERE/attention.mlir.in" > "$WORK/attention-$seq-$type.mlir"
-    to_cubin "$WORK/attention-$seq-$type.mlir" "$WORK/attention-$seq-$type.out.mlir"
-    "$WORK/attention_check" "$WORK/attention-$seq-$type.out.mlir" "$seq" 16 128 "$type" || status=1
+    "$B/bin/attention_check" "$M/attention-$seq-$type.mlir" "$seq" 16 128 "$type" || status=1
   done
 done
 
 stamp "2b. the flash-attention backward against the host"
 for seq in 2048 8192; do
-  sed -e "s/@S@/$seq/g" -e "s/@H@/16/g" -e "s/@D@/128/g" "$HERE/attention_grad.mlir.in" \
-    > "$WORK/attention-grad-$seq.mlir"
-  to_cubin "$WORK/attention-grad-$seq.mlir" "$WORK/attention-grad-$seq.out.mlir"
   rows=16
   [[ $seq == 8192 ]] && rows=0 # the host reference would take minutes
-  CHECK_ROWS=$rows "$WORK/attention_grad_check" "$WORK/attention-grad-$seq.out.mlir" "$seq" 16 128 \
+  CHECK_ROWS=$rows "$B/bin/attention_grad_check" "$M/attention-grad-$seq.mlir" "$seq" 16 128 \
     || status=1
 done
 
-stamp "3. a model's kernels against the CPU path"
-CONFIG="$TETRA_ROOT/examples/configs/tiny-llama-bytes.json"
-DATA="$TETRA_ROOT/README.md"
-SHAPE=(--seq-len 64 --micro-batch 4 --global-batch 4)
-"$BIN/tetra-compile" "$CONFIG" "${SHAPE[@]}" -o "$WORK/cpu"
-"$BIN/tetra-run" "$WORK/cpu" --evaluate --data-text "$DATA" --dump-logits "$WORK/cpu.logits"
-"$BIN/tetra-run" "$WORK/cpu" --steps 5 --data-text "$DATA" --log "$WORK/cpu.jsonl" > /dev/null
-# Each variant: a name, then its tetra-compile options.
-for variant in "tensor-cores:--gemm tensor-cores" "vendor:--gemm vendor" \
-               "bf16-storage:--gemm tensor-cores --storage bf16"; do
-  name="${variant%%:*}"
-  read -r -a flags <<< "${variant#*:}"
-  stamp "   --machine alps ${flags[*]}"
-  "$BIN/tetra-compile" "$CONFIG" "${SHAPE[@]}" --machine alps "${flags[@]}" -o "$WORK/alps-$name"
-  "$BIN/tetra-run" "$WORK/alps-$name" --evaluate --data-text "$DATA" \
-    --dump-logits "$WORK/alps-$name.logits"
-  /usr/bin/python3 "$HERE/compare_runs.py" logits "$WORK/cpu.logits" "$WORK/alps-$name.logits" 3e-2 \
-    || status=1
-  "$BIN/tetra-run" "$WORK/alps-$name" --steps 5 --data-text "$DATA" --log "$WORK/alps-$name.jsonl" \
-    > /dev/null
-  /usr/bin/python3 "$HERE/compare_runs.py" losses "$WORK/cpu.jsonl" "$WORK/alps-$name.jsonl" 2e-2 \
-    || status=1
+stamp "3. a model's kernels against the CPU path (run by prepare.sh)"
+D="$B/models"
+for artifact in "$D"/alps-*/; do
+  name="$(basename "$artifact")"
+  name="${name#alps-}"
+  stamp "   alps-$name"
+  # A variant that fails to run fails the check; the next one still runs.
+  if "$B/bin/tetra-run" "$artifact" --evaluate --data-text "$D/data.txt" \
+       --dump-logits "$WORK/alps-$name.logits"; then
+    python3 "$B/bin/compare_runs.py" logits "$D/cpu.logits" "$WORK/alps-$name.logits" 3e-2 \
+      || status=1
+  else
+    status=1
+  fi
+  if "$B/bin/tetra-run" "$artifact" --steps 5 --data-text "$D/data.txt" \
+       --log "$WORK/alps-$name.jsonl" > /dev/null; then
+    python3 "$B/bin/compare_runs.py" losses "$D/cpu.jsonl" "$WORK/alps-$name.jsonl" 2e-2 \
+      || status=1
+  else
+    status=1
+  fi
 done
 
 stamp "done (status $status); files in $WORK"

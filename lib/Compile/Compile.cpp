@@ -433,13 +433,17 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
     if (failed(writeAtomically(context, irPath, text)))
       return failure();
   }
-  // memrefCopy and friends come from MLIR's C runner utilities.
+  // memrefCopy and friends come from MLIR's C runner utilities; a GPU
+  // artifact's host code calls none of them, and --as-needed then leaves the
+  // library (and the libMLIR it loads) out, so the artifact runs where MLIR
+  // is not installed.
   std::string libDir = TETRA_MLIR_LIB_DIR;
   std::string libFlag = "-L" + libDir, rpathFlag = "-Wl,-rpath," + libDir;
   std::string optFlag = "-" + options.kernelOpt;
-  SmallVector<StringRef> argv{options.clang, optFlag, "-march=native", "-shared",
+  std::string cpuFlag = "-march=" + options.hostCpu;
+  SmallVector<StringRef> argv{options.clang, optFlag, cpuFlag, "-shared",
                               "-fPIC", "-Wno-override-module", irPath,
-                              "-o", soPath, libFlag, rpathFlag,
+                              "-o", soPath, libFlag, rpathFlag, "-Wl,--as-needed",
                               "-lmlir_c_runner_utils", "-lm"};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(options.clang, argv, std::nullopt, {}, 0, 0, &message);

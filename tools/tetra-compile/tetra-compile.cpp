@@ -78,6 +78,11 @@ static cl::opt<bool> emulateGpu(
 static cl::opt<std::string> kernelOpt(
     "kernel-opt", cl::desc("Optimisation level of the kernels' C compile: O0..O3 (default O3)"),
     cl::init("O3"));
+static cl::opt<std::string> hostCpu(
+    "host-cpu",
+    cl::desc("CPU the kernels' host code is compiled for (clang's -march; default native, "
+             "x86-64-v3 for an artifact that runs on another machine)"),
+    cl::init("native"));
 static cl::opt<double> beta1("beta1", cl::desc("AdamW beta1"), cl::init(0.9));
 static cl::opt<double> beta2("beta2", cl::desc("AdamW beta2"), cl::init(0.95));
 static cl::opt<double> adamEps("adam-eps", cl::desc("AdamW epsilon"), cl::init(1e-8));
@@ -129,6 +134,7 @@ int main(int argc, char **argv) {
   options.goldfish = goldfish;
   options.grid = grid;
   options.kernelOpt = kernelOpt;
+  options.hostCpu = hostCpu;
   options.gemm = gemm;
   options.emulateGpu = emulateGpu;
   options.storage = storage;

@@ -50,6 +50,9 @@ struct CompileOptions {
   /// and its optimisation level (O3; tests use O1 to compile faster).
   std::string clang;
   std::string kernelOpt = "O3";
+  /// The CPU that code is compiled for (clang's -march): "native" runs here,
+  /// a generic level such as "x86-64-v3" on other machines too.
+  std::string hostCpu = "native";
   /// GPU machines: matrix products as generated tensor-core kernels
   /// ("tensor-cores") or served by the vendor library ("vendor": cuBLAS).
   std::string gemm = "tensor-cores";
