@@ -6,8 +6,9 @@
 // for each and one mgpuStreamSynchronize where the host next touches
 // memory. Here they are the CUDA driver API on this rank's device: one
 // primary context and one stream per thread. Tensors are managed memory,
-// which the host code, MPI and NCCL address alike; the kernels'
-// temporaries come from a per-thread pool ordered by that stream.
+// which the host code, MPI and NCCL address alike, kept within the device's
+// memory; the kernels' temporaries come from a per-thread pool ordered by
+// that stream.
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/Device.h"
@@ -15,10 +16,13 @@
 
 #include <cuda.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -57,11 +61,70 @@ CUstream threadStream() {
   return stream;
 }
 
+/// Managed memory within what the device can hold. The driver lets managed
+/// allocations exceed the device's memory (pages then migrate to and from
+/// the host, and a GPU so oversubscribed can stall), so the backend counts
+/// its live allocations against the memory free when it started, less a
+/// reserve for what cuBLAS, NCCL and the modules take, and refuses beyond.
+class ManagedMemory {
+public:
+  void start() {
+    size_t free = 0, total = 0;
+    check(cuMemGetInfo(&free, &total), "cuMemGetInfo");
+    size_t reserve = std::max<size_t>(size_t(1) << 30, total / 20);
+    budget_ = free > reserve ? free - reserve : 0;
+  }
+  /// CUDA_ERROR_OUT_OF_MEMORY past the budget, as the driver's own.
+  CUresult allocate(CUdeviceptr *pointer, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (live_ + bytes > budget_)
+      return CUDA_ERROR_OUT_OF_MEMORY;
+    CUresult result = cuMemAllocManaged(pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL);
+    if (result == CUDA_SUCCESS) {
+      live_ += bytes;
+      sizes_[*pointer] = bytes;
+    }
+    return result;
+  }
+  void release(CUdeviceptr pointer) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = sizes_.find(pointer);
+      if (it != sizes_.end()) {
+        live_ -= it->second;
+        sizes_.erase(it);
+      }
+    }
+    check(cuMemFree(pointer), "cuMemFree");
+  }
+  /// Fails naming the allocation and the budget.
+  [[noreturn]] void refuse(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::fprintf(stderr,
+                 "tetra-run: CUDA: %.1f MiB of managed memory asked for with %.1f MiB live, "
+                 "past the %.1f MiB this device had free at start less its reserve\n",
+                 bytes / 1048576.0, live_ / 1048576.0, budget_ / 1048576.0);
+    std::exit(1);
+  }
+
+private:
+  std::mutex mutex_;
+  size_t budget_ = 0, live_ = 0;
+  std::unordered_map<CUdeviceptr, size_t> sizes_;
+};
+
+ManagedMemory &managed() {
+  static ManagedMemory *memory = new ManagedMemory(); // outlives exit's destructors
+  return *memory;
+}
+
 void *allocate(size_t bytes) {
   bindContext();
   CUdeviceptr pointer = 0;
-  check(cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL),
-        "cuMemAllocManaged");
+  CUresult result = managed().allocate(&pointer, bytes);
+  if (result == CUDA_ERROR_OUT_OF_MEMORY)
+    managed().refuse(bytes);
+  check(result, "cuMemAllocManaged");
   check(cuMemsetD8(pointer, 0, bytes ? bytes : 1), "cuMemsetD8");
   check(cuCtxSynchronize(), "cuCtxSynchronize");
   return reinterpret_cast<void *>(pointer);
@@ -73,7 +136,7 @@ void release(void *pointer) {
   bindContext();
   // Work still using it finishes first.
   check(cuCtxSynchronize(), "cuCtxSynchronize");
-  check(cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+  managed().release(reinterpret_cast<CUdeviceptr>(pointer));
 }
 
 void synchronize() {
@@ -89,15 +152,15 @@ void *allocateTemporary(size_t bytes) {
     return block;
   bindContext();
   CUdeviceptr pointer = 0;
-  CUresult result = cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL);
+  CUresult result = managed().allocate(&pointer, bytes);
   if (result == CUDA_ERROR_OUT_OF_MEMORY) {
     // Blocks of other sizes wait in the pool: once the stream is done with
     // them, they go back to the driver, and the allocation is tried again.
     check(cuStreamSynchronize(threadStream()), "cuStreamSynchronize");
-    pool.drain([](void *block) {
-      check(cuMemFree(reinterpret_cast<CUdeviceptr>(block)), "cuMemFree");
-    });
-    result = cuMemAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL);
+    pool.drain([](void *block) { managed().release(reinterpret_cast<CUdeviceptr>(block)); });
+    result = managed().allocate(&pointer, bytes);
+    if (result == CUDA_ERROR_OUT_OF_MEMORY)
+      managed().refuse(bytes);
   }
   check(result, "cuMemAllocManaged");
   return reinterpret_cast<void *>(pointer);
@@ -147,6 +210,7 @@ const tetra::rt::DeviceBackend *tetra_device_backend(char *error, size_t errorSi
     return refuse("cuDevicePrimaryCtxRetain", r);
   if (CUresult r = cuCtxSetCurrent(context); r != CUDA_SUCCESS)
     return refuse("cuCtxSetCurrent", r);
+  managed().start();
   return &backend;
 }
 
