@@ -76,19 +76,28 @@ if command -v nvidia-smi > /dev/null; then
   nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader || true
 fi
 M="$B/modules"
+# A kernel that hangs (a barrier some threads never reach) stops only its own
+# check: each runs under a time limit, and the next still runs.
+LIMIT="${TETRA_CHECK_LIMIT:-180}"
+bounded() {
+  local rc=0
+  timeout -k 5 "$LIMIT" "$@" || rc=$?
+  ((rc != 124)) || echo "check.sh: $(basename "$1") ran past $LIMIT s and was stopped" >&2
+  return $rc
+}
 
 stamp "1. the generated GEMM kernel against cuBLAS"
 for size in 1024 4096 8192; do
-  "$B/bin/gemm_check" "$M/gemm-$size.mlir" "$size" "$size" "$size" || status=1
+  bounded "$B/bin/gemm_check" "$M/gemm-$size.mlir" "$size" "$size" "$size" || status=1
 done
 # bf16 inputs (--storage bf16): the slices reach shared memory by cp.async.
 for size in 1024 8192; do
-  "$B/bin/gemm_check" "$M/gemm-$size-bf16.mlir" "$size" "$size" "$size" bf16 || status=1
+  bounded "$B/bin/gemm_check" "$M/gemm-$size-bf16.mlir" "$size" "$size" "$size" bf16 || status=1
 done
 # gemm-tile=auto takes 128x128 from 4096 on; the other tile there, for the rule.
 for size in 4096 8192; do
   echo "-- $size^3 with 64x64 tiles"
-  "$B/bin/gemm_check" "$M/gemm-$size-64.mlir" "$size" "$size" "$size" || status=1
+  bounded "$B/bin/gemm_check" "$M/gemm-$size-64.mlir" "$size" "$size" "$size" || status=1
 done
 
 stamp "2. the flash-attention kernel against the host and the bf16 peak"
@@ -96,7 +105,7 @@ stamp "2. the flash-attention kernel against the host and the bf16 peak"
 # shared memory by cp.async, a step's values landing beside its scores.
 for type in f32 bf16; do
   for seq in 2048 8192; do
-    "$B/bin/attention_check" "$M/attention-$seq-$type.mlir" "$seq" 16 128 "$type" || status=1
+    bounded "$B/bin/attention_check" "$M/attention-$seq-$type.mlir" "$seq" 16 128 "$type" || status=1
   done
 done
 
@@ -104,7 +113,7 @@ stamp "2b. the flash-attention backward against the host"
 for seq in 2048 8192; do
   rows=16
   [[ $seq == 8192 ]] && rows=0 # the host reference would take minutes
-  CHECK_ROWS=$rows "$B/bin/attention_grad_check" "$M/attention-grad-$seq.mlir" "$seq" 16 128 \
+  CHECK_ROWS=$rows bounded "$B/bin/attention_grad_check" "$M/attention-grad-$seq.mlir" "$seq" 16 128 \
     || status=1
 done
 
@@ -115,14 +124,14 @@ for artifact in "$D"/alps-*/; do
   name="${name#alps-}"
   stamp "   alps-$name"
   # A variant that fails to run fails the check; the next one still runs.
-  if "$B/bin/tetra-run" "$artifact" --evaluate --data-text "$D/data.txt" \
+  if bounded "$B/bin/tetra-run" "$artifact" --evaluate --data-text "$D/data.txt" \
        --dump-logits "$WORK/alps-$name.logits"; then
     python3 "$B/bin/compare_runs.py" logits "$D/cpu.logits" "$WORK/alps-$name.logits" 3e-2 \
       || status=1
   else
     status=1
   fi
-  if "$B/bin/tetra-run" "$artifact" --steps 5 --data-text "$D/data.txt" \
+  if bounded "$B/bin/tetra-run" "$artifact" --steps 5 --data-text "$D/data.txt" \
        --log "$WORK/alps-$name.jsonl" > /dev/null; then
     python3 "$B/bin/compare_runs.py" losses "$D/cpu.jsonl" "$WORK/alps-$name.jsonl" 2e-2 \
       || status=1
