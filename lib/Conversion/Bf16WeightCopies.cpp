@@ -1,23 +1,24 @@
-//===- Bf16WeightCopies.cpp - products read bf16 copies of their weights ---===//
+//===- Bf16WeightCopies.cpp - kernels read bf16 copies of the weights ------===//
 //
 // Mixed precision keeps fp32 master weights, which AdamW updates, and lets
-// the matrix products read bf16 copies of them: half the bytes every
-// micro-batch, forward and backward, reads per weight, and both operands of
-// a product bf16, which the GPU GEMM copies to shared memory without
-// registers. The kernels rounded the fp32 weights to bf16 as they staged
-// them, so the products compute the same sums as before. A weight sharded
-// over the grid is gathered as its bf16 copy, half the bytes on the wire. One new entry,
-// @round_params, makes the copies from the masters; the runtime runs it
-// whenever the masters have changed before an entry reads the copies.
+// the forward and backward read bf16 copies of them: half the bytes every
+// micro-batch reads per weight, and both operands of a product bf16, which
+// the GPU GEMM copies to shared memory without registers. The products'
+// kernels rounded the fp32 weights to bf16 as they staged them, so they
+// compute the same sums as before; the norms and the embedding's lookup now
+// read rounded weights too. A weight sharded over the grid is gathered as
+// its bf16 copy, half the bytes on the wire. One new entry, @round_params,
+// makes the copies from the masters; the runtime runs it whenever the
+// masters have changed before an entry reads the copies.
 //
 //===----------------------------------------------------------------------===//
 #include "Bf16Storage.h"
 #include "LinalgBuilders.h"
-#include "tetra/Conversion/GemmMatch.h"
 #include "tetra/Conversion/Passes.h"
 #include "tetra/TetraOps.h"
 #include "tetra/Transforms/EntryRoles.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/MapVector.h"
 
 namespace mlir::tetra {
@@ -33,26 +34,29 @@ constexpr llvm::StringLiteral kCopiesEntry = "round_params";
 constexpr llvm::StringLiteral kCopyRole = "param_bf16";
 
 /// Whether every reader of `v`, through reshapes and all-gathers of its
-/// shards, is a matrix product taking it as an operand (which the kernels
-/// round to bf16 anyway).
-bool onlyProductOperands(Value v) {
+/// shards, can widen a bf16 copy as it reads it: a linalg.generic taking it
+/// as an input (a product, a norm, a pointwise loop) or a tensor.extract of
+/// one element (the embedding's lookup of a token's row).
+bool onlyWideningReaders(Value v) {
   for (OpOperand &use : v.getUses()) {
     Operation *user = use.getOwner();
     if (tetra::isReshape(user) || llvm::isa<tetra::AllGatherOp>(user)) {
-      if (!onlyProductOperands(user->getResult(0)))
+      if (!onlyWideningReaders(user->getResult(0)))
         return false;
       continue;
     }
     if (auto start = llvm::dyn_cast<tetra::AllGatherStartOp>(user)) {
       for (Operation *wait : start.getToken().getUsers())
-        if (!llvm::isa<tetra::WaitOp>(wait) || !onlyProductOperands(wait->getResult(0)))
+        if (!llvm::isa<tetra::WaitOp>(wait) || !onlyWideningReaders(wait->getResult(0)))
           return false;
       if (start.getToken().use_empty())
         return false;
       continue;
     }
+    if (llvm::isa<tensor::ExtractOp>(user))
+      continue;
     auto generic = llvm::dyn_cast<linalg::GenericOp>(user);
-    if (!generic || !generic.isDpsInput(&use) || !tetra::matchProduct(generic))
+    if (!generic || !generic.isDpsInput(&use))
       return false;
   }
   return !v.use_empty();
@@ -62,13 +66,21 @@ StringAttr roleOf(func::FuncOp func, unsigned i) {
   return func.getArgAttrOfType<StringAttr>(i, tetra::kRoleAttr);
 }
 
-/// Argument `i` of `func`, a parameter only products read, made its bf16
-/// copy. Returns the parameter's fp32 type (null when it is not one).
+bool writesParameters(func::FuncOp func) {
+  for (unsigned i = 0; i < func.getNumResults(); ++i)
+    if (auto role = func.getResultAttrOfType<StringAttr>(i, tetra::kRoleAttr);
+        role && role.getValue() == "param")
+      return true;
+  return false;
+}
+
+/// Argument `i` of `func`, a parameter whose readers all widen it, made
+/// its bf16 copy. Returns the parameter's fp32 type (null when it is not one).
 RankedTensorType readCopy(OpBuilder &b, func::FuncOp func, unsigned i) {
   StringAttr role = roleOf(func, i);
   auto type = llvm::dyn_cast<RankedTensorType>(func.getArgument(i).getType());
   if (!role || role.getValue() != "param" || !type || !type.hasStaticShape() ||
-      !type.getElementType().isF32() || !onlyProductOperands(func.getArgument(i)))
+      !type.getElementType().isF32() || !onlyWideningReaders(func.getArgument(i)))
     return {};
   func.getArgument(i).setType(tetra::withBf16(type));
   tetra::widenReaders(b, func.getArgument(i));
@@ -120,7 +132,8 @@ struct Bf16WeightCopiesPass : tetra::impl::Bf16WeightCopiesBase<Bf16WeightCopies
     // Parameter name -> fp32 type, in the order the entries first read them.
     llvm::MapVector<StringAttr, RankedTensorType> copied;
     for (auto func : module.getOps<func::FuncOp>()) {
-      if (func.isExternal())
+      // An entry that writes the masters (the update) reads them as they are.
+      if (func.isExternal() || writesParameters(func))
         continue;
       bool changed = false;
       for (unsigned i = 0; i < func.getNumArguments(); ++i) {

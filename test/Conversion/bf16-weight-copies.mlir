@@ -7,16 +7,20 @@
 #c = affine_map<(d0, d1, d2) -> (d0, d1)>
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d1)>
+#tok = affine_map<(d0, d1) -> (d0)>
 
-// A weight only products read (x W, and dX = dY Wᵀ through a reshape)
-// becomes a bf16 argument of role param_bf16, widened where each product
-// reads it. A norm's weight, which a pointwise loop reads, and a weight
-// read by a product and a pointwise loop, stay fp32 masters; so does what
-// has no parameter role.
+// A weight every reader of which widens it becomes a bf16 argument of role
+// param_bf16, widened where each reads it: products (x W, and dX = dY Wᵀ
+// through a reshape), a norm's pointwise loop, a weight read by both, and
+// the embedding's lookup of one element. A weight something else reads (here
+// the entry returns it) stays the fp32 master; so does what has no
+// parameter role.
 // CHECK-LABEL: func.func @grad(
 // CHECK-SAME: %[[W:[a-z0-9]+]]: tensor<8x4xbf16> {tetra.name = "w", tetra.role = "param_bf16"}
-// CHECK-SAME: %{{.*}}: tensor<8xf32> {tetra.name = "norm", tetra.role = "param"}
-// CHECK-SAME: %{{.*}}: tensor<4x8xf32> {tetra.name = "shared", tetra.role = "param"}
+// CHECK-SAME: %{{.*}}: tensor<8xbf16> {tetra.name = "norm", tetra.role = "param_bf16"}
+// CHECK-SAME: %{{.*}}: tensor<4x8xbf16> {tetra.name = "shared", tetra.role = "param_bf16"}
+// CHECK-SAME: %[[TABLE:[a-z0-9]+]]: tensor<16x8xbf16> {tetra.name = "table", tetra.role = "param_bf16"}
+// CHECK-SAME: %{{.*}}: tensor<8xf32> {tetra.name = "returned", tetra.role = "param"}
 // CHECK-SAME: %{{.*}}: tensor<8x4xf32> {tetra.role = "input"}
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[W]] : tensor<4x8xf32>, tensor<8x4xbf16>)
 // CHECK: ^bb0(%{{.*}}: f32, %[[R:.*]]: bf16, %{{.*}}: f32):
@@ -25,13 +29,21 @@
 // CHECK: %[[F:.*]] = tensor.collapse_shape %[[V]] {{.*}} : tensor<2x4x4xbf16> into tensor<8x4xbf16>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[F]] : tensor<4x4xf32>, tensor<8x4xbf16>)
 // CHECK: arith.extf
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<4x8xf32>, tensor<8xbf16>, tensor<4x8xbf16>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<4x8xbf16>, tensor<8x4xf32>)
+// CHECK: %[[ROW:.*]] = tensor.extract %[[TABLE]][%{{.*}}, %{{.*}}] : tensor<16x8xbf16>
+// CHECK-NEXT: arith.extf %[[ROW]] : bf16 to f32
 func.func @grad(%x: tensor<4x8xf32> {tetra.role = "tokens"},
                 %w: tensor<8x4xf32> {tetra.role = "param", tetra.name = "w"},
                 %norm: tensor<8xf32> {tetra.role = "param", tetra.name = "norm"},
                 %shared: tensor<4x8xf32> {tetra.role = "param", tetra.name = "shared"},
+                %table: tensor<16x8xf32> {tetra.role = "param", tetra.name = "table"},
+                %returned: tensor<8xf32> {tetra.role = "param", tetra.name = "returned"},
                 %other: tensor<8x4xf32> {tetra.role = "input"},
-                %dy: tensor<4x4xf32> {tetra.role = "input"})
-    -> (tensor<4x4xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x4xf32>) {
+                %dy: tensor<4x4xf32> {tetra.role = "input"},
+                %ids: tensor<4xindex> {tetra.role = "input"})
+    -> (tensor<4x4xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x4xf32>, tensor<4x8xf32>,
+        tensor<8xf32>) {
   %zero = arith.constant 0.0 : f32
   %e44 = tensor.empty() : tensor<4x4xf32>
   %f44 = linalg.fill ins(%zero : f32) outs(%e44 : tensor<4x4xf32>) -> tensor<4x4xf32>
@@ -67,10 +79,19 @@ func.func @grad(%x: tensor<4x8xf32> {tetra.role = "tokens"},
     %s = arith.addf %o, %m : f32
     linalg.yield %s : f32
   } -> tensor<4x4xf32>
-  return %y, %dx, %scaled, %t : tensor<4x4xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x4xf32>
+  %emb = linalg.generic {indexing_maps = [#tok, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%ids : tensor<4xindex>) outs(%e48 : tensor<4x8xf32>) {
+  ^bb0(%id: index, %out: f32):
+    %j = linalg.index 1 : index
+    %row = tensor.extract %table[%id, %j] : tensor<16x8xf32>
+    linalg.yield %row : f32
+  } -> tensor<4x8xf32>
+  return %y, %dx, %scaled, %t, %emb, %returned
+      : tensor<4x4xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x4xf32>, tensor<4x8xf32>,
+        tensor<8xf32>
 }
 
-// The update (AdamW is pointwise) keeps the fp32 master.
+// The update, which writes the masters, reads them as they are.
 // CHECK-LABEL: func.func @update(
 // CHECK-SAME: tensor<8x4xf32> {tetra.name = "w", tetra.role = "param"}
 func.func @update(%w: tensor<8x4xf32> {tetra.role = "param", tetra.name = "w"})
@@ -90,7 +111,9 @@ func.func @update(%w: tensor<8x4xf32> {tetra.role = "param", tetra.name = "w"})
 // pointwise loop each.
 // CHECK-LABEL: func.func @round_params(
 // CHECK-SAME: %[[M:[a-z0-9]+]]: tensor<8x4xf32> {tetra.name = "w", tetra.role = "param"}
-// CHECK-SAME: -> (tensor<8x4xbf16> {tetra.name = "w", tetra.role = "param_bf16"})
+// CHECK-SAME: tensor<16x8xf32> {tetra.name = "table", tetra.role = "param"})
+// CHECK-SAME: -> (tensor<8x4xbf16> {tetra.name = "w", tetra.role = "param_bf16"}
+// CHECK-SAME: tensor<16x8xbf16> {tetra.name = "table", tetra.role = "param_bf16"})
 // CHECK: %[[E:.*]] = tensor.empty() : tensor<8x4xbf16>
 // CHECK: %[[C:.*]] = linalg.generic {{.*}} ins(%[[M]] : tensor<8x4xf32>) outs(%[[E]] : tensor<8x4xbf16>)
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
