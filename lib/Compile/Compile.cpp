@@ -60,12 +60,13 @@ std::string cpuToLLVM() {
          kHostToLLVM + ",reconcile-unrealized-casts";
 }
 
-/// The GPU kernels run on the host (tests of the GPU lowering): loops, or
-/// fibers of the runtime's emulator where threads cooperate. bf16 rounding
+/// The GPU kernels run on the host (tests of the GPU lowering) as fibers of
+/// the runtime's emulator, every one under its race check (about twice the
+/// time of running the kernels whose threads run alone as plain loops). bf16 rounding
 /// becomes integer arithmetic, since the host's libgcc has no bf16 helpers.
 std::string emulatedGpuToLLVM(const cost::Machine &machine) {
   std::string warp = machine.codegen == "rocdl" ? "64" : "32";
-  return "tetra-emulate-gpu-launches{warp-size=" + warp + "},arith-expand{include-bf16=true},convert-vector-to-llvm," +
+  return "tetra-emulate-gpu-launches{warp-size=" + warp + " check-every-kernel=true},arith-expand{include-bf16=true},convert-vector-to-llvm," +
          cpuToLLVM() + ",tetra-emulate-gpu-trampolines";
 }
 

@@ -410,7 +410,7 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
         return launch.emitOpError("emulates launches along x only");
     if (launch.getDynamicSharedMemorySize())
       return launch.emitOpError("has dynamic shared memory, which is not emulated");
-    if (cooperates(kernel))
+    if (checkEveryKernel || cooperates(kernel))
       return emulateCooperating(launch, kernel);
     std::optional<int64_t> blocks = constantSize(launch.getGridSizeX());
     std::optional<int64_t> threads = constantSize(launch.getBlockSizeX());

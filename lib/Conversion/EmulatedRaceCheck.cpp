@@ -59,7 +59,7 @@ int64_t claimedAlignment(Operation *op, Value memref) {
 }
 
 /// How an access touches its bytes, as the reports number it.
-enum Access : int64_t { Reads = 0, Writes = 1, WritesAsynchronously = 2 };
+enum Access : int64_t { Reads = 0, Writes = 1, WritesAsynchronously = 2, Atomic = 3 };
 
 /// Reports the access of `op` to `memref` at `indices` of a value of type
 /// `accessed`, before `op`.
@@ -107,6 +107,9 @@ LogicalResult instrument(Value root, const Argument &arg) {
       else if (auto store = llvm::dyn_cast<memref::StoreOp>(user))
         reported = report(user, arg, memref, store.getIndices(),
                           store.getValueToStore().getType(), Writes);
+      else if (auto atomic = llvm::dyn_cast<memref::AtomicRMWOp>(user))
+        reported = report(user, arg, memref, atomic.getIndices(), atomic.getValue().getType(),
+                          arg.workgroup ? Writes : Atomic);
       else if (auto load = llvm::dyn_cast<vector::LoadOp>(user))
         reported = report(user, arg, memref, load.getIndices(), load.getType(), Reads);
       else if (auto store = llvm::dyn_cast<vector::StoreOp>(user))

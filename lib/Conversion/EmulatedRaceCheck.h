@@ -28,7 +28,9 @@ namespace mlir::tetra {
 /// destination, whose landing the next tetra_emu_async_copy takes over),
 /// those before it global memory
 /// (`tetra_emu_global_access(argument, byte offset, address, bytes,
-/// writes, alignment)`); `alignment` is what the access claims, which the
+/// writes, alignment)`, writes 3 for an atomic read-modify-write, which
+/// races with other threads' plain accesses, not with their atomics);
+/// `alignment` is what the access claims, which the
 /// emulator checks against its address. Fails on a use that is neither an
 /// access nor a view, whose bytes it could not name, and on an access that
 /// claims more alignment than its workgroup buffer has

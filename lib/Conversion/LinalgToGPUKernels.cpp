@@ -137,13 +137,16 @@ int64_t parameterBytes(ArrayRef<Value> values) {
 /// 4 KiB on AMD, HIP's limit, which the HSA backend keeps to.
 int64_t maxParameterBytes(StringRef target) { return target == "nvvm" ? 32764 : 4096; }
 
-/// Whether neither op writes a buffer the other touches.
+/// Whether neither op writes a buffer the other touches, as an operand or
+/// from its body (a captured buffer read at computed indices: rotary's
+/// tables). In one kernel, with no barrier between them, a thread may read
+/// what another thread, or another block, has not written yet.
 bool independent(linalg::GenericOp x, linalg::GenericOp y) {
   for (OpOperand &a : x->getOpOperands())
     for (OpOperand &c : y->getOpOperands())
       if ((x.isDpsInit(&a) || y.isDpsInit(&c)) && rootBuffer(a.get()) == rootBuffer(c.get()))
         return false;
-  return true;
+  return !writesWhatTheOtherCaptures(x, y);
 }
 
 FailureOr<GemmShape> gemmShape(linalg::GenericOp op, const Gemm &g) {

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -115,6 +116,25 @@ Value mlir::tetra::rootBuffer(Value v) {
   return v;
 }
 
+SmallVector<Value> mlir::tetra::capturedBuffers(linalg::GenericOp op) {
+  llvm::SetVector<Value> above;
+  getUsedValuesDefinedAbove(op->getRegions(), above);
+  SmallVector<Value> buffers;
+  for (Value v : above)
+    if (llvm::isa<MemRefType>(v.getType()))
+      buffers.push_back(rootBuffer(v));
+  return buffers;
+}
+
+bool mlir::tetra::writesWhatTheOtherCaptures(linalg::GenericOp x, linalg::GenericOp y) {
+  auto writesAny = [](linalg::GenericOp writer, ArrayRef<Value> buffers) {
+    return llvm::any_of(writer.getDpsInitsMutable(), [&](OpOperand &init) {
+      return llvm::is_contained(buffers, rootBuffer(init.get()));
+    });
+  };
+  return writesAny(x, capturedBuffers(y)) || writesAny(y, capturedBuffers(x));
+}
+
 namespace {
 
 /// Whether `later` touches what `earlier` wrote (or writes what it read)
@@ -122,6 +142,8 @@ namespace {
 /// in the run's loops).
 bool samePointOnly(const RowRunMember &earlier, const RowRunMember &later) {
   linalg::GenericOp x = earlier.op, y = later.op;
+  if (writesWhatTheOtherCaptures(x, y))
+    return false;
   for (OpOperand &a : x->getOpOperands())
     for (OpOperand &c : y->getOpOperands()) {
       bool writes = x.isDpsInit(&a) || y.isDpsInit(&c);

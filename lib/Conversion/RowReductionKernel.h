@@ -30,6 +30,17 @@ std::optional<RowReduction> matchRowReduction(linalg::GenericOp op);
 /// The buffer a view (subview, cast, reshape) is of.
 Value rootBuffer(Value v);
 
+/// The buffers `op`'s body reads without their being operands (memrefs
+/// from above, loaded at indices the body computes: rotary's tables, an
+/// embedding row), as root buffers.
+SmallVector<Value> capturedBuffers(linalg::GenericOp op);
+
+/// Whether one of `x`, `y` writes (as an output) a buffer the other's body
+/// reads from above, at indices no map states: in one kernel with no
+/// barrier between them, a thread could read it before another thread, or
+/// another block, wrote it.
+bool writesWhatTheOtherCaptures(linalg::GenericOp x, linalg::GenericOp y);
+
 /// Whether `later` follows `earlier` in its block with only ops between
 /// that neither touch memory nor free it (views, constants, allocations):
 /// the two can run as one kernel launched where `later` was.

@@ -72,6 +72,11 @@ struct ByteUse {
   bool otherReaders = false;      // more than `reader` read it in readEpoch
   bool readByOtherBlocks = false; // more than `firstReadBlock` read it
   bool writeLanded = false;       // the last write was an asynchronous copy's landing
+  // Atomic read-modify-writes (global memory): they race with plain
+  // accesses by other threads, never with each other.
+  uint64_t atomicEpoch = 0;
+  int64_t atomicThread = -1, atomicBlock = -1; // the first in this launch
+  bool atomicByOthers = false; // more than `atomicThread` of `atomicBlock`
 };
 
 struct Emulation {
@@ -439,12 +444,16 @@ namespace {
 /// launch do too.
 template <typename UseAt>
 void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64_t bytes,
-                  bool writes, bool acrossBlocks, UseAt useAt, bool lands = false) {
+                  bool writes, bool acrossBlocks, UseAt useAt, bool lands = false,
+                  bool atomic = false) {
   auto where = [&](int64_t at) {
     return "byte " + std::to_string(offset + at) + " of " + memory;
   };
   int64_t thread = e.current, block = e.block;
-  const char *verb = lands ? "lands an asynchronous copy on" : writes ? "writes" : "reads";
+  const char *verb = lands     ? "lands an asynchronous copy on"
+                     : atomic  ? "atomically updates"
+                     : writes  ? "writes"
+                               : "reads";
   auto who = [&](int64_t t, int64_t b) {
     if (t < 0)
       return std::string("another thread");
@@ -458,6 +467,16 @@ void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64
   for (int64_t at = 0; at < bytes; ++at) {
     ByteUse &use = useAt(at);
     bool written = use.writer >= 0, read = use.reader >= 0;
+    // A plain access beside another thread's atomic update: in another
+    // block at all, in this one between the same barriers.
+    if (!atomic && use.atomicThread >= 0 &&
+        ((acrossBlocks && use.atomicBlock != block) ||
+         (use.atomicEpoch == e.epoch && (use.atomicThread != thread || use.atomicByOthers))))
+      race(at,
+           use.atomicThread != thread || use.atomicBlock != block
+               ? who(use.atomicThread, use.atomicBlock)
+               : std::string("another thread"),
+           "updated atomically", "in the same launch");
     if (acrossBlocks && written && use.writerBlock != block)
       race(at, who(use.writer, use.writerBlock), "wrote", "in the same launch");
     if (written && use.writeEpoch == e.epoch && use.writer != thread)
@@ -471,6 +490,17 @@ void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64
     if (writes && read && use.readEpoch == e.epoch && (use.reader != thread || use.otherReaders))
       race(at, use.reader != thread ? who(use.reader, block) : std::string("another thread"),
            "read", "with no barrier between");
+    if (atomic) {
+      // Checked as a write against plain accesses above; recorded apart.
+      if (use.atomicThread < 0) {
+        use.atomicThread = thread;
+        use.atomicBlock = block;
+      } else if (use.atomicThread != thread || use.atomicBlock != block) {
+        use.atomicByOthers = true;
+      }
+      use.atomicEpoch = e.epoch;
+      continue;
+    }
     if (writes) {
       use.writeEpoch = e.epoch;
       use.writer = thread;
@@ -498,6 +528,8 @@ std::string workgroupName(int64_t buffer) { return "workgroup buffer " + std::to
 /// tetra_emu_workgroup_access's `writes` for an asynchronous copy's
 /// destination, which writes again when the copy lands.
 constexpr int64_t kWritesAsynchronously = 2;
+/// tetra_emu_global_access's `writes` for an atomic read-modify-write.
+constexpr int64_t kAtomic = 3;
 
 /// Stops the run where an access is off the alignment its code claims
 /// (a GPU faults or splits it; the CPU would not notice).
@@ -587,8 +619,9 @@ extern "C" void tetra_emu_global_access(int64_t argument, int64_t offset, int64_
   Emulation &e = emulation("a global memory access");
   std::string memory = "kernel argument " + std::to_string(argument);
   checkAlignment(e, memory, offset, address, bytes, writes != 0, alignment);
-  recordAccess(e, memory, offset, bytes, writes != 0,
-               /*acrossBlocks=*/true, [&](int64_t at) -> ByteUse & {
-                 return e.global[static_cast<uintptr_t>(address + at)];
-               });
+  recordAccess(
+      e, memory, offset, bytes, writes != 0,
+      /*acrossBlocks=*/true,
+      [&](int64_t at) -> ByteUse & { return e.global[static_cast<uintptr_t>(address + at)]; },
+      /*lands=*/false, /*atomic=*/writes == kAtomic);
 }

@@ -153,6 +153,12 @@ def EmulateGPULaunches : Pass<"tetra-emulate-gpu-launches", "::mlir::ModuleOp"> 
       `tetra_emu_global_access`), and the emulator stops the run at a
       race: two threads touching a byte between the same barriers, or two
       blocks of one launch touching a global byte, one of them writing.
+      An atomic read-modify-write (`memref.atomic_rmw`) races with plain
+      accesses by other threads, not with other atomics.
+    - With `check-every-kernel`, kernels whose threads run alone run as
+      fibers too, so the race check covers them (two threads writing one
+      output, a thread reading what another writes, a plain access beside
+      another thread's atomic add); slower, for tests.
 
     `tetra_gpu_sgemm` (the vendor GEMM) becomes the CPU's `tetra_sgemm`.
     What this checks on a CPU is everything the GPU lowering decides: which
@@ -162,7 +168,10 @@ def EmulateGPULaunches : Pass<"tetra-emulate-gpu-launches", "::mlir::ModuleOp"> 
   }];
   let options = [
     Option<"warpSize", "warp-size", "int64_t", /*default=*/"32",
-           "Lanes per warp: 32 for NVIDIA, 64 for AMD's wave64">
+           "Lanes per warp: 32 for NVIDIA, 64 for AMD's wave64">,
+    Option<"checkEveryKernel", "check-every-kernel", "bool", /*default=*/"false",
+           "Run every kernel as fibers, so the race check covers kernels whose "
+           "threads run alone too">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
