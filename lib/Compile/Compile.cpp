@@ -330,7 +330,10 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
   std::string toLinalg = machine.codegen != "cpu" && options.flashAttention
                              ? "convert-tetra-to-linalg{flash-attention=true}"
                              : "convert-tetra-to-linalg";
-  if (failed(runPipeline(*module, toLinalg + ",canonicalize,cse,tetra-fuse-elementwise,canonicalize,cse")))
+  // GPUs: a row reduction's pointwise reader next to it, for the row fusion.
+  std::string adjoin = machine.codegen != "cpu" ? ",tetra-adjoin-row-consumers" : "";
+  if (failed(runPipeline(*module, toLinalg + ",canonicalize,cse,tetra-fuse-elementwise,canonicalize,cse" +
+                                      adjoin)))
     return failure();
   // Mixed precision: bf16 between the fused groups, which are final now.
   // The products read bf16 copies of their weights (a new entry makes them).

@@ -52,6 +52,24 @@ def UnshareFills : Pass<"tetra-unshare-fills", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def AdjoinRowConsumers : Pass<"tetra-adjoin-row-consumers", "::mlir::ModuleOp"> {
+  let summary = "Move a pointwise group that reads a row reduction's results right after it";
+  let description = [{
+    GPU machines, on tensors before bufferization. The GPU outlining fuses
+    adjacent groups over the same rows into one block-per-row kernel (the
+    reduction, a barrier, the pointwise pass over the row). The
+    cross-entropy's gradient (softmax - one-hot, scaled by the kept
+    tokens' count) reads the row statistics, but what it also needs, the
+    goldfish mask and the count, is computed after them, and the loss's
+    sum sits between. For each fully parallel linalg.generic that reads a
+    row reduction's results directly, the ops its other operands come from
+    (when none depends on the reduction and all are free of memory
+    effects) move above the reduction, and the generic right after it; the
+    ops left between follow it. Values and their order of use stay as
+    they were, so the results are the same.
+  }];
+}
+
 def UnshareResults : Pass<"tetra-unshare-results", "::mlir::ModuleOp"> {
   let summary = "Return each buffer once: a repeated result gets a copy of its own";
   let description = [{
