@@ -230,19 +230,22 @@ def Bf16Activations : Pass<"tetra-bf16-activations", "::mlir::ModuleOp"> {
 }
 
 def Bf16WeightCopies : Pass<"tetra-bf16-weight-copies", "::mlir::ModuleOp"> {
-  let summary = "Matrix products read bf16 copies of their weights, made by @round_params";
+  let summary = "The forward and backward read bf16 copies of the weights, made by @round_params";
   let description = [{
     Runs with tetra-bf16-activations, on entries whose arguments still carry
-    their roles (`tetra.role`, `tetra.name`). A parameter argument (role
-    `param`, a static fp32 tensor) that only matrix products read as an
-    operand, directly or through reshapes, becomes a bf16 argument of role
-    `param_bf16`, which each product widens where it reads it: the GPU
-    kernels rounded the fp32 weight to bf16 as they staged it, so the sums
-    are the same, and half the bytes move. A new entry, `@round_params`,
-    takes those parameters' fp32 masters (role `param`) and returns their
-    copies, rounded to nearest even (role `param_bf16`). A parameter other
-    ops read too (a norm's weight, a tied embedding's table gathered by
-    tokens, AdamW) stays fp32 there.
+    their roles (`tetra.role`, `tetra.name`). In an entry that does not
+    write the masters (every one but the update), a parameter argument
+    (role `param`, a static fp32 tensor) whose readers all widen it,
+    directly or through reshapes and all-gathers, becomes a bf16 argument
+    of role `param_bf16`: a linalg.generic reading it as an input (a matrix
+    product, a norm, a pointwise loop) widens it in its body, a
+    tensor.extract (the embedding's lookup) the element it reads. The GPU
+    products rounded the fp32 weight to bf16 as they staged it, so their
+    sums are the same; half the bytes move, and a gathered shard moves as
+    bf16. A new entry, `@round_params`, takes those parameters' fp32
+    masters (role `param`) and returns their copies, rounded to nearest
+    even (role `param_bf16`). A parameter anything else reads stays fp32
+    there.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::linalg::LinalgDialect"];
