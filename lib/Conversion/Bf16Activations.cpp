@@ -28,6 +28,7 @@ namespace mlir::tetra {
 
 using namespace mlir;
 using tetra::isReshape;
+using tetra::onlyWideningReaders;
 using tetra::widenArgument;
 using tetra::widenReaders;
 using tetra::withBf16;
@@ -50,18 +51,25 @@ bool onlyFlashInputs(Value buffer) {
   });
 }
 
-/// Whether every reader of `v` (through reshapes) is a linalg.generic
-/// taking it as an input, which can widen it in its body, a
-/// tensor.extract of one element (widened as it is read; rotary's
-/// backward reads its inputs so), or a buffer of it that only
-/// flash-attention kernels read.
-bool onlyGenericInputs(Value v) {
+} // namespace
+
+namespace mlir::tetra {
+
+bool onlyWideningReaders(Value v, bool throughGathers) {
   for (OpOperand &use : v.getUses()) {
     Operation *user = use.getOwner();
     if (llvm::isa<tensor::ExtractOp>(user))
       continue;
-    if (isReshape(user)) {
-      if (!onlyGenericInputs(user->getResult(0)))
+    if (isReshape(user) || (throughGathers && llvm::isa<tetra::AllGatherOp>(user))) {
+      if (!onlyWideningReaders(user->getResult(0), throughGathers))
+        return false;
+      continue;
+    }
+    if (auto start = llvm::dyn_cast<tetra::AllGatherStartOp>(user); start && throughGathers) {
+      for (Operation *wait : start.getToken().getUsers())
+        if (!llvm::isa<tetra::WaitOp>(wait) || !onlyWideningReaders(wait->getResult(0), true))
+          return false;
+      if (start.getToken().use_empty())
         return false;
       continue;
     }
@@ -76,10 +84,6 @@ bool onlyGenericInputs(Value v) {
   }
   return !v.use_empty();
 }
-
-} // namespace
-
-namespace mlir::tetra {
 
 bool isReshape(Operation *op) {
   return llvm::isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op);
@@ -227,7 +231,9 @@ bufferization::ToTensorOp bf16FlashOutput(Value buffer) {
       return {};
     }
   }
-  return adopted && onlyGenericInputs(adopted.getResult()) ? adopted : bufferization::ToTensorOp();
+  return adopted && onlyWideningReaders(adopted.getResult(), /*throughGathers=*/false)
+             ? adopted
+             : bufferization::ToTensorOp();
 }
 
 /// The flash-attention output `adopted` takes over, stored as bf16.
@@ -259,7 +265,7 @@ struct Bf16ActivationsPass : tetra::impl::Bf16ActivationsBase<Bf16ActivationsPas
       func.walk([&](linalg::GenericOp op) {
         if (!op.hasPureTensorSemantics())
           return;
-        if (isFilledProduct(op) && onlyGenericInputs(op.getResult(0))) {
+        if (isFilledProduct(op) && onlyWideningReaders(op.getResult(0), /*throughGathers=*/false)) {
           products.push_back(op);
           return;
         }
@@ -269,7 +275,7 @@ struct Bf16ActivationsPass : tetra::impl::Bf16ActivationsBase<Bf16ActivationsPas
           auto type = llvm::dyn_cast<RankedTensorType>(result.getType());
           if (type && type.hasStaticShape() && type.getElementType().isF32() &&
               !op.payloadUsesValueFromOperand(op.getDpsInitOperand(i)) &&
-              onlyGenericInputs(result))
+              onlyWideningReaders(result, /*throughGathers=*/false))
             stored.push_back({op, static_cast<unsigned>(i)});
         }
       });

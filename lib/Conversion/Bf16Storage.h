@@ -15,6 +15,14 @@ namespace mlir::tetra {
 /// Whether `op` is a tensor.expand_shape or collapse_shape.
 bool isReshape(Operation *op);
 
+/// Whether every reader of `v` can widen it once it is bf16 (what
+/// widenReaders handles): a linalg.generic taking it as an input, a
+/// tensor.extract of one element, a reshape whose readers can, a buffer of
+/// it that only flash-attention kernels read, and, with `throughGathers`,
+/// an all-gather (blocking, or started and waited for) whose result's
+/// readers can.
+bool onlyWideningReaders(Value v, bool throughGathers);
+
 /// `t` (a ranked tensor) with bf16 elements.
 RankedTensorType withBf16(Type t);
 

@@ -18,7 +18,6 @@
 #include "tetra/TetraOps.h"
 #include "tetra/Transforms/EntryRoles.h"
 
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/MapVector.h"
 
 namespace mlir::tetra {
@@ -32,35 +31,6 @@ namespace {
 
 constexpr llvm::StringLiteral kCopiesEntry = "round_params";
 constexpr llvm::StringLiteral kCopyRole = "param_bf16";
-
-/// Whether every reader of `v`, through reshapes and all-gathers of its
-/// shards, can widen a bf16 copy as it reads it: a linalg.generic taking it
-/// as an input (a product, a norm, a pointwise loop) or a tensor.extract of
-/// one element (the embedding's lookup of a token's row).
-bool onlyWideningReaders(Value v) {
-  for (OpOperand &use : v.getUses()) {
-    Operation *user = use.getOwner();
-    if (tetra::isReshape(user) || llvm::isa<tetra::AllGatherOp>(user)) {
-      if (!onlyWideningReaders(user->getResult(0)))
-        return false;
-      continue;
-    }
-    if (auto start = llvm::dyn_cast<tetra::AllGatherStartOp>(user)) {
-      for (Operation *wait : start.getToken().getUsers())
-        if (!llvm::isa<tetra::WaitOp>(wait) || !onlyWideningReaders(wait->getResult(0)))
-          return false;
-      if (start.getToken().use_empty())
-        return false;
-      continue;
-    }
-    if (llvm::isa<tensor::ExtractOp>(user))
-      continue;
-    auto generic = llvm::dyn_cast<linalg::GenericOp>(user);
-    if (!generic || !generic.isDpsInput(&use))
-      return false;
-  }
-  return !v.use_empty();
-}
 
 StringAttr roleOf(func::FuncOp func, unsigned i) {
   return func.getArgAttrOfType<StringAttr>(i, tetra::kRoleAttr);
@@ -80,7 +50,8 @@ RankedTensorType readCopy(OpBuilder &b, func::FuncOp func, unsigned i) {
   StringAttr role = roleOf(func, i);
   auto type = llvm::dyn_cast<RankedTensorType>(func.getArgument(i).getType());
   if (!role || role.getValue() != "param" || !type || !type.hasStaticShape() ||
-      !type.getElementType().isF32() || !onlyWideningReaders(func.getArgument(i)))
+      !type.getElementType().isF32() ||
+      !tetra::onlyWideningReaders(func.getArgument(i), /*throughGathers=*/true))
     return {};
   func.getArgument(i).setType(tetra::withBf16(type));
   tetra::widenReaders(b, func.getArgument(i));
