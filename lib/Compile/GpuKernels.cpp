@@ -58,7 +58,7 @@ std::string kernelPipeline(const cost::Machine &machine) {
         .str();
   return llvm::formatv("nvvm-attach-target{{chip={0} features=+ptx81 O=3},"
                        "gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,"
-                       "reconcile-unrealized-casts)",
+                       "convert-nvvm-to-llvm,reconcile-unrealized-casts)",
                        machine.chip)
       .str();
 }
@@ -82,7 +82,7 @@ LogicalResult writeObjects(ModuleOp module, StringRef dir, StringRef suffix) {
 LogicalResult mlir::tetra::outlineGpuKernels(ModuleOp module, const cost::Machine &machine,
                                             StringRef gemm) {
   return runPipeline(module, "convert-linalg-to-gpu-kernels{target=" + machine.codegen +
-                         " gemm=" + gemm.str() + "}");
+                         " chip=" + machine.chip + " gemm=" + gemm.str() + "}");
 }
 
 FailureOr<GpuKernelsInfo> mlir::tetra::lowerToGpuKernels(ModuleOp module,

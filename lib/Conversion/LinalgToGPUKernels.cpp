@@ -213,6 +213,7 @@ std::optional<linalg::GenericOp> matchEpilogue(linalg::GenericOp product, const 
 struct ConvertLinalgToGPUKernelsPass
     : tetra::impl::ConvertLinalgToGPUKernelsBase<ConvertLinalgToGPUKernelsPass> {
   using Base::Base;
+  bool warpgroups = false; // the GEMMs issue wgmma (gemm-instruction)
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -233,6 +234,29 @@ struct ConvertLinalgToGPUKernelsPass
                          << target << "'";
       return signalPassFailure();
     }
+    if (gemmInstruction != "auto" && gemmInstruction != "mma.sync" &&
+        gemmInstruction != "wgmma") {
+      module.emitError() << "convert-linalg-to-gpu-kernels: gemm-instruction must be auto, "
+                            "mma.sync or wgmma, not '"
+                         << gemmInstruction << "'";
+      return signalPassFailure();
+    }
+    // wgmma is sm_90a's alone (the "a" features). auto stays on mma.sync
+    // until the wgmma kernels have been checked against the CPU (emulator
+    // and GPU): today they are only assembled.
+    bool hopper = target == "nvvm" && chip == "sm_90a";
+    if (gemmInstruction == "wgmma" && !hopper) {
+      module.emitError() << "convert-linalg-to-gpu-kernels: gemm-instruction=wgmma needs "
+                            "target=nvvm chip=sm_90a, not target="
+                         << target << " chip='" << chip.getValue() << "'";
+      return signalPassFailure();
+    }
+    if (gemmInstruction == "mma.sync" && target != "nvvm") {
+      module.emitError() << "convert-linalg-to-gpu-kernels: gemm-instruction=mma.sync needs "
+                            "target=nvvm";
+      return signalPassFailure();
+    }
+    warpgroups = gemmInstruction == "wgmma";
     // Copies between buffers (bufferization's, the out-params') run on the
     // device too, as copy groups: the host would drag the data across.
     IRRewriter rewriter(&getContext());
@@ -714,7 +738,9 @@ struct ConvertLinalgToGPUKernelsPass
                                        gemmTile == "auto" ? GemmTile::Auto
                                        : gemmTile == "64" ? GemmTile::Small
                                                           : GemmTile::Large,
-                                       consumer ? GemmEpilogue(epilogue) : GemmEpilogue());
+                                       consumer ? GemmEpilogue(epilogue) : GemmEpilogue(),
+                                       warpgroups ? GemmInstruction::Warpgroup
+                                                  : GemmInstruction::Warp);
           }
           if (llvm::any_of(run, [](const RowRunMember &m) { return m.rows.has_value(); }))
             return buildRowKernel(b, fn, run, map, blockSize);

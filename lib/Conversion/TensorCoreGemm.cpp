@@ -202,13 +202,35 @@ struct SliceCopy {
   /// eight along K on NVIDIA: one cp.async each, straight into its row).
   bool async;
 
-  /// (row, k) in the slice where the thread's `j`-th run starts.
+  /// Whether the slice is staged as wgmma's core matrices (8 rows of 16
+  /// bytes each, contiguous) rather than in padded rows.
+  bool coreMatrices = false;
+
+  /// (row, k) in the slice where the thread's `j`-th run starts. In core
+  /// matrices eight consecutive runs take eight rows of one column of
+  /// them, so the threads of a store phase hit distinct banks; a warp
+  /// still reads whole 32-byte sectors of each row.
   std::pair<Value, Value> start(IndexMath &m, Value tid, int64_t threads, int64_t j) const {
     Value linear = m.add(tid, j * threads);
     int64_t run = operand.run;
+    int64_t perRow = kSlice / run;
+    if (kContiguous && coreMatrices && run > 1)
+      return {m.add(m.rem(linear, 8), m.mul(m.div(linear, 8 * perRow), 8)),
+              m.mul(m.rem(m.div(linear, 8), perRow), run)};
     if (kContiguous)
-      return {m.div(linear, kSlice / run), m.mul(m.rem(linear, kSlice / run), run)};
+      return {m.div(linear, perRow), m.mul(m.rem(linear, perRow), run)};
     return {m.mul(m.rem(linear, rows / run), run), m.div(linear, rows / run)};
+  }
+
+  /// The shared indices of element (r, k) of `stage`: [stage][r][k] in
+  /// padded rows; [stage][r / 8][(k / 8) 64 + (r % 8) 8 + k % 8] in core
+  /// matrices, so that a run of up to eight along K stays in one row of
+  /// one core matrix.
+  SmallVector<Value> shared(IndexMath &m, Value stage, Value r, Value k) const {
+    if (!coreMatrices)
+      return {stage, r, k};
+    Value inner = m.add(m.add(m.mul(m.div(k, 8), 64), m.mul(m.rem(r, 8), 8)), m.rem(k, 8));
+    return {stage, m.div(r, 8), inner};
   }
 
   int64_t runsPerThread(int64_t threads) const {
@@ -236,7 +258,7 @@ struct SliceCopy {
       Value row = m.add(first, r), kk = m.add(k0, k);
       Value inside = arith::AndIOp::create(m.b, m.loc, m.less(row, operand.outer),
                                            m.less(kk, operand.inner));
-      copyRunAsync(m, operand.memory, {row, kk}, inside, slice, {stage, r, k});
+      copyRunAsync(m, operand.memory, {row, kk}, inside, slice, shared(m, stage, r, k));
     }
   }
 
@@ -247,12 +269,12 @@ struct SliceCopy {
     for (auto [j, v] : llvm::enumerate(values)) {
       auto [r, k] = start(m, tid, threads, j);
       if (operand.run == 1 || kContiguous) {
-        // k is a multiple of the run and shared rows are 80 bytes.
-        storeBf16Run(m, v, slice, ValueRange{stage, r, k});
+        // k is a multiple of the run, and padded rows are 80 bytes.
+        storeBf16Run(m, v, slice, shared(m, stage, r, k));
       } else {
         for (int64_t e = 0; e < operand.run; ++e)
           memref::StoreOp::create(m.b, m.loc, vector::ExtractOp::create(m.b, m.loc, v, e), slice,
-                                  ValueRange{stage, m.add(r, e), k});
+                                  shared(m, stage, m.add(r, e), k));
       }
     }
   }
@@ -272,11 +294,11 @@ OperandMemory operandFor(Value memory, int64_t threads, int64_t rows, bool kCont
 /// The copy of `memory`'s slices (operandFor's runs), asynchronous where
 /// the target and the runs allow.
 SliceCopy sliceCopyFor(StringRef target, Value memory, int64_t threads, int64_t rows,
-                       bool kContiguous, Value first) {
+                       bool kContiguous, Value first, bool coreMatrices = false) {
   OperandMemory operand = operandFor(memory, threads, rows, kContiguous);
   bool async = kContiguous && operand.run == kAsyncRun &&
                copiesAsynchronously(target, memory);
-  return {operand, kContiguous, rows, first, async};
+  return {operand, kContiguous, rows, first, async, coreMatrices};
 }
 
 LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef target,
@@ -390,6 +412,160 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef target,
   return {blocks, threads};
 }
 
+// wgmma's operands in shared memory, as the PTX ISA's canonical K-major
+// layout without swizzling describes them: core matrices of 8 rows x 16
+// bytes (8 bf16 of K), each 128 contiguous bytes; the matrix descriptor's
+// leading byte offset steps to the next core matrix along K, its stride
+// byte offset to the next 8 rows.
+constexpr int64_t kCoreMatrixBytes = 128;
+constexpr int64_t kCoreRowGroupBytes = (kSlice / 8) * kCoreMatrixBytes; // 8 rows of a slice
+
+/// The shared-memory matrix descriptor of the 8-row groups from `rowGroup`
+/// of `stage`, from K offset `k` (a multiple of 16) of the slice:
+/// start address >> 4 in bits 0-13, leading byte offset >> 4 in 16-29,
+/// stride byte offset >> 4 in 32-45, no swizzle. The start is the shared
+/// window's address (< 256 KiB), so only its low 18 bits count.
+Value coreMatrixDescriptor(IndexMath &m, Value slice, int64_t stageBytes, Value stage,
+                           Value rowGroup, int64_t k) {
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(m.b, m.loc, slice);
+  Value address = m.add(m.add(base, m.mul(stage, stageBytes)),
+                        m.add(m.mul(rowGroup, kCoreRowGroupBytes), (k / 8) * kCoreMatrixBytes));
+  Value field = m.div(m.rem(address, int64_t(1) << 18), 16);
+  Value desc = arith::IndexCastOp::create(m.b, m.loc, m.b.getI64Type(), field);
+  int64_t offsets = ((kCoreMatrixBytes >> 4) << 16) | ((kCoreRowGroupBytes >> 4) << 32);
+  return arith::OrIOp::create(
+      m.b, m.loc, desc, arith::ConstantIntOp::create(m.b, m.loc, m.b.getI64Type(), offsets));
+}
+
+/// A block of `groups` warpgroups (128 threads each), each computing 64
+/// rows x `cols` columns of the block's tile with wgmma.mma_async
+/// m64n<cols>k16 (bf16 in, fp32 accumulators held in registers), both
+/// operands read from shared memory through descriptors. Accumulator
+/// layout (PTX ISA, wgmma .m64nNk16 D fragments): warp w of the warpgroup
+/// holds rows 16 w..16 w + 15; its lane l holds d[4 j + i] at row
+/// l / 4 + 8 (i / 2), column 8 j + 2 (l % 4) + i % 2 for i < 4.
+LaunchShape buildWarpgroupTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef target,
+                                int64_t groups, int64_t cols, Value a, Value bm, Value c,
+                                const GemmShape &s, GemmEpilogue epilogue) {
+  MLIRContext *ctx = m.b.getContext();
+  int64_t threads = groups * 128, blockRows = groups * 64, blockCols = cols;
+  int64_t blocksAcross = ceilDiv(s.n, blockCols);
+  int64_t blocks = ceilDiv(s.m, blockRows) * blocksAcross;
+  auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto slices = [&](int64_t rows) {
+    auto type = MemRefType::get({2, rows / 8, kSlice * 8}, m.b.getBF16Type(),
+                                MemRefLayoutAttrInterface{}, workgroup);
+    Value buffer = kernel.addWorkgroupAttribution(type, m.loc);
+    kernel.setWorkgroupAttributionAttr(kernel.getNumWorkgroupAttributions() - 1,
+                                       LLVM::LLVMDialect::getAlignAttrName(),
+                                       m.b.getI64IntegerAttr(kCoreMatrixBytes));
+    return buffer;
+  };
+  Value sharedA = slices(blockRows), sharedB = slices(blockCols);
+  int64_t stageBytesA = blockRows * kSlice * 2, stageBytesB = blockCols * kSlice * 2;
+
+  Value tid = gpu::ThreadIdOp::create(m.b, m.loc, gpu::Dimension::x);
+  Value bid = gpu::BlockIdOp::create(m.b, m.loc, gpu::Dimension::x);
+  Value blockRow = m.mul(m.div(bid, blocksAcross), blockRows);
+  Value blockCol = m.mul(m.rem(bid, blocksAcross), blockCols);
+  SliceCopy copyA = sliceCopyFor(target, a, threads, blockRows, !s.transA, blockRow, true);
+  SliceCopy copyB = sliceCopyFor(target, bm, threads, blockCols, s.transB, blockCol, true);
+  const std::pair<const SliceCopy *, Value> copies[] = {{&copyA, sharedA}, {&copyB, sharedB}};
+  bool anyAsync = copyA.async || copyB.async;
+
+  Type f32 = m.b.getF32Type();
+  int64_t accumulators = cols / 2;
+  auto accType = LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(accumulators, f32));
+  Value zero = arith::ConstantFloatOp::create(m.b, m.loc, m.b.getF32Type(), APFloat(0.0f));
+  Value init = LLVM::PoisonOp::create(m.b, m.loc, accType);
+  for (int64_t i = 0; i < accumulators; ++i)
+    init = LLVM::InsertValueOp::create(m.b, m.loc, init, zero, i);
+
+  // Writes by the threads (st.shared, cp.async) are the generic proxy's;
+  // wgmma reads through the async proxy, which a fence orders after them.
+  auto fenceForWgmma = [](IndexMath &n) {
+    NVVM::FenceProxyOp::create(
+        n.b, n.loc, NVVM::ProxyKindAttr::get(n.b.getContext(), NVVM::ProxyKind::async_shared),
+        NVVM::SharedSpaceAttr::get(n.b.getContext(), NVVM::SharedSpace::shared_cta));
+  };
+  for (auto [copy, buffer] : copies) {
+    if (copy->async)
+      copy->copyAsync(m, m.c(0), buffer, m.c(0), tid, threads);
+    else
+      copy->store(m, copy->load(m, m.c(0), tid, threads), buffer, m.c(0), tid, threads);
+  }
+  if (anyAsync)
+    waitForCopies(m, commitCopies(m, {}));
+  fenceForWgmma(m);
+  gpu::BarrierOp::create(m.b, m.loc);
+  // Each round issues this slice's products, then stages the next slice in
+  // the other stage while the tensor cores work, and waits for the
+  // products before the barrier: the stage written in round s was last
+  // read by round s - 1's products, which that round waited for.
+  Value group = m.div(tid, 128);
+  auto loop = scf::ForOp::create(
+      m.b, m.loc, m.c(0), m.c(ceilDiv(s.k, kSlice)), m.c(1), ValueRange{init},
+      [&](OpBuilder &nb, Location loc, Value slice, ValueRange acc) {
+        IndexMath n{nb, loc};
+        Value stage = n.rem(slice, 2);
+        Value nextK = n.mul(n.add(slice, 1), kSlice);
+        Value other = n.rem(n.add(slice, 1), 2);
+        Value sums = acc[0];
+        NVVM::WgmmaFenceAlignedOp::create(nb, loc);
+        for (int64_t k = 0; k < kSlice; k += 16) {
+          // The warpgroup's 64 rows of A start at row group 8 g.
+          Value descA =
+              coreMatrixDescriptor(n, sharedA, stageBytesA, stage, n.mul(group, 8), k);
+          Value descB = coreMatrixDescriptor(n, sharedB, stageBytesB, stage, n.c(0), k);
+          sums = NVVM::WgmmaMmaAsyncOp::create(
+              nb, loc, accType, sums, descA, descB,
+              NVVM::MMAShapeAttr::get(ctx, 64, cols, 16),
+              NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::bf16),
+              NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::bf16),
+              NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::f32),
+              NVVM::WGMMAScaleOutAttr::get(ctx, NVVM::WGMMAScaleOut::one),
+              NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one),
+              NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one),
+              NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row),
+              NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::col), NVVM::MMAIntOverflowAttr());
+        }
+        NVVM::WgmmaGroupSyncAlignedOp::create(nb, loc);
+        SmallVector<SmallVector<Value>> next(2);
+        for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
+          auto [copy, buffer] = copyAndSlice;
+          if (copy->async)
+            copy->copyAsync(n, nextK, buffer, other, tid, threads);
+          else
+            next[i] = copy->load(n, nextK, tid, threads);
+        }
+        Value copied = anyAsync ? commitCopies(n, {}) : Value();
+        for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
+          auto [copy, buffer] = copyAndSlice;
+          if (!copy->async)
+            copy->store(n, next[i], buffer, other, tid, threads);
+        }
+        if (copied)
+          waitForCopies(n, copied);
+        NVVM::WgmmaWaitGroupSyncOp::create(nb, loc, 0);
+        fenceForWgmma(n);
+        gpu::BarrierOp::create(nb, loc);
+        scf::YieldOp::create(nb, loc, sums);
+      });
+
+  Value inGroup = m.rem(tid, 128);
+  Value warp = m.div(inGroup, 32), lane = m.rem(inGroup, 32);
+  Value rowBase = m.add(m.add(blockRow, m.mul(group, 64)),
+                        m.add(m.mul(warp, 16), m.div(lane, 4)));
+  Value colBase = m.add(blockCol, m.mul(m.rem(lane, 4), 2));
+  for (int64_t i = 0; i < accumulators; ++i) {
+    Value row = m.add(rowBase, 8 * ((i % 4) / 2));
+    Value column = m.add(colBase, 8 * (i / 4) + i % 2);
+    Value value = LLVM::ExtractValueOp::create(m.b, m.loc, loop.getResult(0), i);
+    accumulate(m, c, s.m, s.n, row, column, value, s.overwrite, epilogue);
+  }
+  return {blocks, threads};
+}
+
 /// 128 x 128 tiles (eight warps of 64 x 32) where they still give enough
 /// blocks to fill a large GPU, else 64 x 64 (four warps of 32 x 32).
 Tiling tilingFor(const GemmShape &s, GemmTile tile) {
@@ -405,8 +581,15 @@ Tiling tilingFor(const GemmShape &s, GemmTile tile) {
 LaunchShape mlir::tetra::buildTensorCoreGemm(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
                                              StringRef target, Value a, Value bMatrix, Value c,
                                              const GemmShape &shape, GemmTile tile,
-                                             GemmEpilogue epilogue) {
+                                             GemmEpilogue epilogue,
+                                             GemmInstruction instruction) {
   IndexMath m{b, loc};
+  if (instruction == GemmInstruction::Warpgroup) {
+    // The same tiles: 64 x 64 (one warpgroup), 128 x 128 (two of 64 x 128).
+    bool large = tilingFor(shape, tile).blockRows == 128;
+    return buildWarpgroupTiled(m, kernel, target, large ? 2 : 1, large ? 128 : 64, a, bMatrix,
+                               c, shape, epilogue);
+  }
   return buildTiled(m, kernel, target, target == "rocdl" ? mfma() : mmaSync(),
                     tilingFor(shape, tile), a, bMatrix, c, shape, epilogue);
 }

@@ -24,6 +24,11 @@ struct GemmShape {
 /// larger where it still gives 128 blocks.
 enum class GemmTile { Auto, Small, Large };
 
+/// Which matrix instructions an NVIDIA GEMM issues: warp-wide mma.sync
+/// (sm_80 on) or warpgroup-wide wgmma.mma_async reading both operands from
+/// shared memory (sm_90a only). AMD has one kind (MFMA).
+enum class GemmInstruction { Warp, Warpgroup };
+
 /// Emits, at `b`'s insertion point inside `kernel`, the tensor-core GEMM for
 /// `target` ("nvvm": mma.sync m16n8k16 bf16; "rocdl": MFMA 16x16x16 bf16):
 /// a tile of C a block (`tile`), slices of A and B staged in shared memory
@@ -31,12 +36,15 @@ enum class GemmTile { Auto, Small, Large };
 /// are rounded to bf16, products summed in fp32 and added to C (stored
 /// into C with `overwrite`). Returns the launch it needs.
 /// `epilogue`, when given, runs at every element of C once it is stored,
-/// with the element's row and column (a fused pointwise consumer).
+/// with the element's row and column (a fused pointwise consumer). With
+/// GemmInstruction::Warpgroup (nvvm only) a block of one or two
+/// warpgroups issues wgmma.mma_async instead.
 using GemmEpilogue = function_ref<void(OpBuilder &, Location, Value row, Value col)>;
 LaunchShape buildTensorCoreGemm(OpBuilder &b, gpu::GPUFuncOp kernel, Location loc,
                                 StringRef target, Value a, Value bMatrix, Value c,
                                 const GemmShape &shape, GemmTile tile,
-                                GemmEpilogue epilogue = {});
+                                GemmEpilogue epilogue = {},
+                                GemmInstruction instruction = GemmInstruction::Warp);
 
 } // namespace mlir::tetra
 
