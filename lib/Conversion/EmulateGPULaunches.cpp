@@ -98,6 +98,7 @@ private:
   ModuleOp module;
   func::FuncOp host;
   Value resultBuffer; // memref<4xf32> the matrix instructions write D into
+  Value wideBuffer;   // memref<128xf32> wgmma's accumulators pass through
   SmallVector<Operation *> unused; // async copies and groups, erased last
 
   Value call(OpBuilder &b, Location loc, StringRef name, ValueRange operands, TypeRange results) {
@@ -122,6 +123,67 @@ private:
     OpBuilder b(op);
     op->getResult(0).replaceAllUsesWith(
         call(b, op->getLoc(), name, {}, b.getIndexType()));
+    op->erase();
+    return success();
+  }
+
+  /// nvvm.wgmma.mma_async: the accumulators go through the wide buffer,
+  /// the descriptors as they are; the emulator decodes them.
+  LogicalResult rewriteWgmma(NVVM::WgmmaMmaAsyncOp wgmma) {
+    auto shape = wgmma.getShape();
+    int64_t n = shape.getN();
+    auto accumulators = llvm::dyn_cast<LLVM::LLVMStructType>(wgmma.getInouts().getType());
+    bool supported =
+        shape.getM() == 64 && shape.getK() == 16 && n % 8 == 0 && n >= 8 && n <= 256 &&
+        wgmma.getTypeA() == NVVM::WGMMATypes::bf16 && wgmma.getTypeB() == NVVM::WGMMATypes::bf16 &&
+        wgmma.getTypeD() == NVVM::WGMMATypes::f32 &&
+        wgmma.getScaleD() == NVVM::WGMMAScaleOut::one &&
+        wgmma.getScaleA() == NVVM::WGMMAScaleIn::one &&
+        wgmma.getScaleB() == NVVM::WGMMAScaleIn::one &&
+        wgmma.getLayoutA() == NVVM::MMALayout::row && wgmma.getLayoutB() == NVVM::MMALayout::col &&
+        accumulators && static_cast<int64_t>(accumulators.getBody().size()) == n / 2 &&
+        llvm::all_of(accumulators.getBody(), [](Type t) { return t.isF32(); });
+    if (!supported)
+      return wgmma.emitOpError("is emulated for m64nNk16 bf16 with N / 2 f32 accumulators, "
+                               "both operands K-major, accumulating and not negated, only");
+    OpBuilder b(wgmma);
+    Location loc = wgmma.getLoc();
+    if (!wideBuffer) {
+      OpBuilder entry = OpBuilder::atBlockBegin(&host.getBody().front());
+      wideBuffer = memref::AllocaOp::create(entry, loc, MemRefType::get({128}, b.getF32Type()));
+    }
+    for (int64_t i = 0; i < n / 2; ++i)
+      memref::StoreOp::create(
+          b, loc, LLVM::ExtractValueOp::create(b, loc, wgmma.getInouts(), i), wideBuffer,
+          ValueRange{arith::ConstantIndexOp::create(b, loc, i)});
+    call(b, loc, "tetra_emu_wgmma_m64k16_bf16",
+         {wgmma.getDescriptorA(), wgmma.getDescriptorB(), arith::ConstantIndexOp::create(b, loc, n),
+          wideBuffer},
+         {});
+    Value result = LLVM::PoisonOp::create(b, loc, accumulators);
+    for (int64_t i = 0; i < n / 2; ++i)
+      result = LLVM::InsertValueOp::create(
+          b, loc, result,
+          memref::LoadOp::create(b, loc, wideBuffer,
+                                 ValueRange{arith::ConstantIndexOp::create(b, loc, i)}),
+          i);
+    wgmma.getResults().replaceAllUsesWith(result);
+    wgmma.erase();
+    return success();
+  }
+
+  /// wgmma's commit and wait go to the emulator, which counts its reads as
+  /// live until then. Its fence and the async proxy's fence order nothing
+  /// more there: the emulator computes a wgmma when its warpgroup meets,
+  /// after every earlier access of its threads.
+  LogicalResult rewriteWgmmaSync(Operation *op) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    if (llvm::isa<NVVM::WgmmaGroupSyncAlignedOp>(op))
+      call(b, loc, "tetra_emu_wgmma_commit", {}, {});
+    else if (auto wait = llvm::dyn_cast<NVVM::WgmmaWaitGroupSyncOp>(op))
+      call(b, loc, "tetra_emu_wgmma_wait",
+           {arith::ConstantIndexOp::create(b, loc, wait.getGroup())}, {});
     op->erase();
     return success();
   }
@@ -304,6 +366,11 @@ private:
       return rewriteMfma(mfma);
     if (auto ld = llvm::dyn_cast<nvgpu::LdMatrixOp>(op))
       return rewriteLdMatrix(ld);
+    if (auto wgmma = llvm::dyn_cast<NVVM::WgmmaMmaAsyncOp>(op))
+      return rewriteWgmma(wgmma);
+    if (llvm::isa<NVVM::WgmmaGroupSyncAlignedOp, NVVM::WgmmaWaitGroupSyncOp,
+                  NVVM::WgmmaFenceAlignedOp, NVVM::FenceProxyOp>(op))
+      return rewriteWgmmaSync(op);
     if (llvm::isa<nvgpu::DeviceAsyncCopyOp, nvgpu::DeviceAsyncCreateGroupOp,
                   nvgpu::DeviceAsyncWaitOp>(op))
       return rewriteAsyncCopy(op);
@@ -373,7 +440,58 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
                                                sharedAlignments(kernel))) ||
         failed(CooperatingKernel(module, host).rewrite()))
       return failure();
+    registerWorkgroupBuffers(host, kernel);
     return host;
+  }
+
+  /// Each thread tells the emulator where the workgroup buffers lie, so
+  /// that it can read what wgmma's descriptors point to.
+  void registerWorkgroupBuffers(func::FuncOp host, gpu::GPUFuncOp kernel) {
+    ModuleOp module = getOperation();
+    OpBuilder b = OpBuilder::atBlockBegin(&host.getBody().front());
+    Location loc = host.getLoc();
+    auto index = b.getIndexType();
+    auto callee = declare(module, "tetra_emu_workgroup_buffer",
+                          b.getFunctionType({index, index, index}, {}));
+    for (auto [i, type] : llvm::enumerate(sharedTypes(kernel))) {
+      Value buffer = host.getArgument(kernel.getNumArguments() + i);
+      Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+      func::CallOp::create(b, loc, callee,
+                           ValueRange{arith::ConstantIndexOp::create(b, loc, i), address,
+                                      arith::ConstantIndexOp::create(b, loc, bytesOf(type))});
+    }
+  }
+
+  static int64_t bytesOf(MemRefType type) {
+    return type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+  }
+
+  /// The launch's workgroup buffers: views of one arena aligned to the
+  /// 256 KiB window wgmma's descriptors address, each at its alignment.
+  FailureOr<SmallVector<Value>> allocateShared(OpBuilder &b, Location loc,
+                                               gpu::GPUFuncOp kernel, Value &arena) {
+    SmallVector<MemRefType> types = sharedTypes(kernel);
+    SmallVector<Value> views;
+    if (types.empty())
+      return views;
+    SmallVector<int64_t> offsets;
+    int64_t bytes = 0;
+    for (auto [type, alignment] : llvm::zip(types, sharedAlignments(kernel))) {
+      bytes = llvm::alignTo(bytes, std::max<int64_t>(alignment, 16));
+      offsets.push_back(bytes);
+      bytes += bytesOf(type);
+    }
+    constexpr int64_t kWindow = int64_t(1) << 18;
+    if (bytes > kWindow)
+      return kernel.emitOpError("has ") << bytes << " bytes of workgroup memory; the emulator "
+                                        << "holds at most " << kWindow;
+    auto arenaType = MemRefType::get({bytes}, b.getI8Type());
+    arena = memref::AllocOp::create(b, loc, arenaType, ValueRange{}, b.getI64IntegerAttr(kWindow));
+    for (auto [type, offset] : llvm::zip(types, offsets))
+      views.push_back(memref::ViewOp::create(b, loc, type, arena,
+                                             arith::ConstantIndexOp::create(b, loc, offset),
+                                             ValueRange{}));
+    return views;
   }
 
   /// The launch as a call of `<kernel>_emulated_launch(grid, block, warp
@@ -387,15 +505,16 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
     SmallVector<Value> operands{launch.getGridSizeX(), launch.getBlockSizeX(),
                                 arith::ConstantIndexOp::create(b, loc, warpSize)};
     llvm::append_range(operands, launch.getKernelOperands());
-    SmallVector<Value> shared;
-    for (MemRefType type : sharedTypes(kernel))
-      shared.push_back(memref::AllocOp::create(b, loc, type));
-    llvm::append_range(operands, shared);
+    Value arena;
+    FailureOr<SmallVector<Value>> shared = allocateShared(b, loc, kernel, arena);
+    if (failed(shared))
+      return failure();
+    llvm::append_range(operands, *shared);
     auto callee = declare(getOperation(), (host->getName() + "_launch").str(),
                           b.getFunctionType(ValueRange(operands).getTypes(), {}));
     func::CallOp::create(b, loc, callee, operands);
-    for (Value buffer : shared)
-      memref::DeallocOp::create(b, loc, buffer);
+    if (arena)
+      memref::DeallocOp::create(b, loc, arena);
     launch.erase();
     return success();
   }

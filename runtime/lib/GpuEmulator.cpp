@@ -9,14 +9,17 @@
 // computed from the fragments the lanes hold, mapped to matrix elements by
 // the layout tables of the PTX ISA (mma.m16n8k16) and AMD's CDNA2 ISA
 // (v_mfma_f32_16x16x16bf16_1k): the tables below, written independently of
-// the generator's. A block whose threads diverge at a barrier, or a warp
-// whose lanes do not all reach its instruction, stops the run with a message
-// naming the kernel.
+// the generator's. wgmma, whose four warps meet as one warpgroup, reads its
+// operands from shared memory through matrix descriptors, decoded here as
+// the PTX ISA describes them. A block whose threads diverge at a barrier, or
+// a warp whose lanes do not all reach its instruction, stops the run with a
+// message naming the kernel.
 //
 //===----------------------------------------------------------------------===//
 #include "tetra/runtime/GpuEmulator.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -34,7 +37,20 @@ namespace {
 enum class Wait { Ready, Barrier, Warp, Done };
 
 /// The warp-wide instructions; each has its own operand and result layout.
-enum class WarpOp { MmaSyncM16N8K16Bf16, Mfma16x16x16Bf16, ShuffleXor, LdMatrixX4B16 };
+enum class WarpOp { MmaSyncM16N8K16Bf16, Mfma16x16x16Bf16, ShuffleXor, LdMatrixX4B16, WgmmaM64K16Bf16 };
+
+/// wgmma m64n256k16's fp32 accumulators, the most a thread holds.
+constexpr int kMaxAccumulators = 128;
+/// Threads of a warpgroup, which issues wgmma together.
+constexpr int64_t kWarpgroup = 128;
+/// A matrix descriptor's start address field covers this shared window.
+constexpr uint64_t kSharedWindow = uint64_t(1) << 18;
+
+/// A wgmma the thread issued: its record in Emulation::wgmmaReads and the
+/// thread's group it was committed to (-1 until committed).
+struct IssuedWgmma {
+  int64_t reads, group;
+};
 
 /// An asynchronous copy a thread started (cp.async): its bytes land at the
 /// wait that covers its group. `buffer` is the workgroup buffer the race
@@ -52,11 +68,14 @@ struct Lane {
   Wait wait = Wait::Ready;
   WarpOp op{};
   uint32_t operands[10] = {}; // the lane's fragments, as the instruction takes them
-  float accumulators[4] = {};
-  float result[4] = {};
+  float accumulators[kMaxAccumulators] = {};
+  float result[kMaxAccumulators] = {};
+  int accumulatorCount = 4;
   std::vector<AsyncCopy> copies; // started, not landed
   int64_t groups = 0;            // committed so far
   int64_t reportedBuffer = -1, reportedOffset = 0; // the next copy's destination
+  std::vector<IssuedWgmma> wgmmas; // issued, not waited for
+  int64_t wgmmaGroups = 0;         // committed so far
 };
 
 constexpr size_t kStackBytes = 128 * 1024;
@@ -79,6 +98,22 @@ struct ByteUse {
   bool atomicByOthers = false; // more than `atomicThread` of `atomicBlock`
 };
 
+/// A workgroup buffer as the kernel's host function registered it.
+struct WorkgroupBuffer {
+  uintptr_t address = 0;
+  int64_t bytes = 0;
+};
+
+/// The shared-memory bytes one wgmma reads (buffer, offset, bytes runs):
+/// the tensor cores may read them until every thread of the warpgroup has
+/// waited for the wgmma, so the race check counts them as read in every
+/// barrier interval until then.
+struct WgmmaReads {
+  int64_t warpgroup;
+  std::vector<std::array<int64_t, 3>> runs;
+  int64_t waiting; // threads that have not waited for it
+};
+
 struct Emulation {
   void (*entry)(void *) = nullptr;
   void *arguments = nullptr;
@@ -91,6 +126,8 @@ struct Emulation {
   uint64_t epoch = 0;
   std::vector<std::vector<ByteUse>> workgroup; // per buffer, per byte
   std::unordered_map<uintptr_t, ByteUse> global; // by address, this launch's
+  std::vector<WorkgroupBuffer> buffers;          // registered by the host function
+  std::vector<WgmmaReads> wgmmaReads;            // this block's
 };
 
 thread_local Emulation *active = nullptr;
@@ -139,6 +176,10 @@ void runThread() {
     fail(e, "thread " + std::to_string(e.current) + " left the kernel with " +
                 std::to_string(lane.copies.size()) +
                 " asynchronous copies that no wait covered");
+  if (!lane.wgmmas.empty())
+    fail(e, "thread " + std::to_string(e.current) + " left the kernel with " +
+                std::to_string(lane.wgmmas.size()) +
+                " wgmma.mma_async that no wgmma.wait_group covered");
   lane.wait = Wait::Done;
   // Returning resumes uc_link, the scheduler.
 }
@@ -230,6 +271,8 @@ const char *name(WarpOp op) {
     return "gpu.shuffle xor";
   case WarpOp::LdMatrixX4B16:
     return "ldmatrix.x4.b16";
+  case WarpOp::WgmmaM64K16Bf16:
+    return "wgmma.mma_async.m64nNk16";
   }
   return "?";
 }
@@ -261,25 +304,66 @@ void ldMatrixX4(Lane *warp) {
     }
 }
 
+void wgmmaM64K16(Emulation &e, Lane *group, int64_t warpgroup);
+void recordWgmmaReads(Emulation &e, const WgmmaReads &reads);
+
+/// Completes the wgmma every thread of a warpgroup has reached; true when
+/// one was.
+bool releaseWarpgroups(Emulation &e) {
+  bool released = false;
+  for (int64_t first = 0; first < e.threads; first += kWarpgroup) {
+    Lane *group = &e.lanes[first];
+    int64_t width = std::min(kWarpgroup, e.threads - first), arrived = 0;
+    for (int64_t l = 0; l < width; ++l)
+      arrived += group[l].wait == Wait::Warp && group[l].op == WarpOp::WgmmaM64K16Bf16;
+    if (arrived == 0)
+      continue;
+    for (int64_t l = 0; l < width; ++l)
+      if (group[l].wait == Wait::Done)
+        fail(e, "the threads of warpgroup " + std::to_string(first / kWarpgroup) +
+                    " diverge at " + name(WarpOp::WgmmaM64K16Bf16) + " (" +
+                    std::to_string(arrived) + " of " + std::to_string(width) +
+                    " threads reached it)");
+    if (arrived < width)
+      continue;
+    if (width != kWarpgroup || e.warpSize != 32)
+      fail(e, std::string(name(WarpOp::WgmmaM64K16Bf16)) +
+                  " needs warpgroups of four 32-lane warps; the block has " +
+                  std::to_string(e.threads) + " threads in warps of " +
+                  std::to_string(e.warpSize));
+    wgmmaM64K16(e, group, first / kWarpgroup);
+    for (int64_t l = 0; l < width; ++l)
+      group[l].wait = Wait::Ready;
+    released = true;
+  }
+  return released;
+}
+
 /// Completes the warp-wide instructions and the barrier every participant
 /// has reached; true when some fiber can run again.
 bool release(Emulation &e) {
-  bool released = false;
+  bool released = releaseWarpgroups(e);
   for (int64_t first = 0; first < e.threads; first += e.warpSize) {
     Lane *warp = &e.lanes[first];
     int64_t width = std::min(e.warpSize, e.threads - first), arrived = 0;
+    const Lane *arrivedFirst = nullptr;
     for (int64_t l = 0; l < width; ++l)
-      arrived += warp[l].wait == Wait::Warp;
+      if (warp[l].wait == Wait::Warp) {
+        ++arrived;
+        if (!arrivedFirst)
+          arrivedFirst = &warp[l];
+      }
     if (arrived == 0)
       continue;
-    WarpOp op = warp[0].op;
+    WarpOp op = arrivedFirst->op;
     for (int64_t l = 0; l < width; ++l) {
       if (warp[l].wait == Wait::Done || (warp[l].wait == Wait::Warp && warp[l].op != op))
         fail(e, "the lanes of warp " + std::to_string(first / e.warpSize) + " diverge at " +
                     name(op) + " (" + std::to_string(arrived) + " of " + std::to_string(width) +
                     " lanes reached it)");
     }
-    if (arrived < width)
+    // A warpgroup's instruction waits for the other warps of its group.
+    if (arrived < width || op == WarpOp::WgmmaM64K16Bf16)
       continue;
     if (op == WarpOp::ShuffleXor) {
       shuffleXor(warp, width);
@@ -311,6 +395,10 @@ bool release(Emulation &e) {
     for (Lane &l : e.lanes)
       l.wait = Wait::Ready;
     ++e.epoch;
+    // wgmma not yet waited for may still read in the new interval.
+    for (const WgmmaReads &reads : e.wgmmaReads)
+      if (reads.waiting > 0)
+        recordWgmmaReads(e, reads);
     released = true;
   }
   return released;
@@ -318,6 +406,7 @@ bool release(Emulation &e) {
 
 void runBlock(Emulation &e) {
   ++e.epoch;
+  e.wgmmaReads.clear();
   char *stack = stacks(e.threads);
   for (int64_t t = 0; t < e.threads; ++t) {
     Lane &lane = e.lanes[t];
@@ -325,6 +414,8 @@ void runBlock(Emulation &e) {
     lane.copies.clear();
     lane.groups = 0;
     lane.reportedBuffer = -1;
+    lane.wgmmas.clear();
+    lane.wgmmaGroups = 0;
     getcontext(&lane.context);
     lane.context.uc_stack.ss_sp = stack + t * kStackBytes;
     lane.context.uc_stack.ss_size = kStackBytes;
@@ -353,14 +444,15 @@ void runBlock(Emulation &e) {
 /// A warp-wide instruction: the lane's fragments go in, the scheduler
 /// computes the whole warp's once every lane has arrived.
 void warpInstruction(WarpOp op, const uint32_t *operands, int count, const float *accumulators,
-                     float *result) {
+                     float *result, int accumulatorCount = 4) {
   Emulation &e = emulation(name(op));
   Lane &lane = e.lanes[e.current];
   lane.op = op;
   std::memcpy(lane.operands, operands, count * sizeof(uint32_t));
-  std::memcpy(lane.accumulators, accumulators, sizeof lane.accumulators);
+  lane.accumulatorCount = accumulatorCount;
+  std::memcpy(lane.accumulators, accumulators, accumulatorCount * sizeof(float));
   suspend(e, Wait::Warp);
-  std::memcpy(result, e.lanes[e.current].result, sizeof lane.result);
+  std::memcpy(result, e.lanes[e.current].result, accumulatorCount * sizeof(float));
 }
 
 } // namespace
@@ -457,6 +549,8 @@ void recordAccess(Emulation &e, const std::string &memory, int64_t offset, int64
   auto who = [&](int64_t t, int64_t b) {
     if (t < 0)
       return std::string("another thread");
+    if (t >= e.threads) // recordWgmmaReads's stand-in for the tensor cores
+      return "the wgmma of warpgroup " + std::to_string(t - e.threads);
     return "thread " + std::to_string(t) +
            (acrossBlocks ? " of block " + std::to_string(b) : std::string());
   };
@@ -544,6 +638,135 @@ void checkAlignment(Emulation &e, const std::string &memory, int64_t offset, int
 
 } // namespace
 
+namespace {
+
+/// The race check's record of workgroup buffer `buffer` (of `bytes`).
+std::vector<ByteUse> &workgroupUses(Emulation &e, int64_t buffer, int64_t bytes) {
+  if (static_cast<int64_t>(e.workgroup.size()) <= buffer)
+    e.workgroup.resize(buffer + 1);
+  std::vector<ByteUse> &uses = e.workgroup[buffer];
+  if (static_cast<int64_t>(uses.size()) < bytes)
+    uses.resize(bytes);
+  return uses;
+}
+
+/// Counts the bytes a wgmma reads as read, in this barrier interval, by a
+/// thread of their own (numbered past the block's), so that a write by any
+/// thread in the same interval races with them.
+void recordWgmmaReads(Emulation &e, const WgmmaReads &reads) {
+  int64_t running = e.current;
+  e.current = e.threads + reads.warpgroup;
+  for (auto [buffer, offset, bytes] : reads.runs) {
+    std::vector<ByteUse> &uses = workgroupUses(e, buffer, e.buffers[buffer].bytes);
+    recordAccess(e, workgroupName(buffer), offset, bytes, /*writes=*/false,
+                 /*acrossBlocks=*/false,
+                 [&](int64_t at) -> ByteUse & { return uses[offset + at]; });
+  }
+  e.current = running;
+}
+
+/// A wgmma operand in shared memory, as its matrix descriptor gives it
+/// (PTX ISA, "Matrix Descriptor Format"): bits 0-13 the start address,
+/// 16-29 the leading dimension byte offset, 32-45 the stride dimension byte
+/// offset, each >> 4; 49-51 the base offset; 62-63 the swizzle mode.
+struct MatrixDescriptor {
+  uint64_t start, leading, stride;
+};
+
+MatrixDescriptor decode(Emulation &e, uint64_t bits, const char *operand) {
+  uint64_t baseOffset = (bits >> 49) & 7, swizzle = bits >> 62;
+  if (baseOffset || swizzle)
+    fail(e, std::string("wgmma's ") + operand + " descriptor has swizzle mode " +
+                std::to_string(swizzle) + " and base offset " + std::to_string(baseOffset) +
+                "; the emulator reads unswizzled operands only");
+  return {(bits & 0x3fff) << 4, ((bits >> 16) & 0x3fff) << 4, ((bits >> 32) & 0x3fff) << 4};
+}
+
+/// The 16 bytes (8 bf16) of row `row`, K from 8 `half` on, of a K-major
+/// operand without swizzling (PTX ISA, "Shared Memory Matrix Layout"):
+/// core matrices of 8 rows x 16 bytes, 128 contiguous bytes each; the
+/// leading byte offset steps to the next along K, the stride byte offset
+/// to the next 8 rows. Recorded in `reads` for the race check.
+const char *coreMatrixRow(Emulation &e, const MatrixDescriptor &d, int64_t row, int64_t half,
+                          const char *operand, WgmmaReads &reads) {
+  if (e.buffers.empty())
+    fail(e, "wgmma reads shared memory, but the kernel registered no workgroup buffers");
+  uint64_t inWindow = d.start + (row / 8) * d.stride + half * d.leading + (row % 8) * 16;
+  uintptr_t window = e.buffers[0].address & ~(kSharedWindow - 1);
+  uintptr_t address = window + inWindow;
+  for (size_t b = 0; b < e.buffers.size(); ++b) {
+    const WorkgroupBuffer &buffer = e.buffers[b];
+    if (address >= buffer.address && address + 16 <= buffer.address + buffer.bytes) {
+      reads.runs.push_back({static_cast<int64_t>(b),
+                            static_cast<int64_t>(address - buffer.address), 16});
+      return reinterpret_cast<const char *>(address);
+    }
+  }
+  fail(e, std::string("wgmma's ") + operand + " reads 16 bytes at shared address " +
+              std::to_string(inWindow) + " (row " + std::to_string(row) + ", K " +
+              std::to_string(8 * half) + "), outside every workgroup buffer");
+}
+
+/// wgmma.mma_async.sync.aligned.m64nNk16.f32.bf16.bf16, A and B both
+/// K-major in shared memory (PTX ISA, "Asynchronous Warpgroup Level Matrix
+/// Multiply-Accumulate"): D (64 x N) = A (64 x 16) B (16 x N) + D, B given
+/// as its N x 16 transpose. Accumulators (register fragments of D for
+/// .m64nNk16): thread l of warp w of the warpgroup holds d_i at row
+/// 16 w + l / 4 + 8 ((i / 2) % 2), column 8 (i / 4) + 2 (l % 4) + i % 2.
+/// Operands: descriptor A (low, high), descriptor B (low, high), N. The
+/// product is computed when the warpgroup meets; its reads count until
+/// every thread has waited for it.
+void wgmmaM64K16(Emulation &e, Lane *group, int64_t warpgroup) {
+  for (int64_t l = 1; l < kWarpgroup; ++l)
+    if (std::memcmp(group[l].operands, group[0].operands, 5 * sizeof(uint32_t)))
+      fail(e, "the threads of warpgroup " + std::to_string(warpgroup) +
+                  " give wgmma different descriptors or shapes (threads " +
+                  std::to_string(warpgroup * kWarpgroup) + " and " +
+                  std::to_string(warpgroup * kWarpgroup + l) + ")");
+  const uint32_t *op = group[0].operands;
+  int64_t n = op[4];
+  if (n < 8 || n > 256 || n % 8 || group[0].accumulatorCount != n / 2)
+    fail(e, "wgmma m64n" + std::to_string(n) + "k16 with " +
+                std::to_string(group[0].accumulatorCount) + " accumulators a thread");
+  MatrixDescriptor da = decode(e, op[0] | (uint64_t(op[1]) << 32), "A");
+  MatrixDescriptor db = decode(e, op[2] | (uint64_t(op[3]) << 32), "B");
+  WgmmaReads reads{warpgroup, {}, kWarpgroup};
+  std::vector<std::array<float, 16>> a(64), b(n);
+  auto load = [&](std::vector<std::array<float, 16>> &m, const MatrixDescriptor &d,
+                  const char *operand) {
+    for (int64_t row = 0; row < static_cast<int64_t>(m.size()); ++row)
+      for (int64_t half = 0; half < 2; ++half) {
+        const char *bytes = coreMatrixRow(e, d, row, half, operand, reads);
+        for (int64_t i = 0; i < 8; ++i) {
+          uint16_t bits;
+          std::memcpy(&bits, bytes + 2 * i, sizeof bits);
+          m[row][8 * half + i] = fromBf16(bits);
+        }
+      }
+  };
+  load(a, da, "A");
+  load(b, db, "B");
+  for (int64_t t = 0; t < kWarpgroup; ++t) {
+    int64_t warp = t / 32, l = t % 32;
+    Lane &lane = group[t];
+    for (int64_t i = 0; i < n / 2; ++i) {
+      int64_t row = 16 * warp + l / 4 + 8 * ((i / 2) % 2);
+      int64_t col = 8 * (i / 4) + 2 * (l % 4) + i % 2;
+      float sum = lane.accumulators[i];
+      for (int64_t k = 0; k < 16; ++k)
+        sum += a[row][k] * b[col][k];
+      lane.result[i] = sum;
+    }
+  }
+  recordWgmmaReads(e, reads);
+  int64_t id = static_cast<int64_t>(e.wgmmaReads.size());
+  e.wgmmaReads.push_back(std::move(reads));
+  for (int64_t t = 0; t < kWarpgroup; ++t)
+    group[t].wgmmas.push_back({id, -1});
+}
+
+} // namespace
+
 extern "C" void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, int64_t offset,
                                            int64_t bytes, int64_t writes, int64_t alignment) {
   Emulation &e = emulation("a workgroup memory access");
@@ -555,11 +778,7 @@ extern "C" void tetra_emu_workgroup_access(int64_t buffer, int64_t bufferBytes, 
   // Workgroup buffers start at least 16-byte aligned (llvm.align where
   // their code needs it), so the offset stands for the address.
   checkAlignment(e, memory, offset, offset, bytes, writes != 0, alignment);
-  if (static_cast<int64_t>(e.workgroup.size()) <= buffer)
-    e.workgroup.resize(buffer + 1);
-  std::vector<ByteUse> &uses = e.workgroup[buffer];
-  if (static_cast<int64_t>(uses.size()) < bufferBytes)
-    uses.resize(bufferBytes);
+  std::vector<ByteUse> &uses = workgroupUses(e, buffer, bufferBytes);
   recordAccess(e, memory, offset, bytes, writes != 0, /*acrossBlocks=*/false,
                [&](int64_t at) -> ByteUse & { return uses[offset + at]; });
   if (writes == kWritesAsynchronously) {
@@ -624,4 +843,60 @@ extern "C" void tetra_emu_global_access(int64_t argument, int64_t offset, int64_
       /*acrossBlocks=*/true,
       [&](int64_t at) -> ByteUse & { return e.global[static_cast<uintptr_t>(address + at)]; },
       /*lands=*/false, /*atomic=*/writes == kAtomic);
+}
+
+extern "C" void tetra_emu_workgroup_buffer(int64_t buffer, int64_t address, int64_t bytes) {
+  Emulation &e = emulation("a workgroup buffer's registration");
+  if (buffer < 0 || bytes < 0)
+    fail(e, "workgroup buffer " + std::to_string(buffer) + " of " + std::to_string(bytes) +
+                " bytes");
+  if (static_cast<int64_t>(e.buffers.size()) <= buffer)
+    e.buffers.resize(buffer + 1);
+  e.buffers[buffer] = {static_cast<uintptr_t>(address), bytes};
+  // Descriptors name shared memory by its offset in one 256 KiB window.
+  auto window = [](const WorkgroupBuffer &b) { return b.address & ~(kSharedWindow - 1); };
+  for (const WorkgroupBuffer &other : e.buffers)
+    if (other.bytes > 0 &&
+        (window(other) != window(e.buffers[buffer]) ||
+         (other.address + other.bytes - 1) / kSharedWindow != other.address / kSharedWindow))
+      fail(e, "workgroup buffers " + std::to_string(buffer) +
+                  " and others do not lie in one 256 KiB window of shared memory");
+}
+
+extern "C" void tetra_emu_wgmma_m64k16_bf16(uint64_t descriptorA, uint64_t descriptorB,
+                                            int64_t n, float *, float *d, int64_t offset,
+                                            int64_t size, int64_t) {
+  Emulation &e = emulation(name(WarpOp::WgmmaM64K16Bf16));
+  if (n < 8 || n > 256 || n % 8 || size < n / 2)
+    fail(e, "wgmma m64n" + std::to_string(n) + "k16 is emulated for N a multiple of 8 up to "
+            "256, with N / 2 accumulators a thread (" + std::to_string(size) + " given)");
+  const uint32_t operands[5] = {static_cast<uint32_t>(descriptorA),
+                                static_cast<uint32_t>(descriptorA >> 32),
+                                static_cast<uint32_t>(descriptorB),
+                                static_cast<uint32_t>(descriptorB >> 32),
+                                static_cast<uint32_t>(n)};
+  warpInstruction(WarpOp::WgmmaM64K16Bf16, operands, 5, d + offset, d + offset,
+                  static_cast<int>(n / 2));
+}
+
+extern "C" void tetra_emu_wgmma_commit() {
+  Emulation &e = emulation("wgmma.commit_group");
+  Lane &lane = e.lanes[e.current];
+  for (IssuedWgmma &issued : lane.wgmmas)
+    if (issued.group < 0)
+      issued.group = lane.wgmmaGroups;
+  ++lane.wgmmaGroups;
+}
+
+extern "C" void tetra_emu_wgmma_wait(int64_t pending) {
+  Emulation &e = emulation("wgmma.wait_group");
+  Lane &lane = e.lanes[e.current];
+  std::vector<IssuedWgmma> waiting;
+  for (const IssuedWgmma &issued : lane.wgmmas) {
+    if (issued.group < 0 || issued.group >= lane.wgmmaGroups - pending)
+      waiting.push_back(issued);
+    else
+      --e.wgmmaReads[issued.reads].waiting;
+  }
+  lane.wgmmas = std::move(waiting);
 }

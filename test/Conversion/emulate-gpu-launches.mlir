@@ -21,10 +21,19 @@
 // with the matrix instruction a call that sees the whole warp's fragments.
 // MMA-NOT: gpu.
 // MMA-LABEL: func.func @layer
-// MMA: %[[SA:.*]] = memref.alloc() : memref<2x64x40xbf16>
-// MMA: %[[SB:.*]] = memref.alloc() : memref<2x64x40xbf16>
+// Its workgroup buffers are views of one arena aligned to the 256 KiB
+// window that wgmma's descriptors address, and each thread tells the
+// emulator where they lie.
+// MMA: %[[ARENA:.*]] = memref.alloc() {alignment = 262144 : i64} : memref<20480xi8>
+// MMA: %[[SA:.*]] = memref.view %[[ARENA]][%c0{{.*}}][] : memref<20480xi8> to memref<2x64x40xbf16>
+// MMA: %[[SB:.*]] = memref.view %[[ARENA]][%c10240{{.*}}][] : memref<20480xi8> to memref<2x64x40xbf16>
 // MMA: call @gemm_40x20x24_nt_layer_0_emulated_launch(%c1{{.*}}, %c128, %c32, %arg0, %arg1, %arg2, %[[SA]], %[[SB]])
+// MMA: memref.dealloc %[[ARENA]]
 // MMA-LABEL: func.func private @gemm_40x20x24_nt_layer_0_emulated(
+// MMA: %[[PA:.*]] = memref.extract_aligned_pointer_as_index %arg3
+// MMA: call @tetra_emu_workgroup_buffer(%c0{{.*}}, %[[PA]], %c10240{{.*}})
+// MMA: %[[PB:.*]] = memref.extract_aligned_pointer_as_index %arg4
+// MMA: call @tetra_emu_workgroup_buffer(%c1{{.*}}, %[[PB]], %c10240{{.*}})
 // MMA: %[[D:.*]] = memref.alloca() : memref<4xf32>
 // MMA: call @tetra_emu_thread_id() : () -> index
 // MMA: call @tetra_emu_block_id() : () -> index
@@ -103,9 +112,10 @@ module attributes {gpu.container_module} {
 }
 // Workgroup memory: a host buffer the launch allocates for its blocks.
 // BARRIER-LABEL: func.func @run
-// BARRIER: %[[TILE:.*]] = memref.alloc() : memref<128xf32>
+// BARRIER: %[[ARENA:.*]] = memref.alloc() {alignment = 262144 : i64} : memref<512xi8>
+// BARRIER: %[[TILE:.*]] = memref.view %[[ARENA]][%c0][] : memref<512xi8> to memref<128xf32>
 // BARRIER: call @staged_emulated_launch(%c1, %c1, %c32, %arg0, %[[TILE]])
-// BARRIER: memref.dealloc %[[TILE]]
+// BARRIER: memref.dealloc %[[ARENA]]
 // BARRIER-LABEL: func.func private @staged_emulated(%arg0: memref<128xf32>, %arg1: memref<128xf32>)
 // BARRIER: memref.store %{{.*}}, %arg1[%{{.*}}] : memref<128xf32>
 

@@ -1,4 +1,4 @@
-// The tensor-core GEMM kernels on bf16 operands, as `--storage bf16` hands
+// The tensor-core GEMM kernels (mma.sync, wgmma, MFMA) on bf16 operands, as `--storage bf16` hands
 // them over: each thread stages runs of eight bf16 (16 bytes) along the
 // operand's contiguous dimension where its length is a multiple of eight,
 // else one element at a time; on NVIDIA the runs along K are asynchronous
@@ -13,15 +13,16 @@
 // RUN:   --finalize-memref-to-llvm --convert-math-to-llvm --convert-math-to-libm --convert-arith-to-llvm \
 // RUN:   --convert-index-to-llvm --convert-cf-to-llvm --convert-func-to-llvm --reconcile-unrealized-casts \
 // RUN: | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so > %t.cpu
-// RUN: for config in "nvvm 32 64" "nvvm 32 128" "rocdl 64 64" "rocdl 64 128"; do set -- $config; \
-// RUN:   tetra-opt %s --convert-linalg-to-gpu-kernels="target=$1 gemm-tile=$3" --tetra-emulate-gpu-launches=warp-size=$2 \
+// RUN: for config in "nvvm 32 64" "nvvm 32 128" "nvvm 32 64 wgmma" "nvvm 32 128 wgmma" "rocdl 64 64" "rocdl 64 128"; do \
+// RUN:   set -- $config; \
+// RUN:   tetra-opt %s --convert-linalg-to-gpu-kernels="target=$1 gemm-tile=$3 ${4:+chip=sm_90a gemm-instruction=$4}" --tetra-emulate-gpu-launches=warp-size=$2 \
 // RUN:     --arith-expand=include-bf16=true --convert-vector-to-llvm --convert-linalg-to-loops --lower-affine --convert-scf-to-cf \
 // RUN:     --expand-strided-metadata --lower-affine --finalize-memref-to-llvm --convert-math-to-llvm --convert-math-to-libm \
 // RUN:     --convert-arith-to-llvm --convert-index-to-llvm --convert-cf-to-llvm --convert-func-to-llvm --reconcile-unrealized-casts \
 // RUN:     --tetra-emulate-gpu-trampolines \
-// RUN:   | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so > %t.$1.$3 || exit 1; \
-// RUN:   %python %S/Inputs/compare_printed_memrefs.py %t.cpu %t.$1.$3 1e-5 || exit 1; done | tee %t.report | FileCheck %s
-// CHECK-COUNT-4: memref 0: 20400 values, {{.*}} ok
+// RUN:   | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so > %t.$1.$3.$4 || exit 1; \
+// RUN:   %python %S/Inputs/compare_printed_memrefs.py %t.cpu %t.$1.$3.$4 1e-5 || exit 1; done | tee %t.report | FileCheck %s
+// CHECK-COUNT-6: memref 0: 20400 values, {{.*}} ok
 // CHECK-NOT: FAILED
 // The staging really is in runs where it can be. On NVIDIA a run along K
 // needs no registers: it is one asynchronous copy into its shared row

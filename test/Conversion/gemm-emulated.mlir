@@ -1,5 +1,5 @@
-// The tensor-core GEMM kernels (mma.sync and MFMA, 64x64 and 128x128 block
-// tiles), run by the GPU emulator with its race check on shared memory,
+// The tensor-core GEMM kernels (mma.sync, wgmma and MFMA, 64x64 and 128x128
+// block tiles), run by the GPU emulator with its race check on shared memory,
 // against the CPU's fp32 loops on the same inputs. 150 x 136 x 88: edge
 // blocks both ways and three slices of K, the last one partial, so the
 // double-buffered staging wraps round its two stages and reads zeros past
@@ -11,15 +11,16 @@
 // RUN:   --finalize-memref-to-llvm --convert-math-to-llvm --convert-math-to-libm --convert-arith-to-llvm \
 // RUN:   --convert-index-to-llvm --convert-cf-to-llvm --convert-func-to-llvm --reconcile-unrealized-casts \
 // RUN: | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so > %t.cpu
-// RUN: for config in "nvvm 32 64" "nvvm 32 128" "rocdl 64 64" "rocdl 64 128"; do set -- $config; \
-// RUN:   tetra-opt %s --convert-linalg-to-gpu-kernels="target=$1 gemm-tile=$3" --tetra-emulate-gpu-launches=warp-size=$2 \
+// RUN: for config in "nvvm 32 64" "nvvm 32 128" "nvvm 32 64 wgmma" "nvvm 32 128 wgmma" "rocdl 64 64" "rocdl 64 128"; do \
+// RUN:   set -- $config; \
+// RUN:   tetra-opt %s --convert-linalg-to-gpu-kernels="target=$1 gemm-tile=$3 ${4:+chip=sm_90a gemm-instruction=$4}" --tetra-emulate-gpu-launches=warp-size=$2 \
 // RUN:     --arith-expand=include-bf16=true --convert-vector-to-llvm --convert-linalg-to-loops --lower-affine --convert-scf-to-cf \
 // RUN:     --expand-strided-metadata --lower-affine --finalize-memref-to-llvm --convert-math-to-llvm --convert-math-to-libm \
 // RUN:     --convert-arith-to-llvm --convert-index-to-llvm --convert-cf-to-llvm --convert-func-to-llvm --reconcile-unrealized-casts \
 // RUN:     --tetra-emulate-gpu-trampolines \
-// RUN:   | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so > %t.$1.$3 || exit 1; \
-// RUN:   %python %S/Inputs/compare_printed_memrefs.py %t.cpu %t.$1.$3 1e-2 || exit 1; done | tee %t.report | FileCheck %s
-// CHECK-COUNT-4: memref 0: 20400 values, {{.*}} ok
+// RUN:   | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_lib_dir/libmlir_c_runner_utils.so,%mlir_lib_dir/libmlir_runner_utils.so,%tetra_lib_dir/libtetra_gpu_emulator.so > %t.$1.$3.$4 || exit 1; \
+// RUN:   %python %S/Inputs/compare_printed_memrefs.py %t.cpu %t.$1.$3.$4 1e-2 || exit 1; done | tee %t.report | FileCheck %s
+// CHECK-COUNT-6: memref 0: 20400 values, {{.*}} ok
 // CHECK-NOT: FAILED
 // The kernels really are the tiled ones: 2 x 2 blocks of 128x128, 3 x 3 of 64x64.
 // RUN: tetra-opt %s --convert-linalg-to-gpu-kernels="gemm-tile=128" | FileCheck %s --check-prefix=LARGE

@@ -1,6 +1,7 @@
 //===- GpuEmulatorTest.cpp - the fibers that run cooperating kernels ------===//
 #include "tetra/runtime/GpuEmulator.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <gtest/gtest.h>
 #include <vector>
@@ -283,3 +284,128 @@ TEST(GpuEmulatorDeathTest, CopiesNoWaitCoversNameTheThread) {
               "kernel unwaited, block 0: thread 0 left the kernel with 1 asynchronous copies that "
               "no wait covered");
 }
+
+// ---- wgmma: operands read through matrix descriptors ----------------------
+
+namespace {
+
+// wgmma.mma_async m64n32k16, A and B K-major in shared memory without
+// swizzling (PTX ISA, "Shared Memory Matrix Layout"): element (row, k) of
+// an operand lies at start + (row / 8) SBO + (k / 8) LBO + (row % 8) 16 +
+// (k % 8) 2. A and B use different offsets here, so both fields are read
+// as the descriptor says rather than as one layout fixes them.
+constexpr int64_t kWindow = int64_t(1) << 18;
+constexpr int64_t kOffsetB = 4096, kArenaBytes = 8192;
+
+struct Wgmma {
+  char *arena;          // 256 KiB aligned: descriptor start = offset >> 4
+  float a[64][16], b[32][16], c[64][32], d[64][32];
+  uint64_t descriptorA, descriptorB;
+  bool writeAfterBarrier = false, wait = true;
+};
+
+uint64_t descriptor(int64_t start, int64_t leading, int64_t stride) {
+  return uint64_t(start >> 4) | (uint64_t(leading >> 4) << 16) | (uint64_t(stride >> 4) << 32);
+}
+
+void stage(char *arena, int64_t start, int64_t leading, int64_t stride, int64_t row, int64_t k,
+           float value) {
+  uint16_t bits = static_cast<uint16_t>(bf16(value));
+  std::memcpy(arena + start + (row / 8) * stride + (k / 8) * leading + (row % 8) * 16 + (k % 8) * 2,
+              &bits, sizeof bits);
+}
+
+Wgmma *makeWgmma() {
+  auto *w = new Wgmma{};
+  w->arena = static_cast<char *>(std::aligned_alloc(kWindow, kWindow));
+  std::memset(w->arena, 0, kWindow);
+  for (int r = 0; r < 64; ++r)
+    for (int k = 0; k < 16; ++k) {
+      w->a[r][k] = static_cast<float>((5 * r + 3 * k) % 9 - 4);
+      stage(w->arena, 0, 128, 256, r, k, w->a[r][k]);
+    }
+  for (int n = 0; n < 32; ++n)
+    for (int k = 0; k < 16; ++k) {
+      w->b[n][k] = static_cast<float>((n * k + 2) % 7 - 3);
+      stage(w->arena, kOffsetB, 1024, 128, n, k, w->b[n][k]);
+    }
+  for (int r = 0; r < 64; ++r)
+    for (int n = 0; n < 32; ++n)
+      w->c[r][n] = static_cast<float>(r - n);
+  w->descriptorA = descriptor(0, 128, 256);
+  w->descriptorB = descriptor(kOffsetB, 1024, 128);
+  return w;
+}
+
+// Thread l of warp w holds d_i at row 16 w + l / 4 + 8 ((i / 2) % 2),
+// column 8 (i / 4) + 2 (l % 4) + i % 2 (PTX ISA, wgmma .m64nNk16 D).
+std::pair<int, int> accumulatorAt(int64_t thread, int i) {
+  int w = static_cast<int>(thread / 32), l = static_cast<int>(thread % 32);
+  return {16 * w + l / 4 + 8 * ((i / 2) % 2), 8 * (i / 4) + 2 * (l % 4) + i % 2};
+}
+
+void wgmmaEntry(void *arguments) {
+  auto &w = *static_cast<Wgmma *>(arguments);
+  int64_t t = tetra_emu_thread_id();
+  tetra_emu_workgroup_buffer(0, reinterpret_cast<int64_t>(w.arena), kArenaBytes);
+  float acc[16];
+  for (int i = 0; i < 16; ++i) {
+    auto [row, col] = accumulatorAt(t, i);
+    acc[i] = w.c[row][col];
+  }
+  tetra_emu_wgmma_m64k16_bf16(w.descriptorA, w.descriptorB, 32, acc, acc, 0, 16, 1);
+  tetra_emu_wgmma_commit();
+  if (w.writeAfterBarrier) {
+    tetra_emu_barrier();
+    if (t == 5) // a byte of A the product may still be reading
+      tetra_emu_workgroup_access(0, kArenaBytes, 0, 2, /*writes=*/1, 2);
+  }
+  if (w.wait)
+    tetra_emu_wgmma_wait(0);
+  for (int i = 0; i < 16; ++i) {
+    auto [row, col] = accumulatorAt(t, i);
+    w.d[row][col] = acc[i];
+  }
+}
+
+TEST(GpuEmulator, WgmmaReadsItsOperandsThroughDescriptors) {
+  Wgmma *w = makeWgmma();
+  tetra_emu_launch(wgmmaEntry, w, 2, 128, 32, "wgmma");
+  for (int r = 0; r < 64; ++r)
+    for (int n = 0; n < 32; ++n) {
+      float expected = w->c[r][n];
+      for (int k = 0; k < 16; ++k)
+        expected += w->a[r][k] * w->b[n][k];
+      EXPECT_EQ(w->d[r][n], expected) << "row " << r << ", column " << n;
+    }
+  std::free(w->arena);
+  delete w;
+}
+
+TEST(GpuEmulatorDeathTest, WgmmaMisuseNamesTheKernel) {
+  Wgmma *w = makeWgmma();
+  w->writeAfterBarrier = true;
+  EXPECT_EXIT(tetra_emu_launch(wgmmaEntry, w, 1, 128, 32, "early"), testing::ExitedWithCode(1),
+              "kernel early, block 0: threads race on byte 0 of workgroup buffer 0: thread 5 "
+              "writes what the wgmma of warpgroup 0 read with no barrier between");
+  w->writeAfterBarrier = false;
+  w->wait = false;
+  EXPECT_EXIT(tetra_emu_launch(wgmmaEntry, w, 1, 128, 32, "unwaited"), testing::ExitedWithCode(1),
+              "kernel unwaited, block 0: thread 0 left the kernel with 1 wgmma.mma_async that no "
+              "wgmma.wait_group covered");
+  w->wait = true;
+  w->descriptorB |= uint64_t(1) << 62; // 128-byte swizzle
+  EXPECT_EXIT(tetra_emu_launch(wgmmaEntry, w, 1, 128, 32, "swizzled"), testing::ExitedWithCode(1),
+              "kernel swizzled, block 0: wgmma's B descriptor has swizzle mode 1 and base offset 0");
+  w->descriptorB = descriptor(kArenaBytes, 128, 128);
+  EXPECT_EXIT(tetra_emu_launch(wgmmaEntry, w, 1, 128, 32, "outside"), testing::ExitedWithCode(1),
+              "kernel outside, block 0: wgmma's B reads 16 bytes at shared address 8192 \\(row 0, "
+              "K 0\\), outside every workgroup buffer");
+  EXPECT_EXIT(tetra_emu_launch(wgmmaEntry, w, 1, 64, 32, "half"), testing::ExitedWithCode(1),
+              "kernel half, block 0: wgmma.mma_async.m64nNk16 needs warpgroups of four 32-lane "
+              "warps; the block has 64 threads");
+  std::free(w->arena);
+  delete w;
+}
+
+} // namespace

@@ -61,6 +61,23 @@ void tetra_emu_mma_sync_m16n8k16_bf16(uint32_t a0, uint32_t a1, uint32_t a2, uin
 /// its four 32-bit registers out into the memref<4xf32> D (as bits).
 void tetra_emu_ldmatrix_x4_b16(int64_t address, float *, float *d, int64_t offset, int64_t,
                                int64_t);
+/// The kernel's workgroup buffer `buffer` lies at `address`, `bytes` long;
+/// every thread registers each at entry. wgmma's descriptors name shared
+/// memory by its offset in a 256 KiB window, where the buffers must lie.
+void tetra_emu_workgroup_buffer(int64_t buffer, int64_t address, int64_t bytes);
+/// nvvm.wgmma.mma_async m64nNk16, bf16 A and B both K-major in shared
+/// memory (unswizzled descriptors), f32 accumulators: the thread's N / 2
+/// accumulators in the memref<?xf32> D, replaced by the results once the
+/// thread's warpgroup (128 threads) has met. Its reads of shared memory
+/// count for the race check until the thread's wgmma.wait_group covers it.
+void tetra_emu_wgmma_m64k16_bf16(uint64_t descriptorA, uint64_t descriptorB, int64_t n, float *,
+                                 float *d, int64_t offset, int64_t size, int64_t);
+/// nvvm.wgmma.commit.group.sync.aligned: the thread's wgmma since its last
+/// commit become its newest group.
+void tetra_emu_wgmma_commit();
+/// nvvm.wgmma.wait.group.sync.aligned: the thread's committed wgmma groups
+/// but the newest `pending` are done.
+void tetra_emu_wgmma_wait(int64_t pending);
 /// amdgpu.mfma 16x16x16 bf16: four bf16 in each of a and b; D as above.
 void tetra_emu_mfma_16x16x16_bf16(uint64_t a, uint64_t b, float c0, float c1, float c2, float c3,
                                   float *, float *d, int64_t offset, int64_t, int64_t);
