@@ -206,6 +206,17 @@ LogicalResult mlir::tetra::compileArtifact(const CompileOptions &options, MLIRCo
   if (gpuMachine && options.gemm == "vendor" && machine->codegen != "nvvm")
     return emitError(fileLoc) << "--gemm vendor: no vendor GEMM library for " << machine->device
                               << " in this build; use --gemm tensor-cores";
+  if (options.gemmInstruction != "auto" && options.gemmInstruction != "mma.sync" &&
+      options.gemmInstruction != "wgmma")
+    return emitError(fileLoc) << "--gemm-instruction must be auto, mma.sync or wgmma, not '"
+                              << options.gemmInstruction << "'";
+  if (options.gemmInstruction != "auto" && !(gpuMachine && machine->codegen == "nvvm"))
+    return emitError(fileLoc) << "--gemm-instruction " << options.gemmInstruction
+                              << ": --machine " << machine->name
+                              << " has no NVIDIA GPU (the option picks NVIDIA matrix instructions)";
+  if (options.gemmInstruction == "wgmma" && machine->chip != "sm_90a")
+    return emitError(fileLoc) << "--gemm-instruction wgmma: --machine " << machine->name
+                              << "'s " << machine->chip << " has no wgmma (sm_90a has)";
   if (options.storage != "f32" && options.storage != "bf16")
     return emitError(fileLoc) << "--storage must be f32 or bf16, not '" << options.storage << "'";
   if (options.storage == "bf16" && !gpuMachine)
@@ -392,7 +403,7 @@ LogicalResult mlir::tetra::compileChosen(const CompileOptions &options, const Mo
   };
   std::optional<GpuKernelsInfo> gpuInfo;
   if (gpu) {
-    if (failed(outlineGpuKernels(*module, machine, options.gemm)))
+    if (failed(outlineGpuKernels(*module, machine, options.gemm, options.gemmInstruction)))
       return failure();
     if (options.emit == "gpu") {
       module->print(llvm::outs());

@@ -80,9 +80,10 @@ LogicalResult writeObjects(ModuleOp module, StringRef dir, StringRef suffix) {
 } // namespace
 
 LogicalResult mlir::tetra::outlineGpuKernels(ModuleOp module, const cost::Machine &machine,
-                                            StringRef gemm) {
+                                            StringRef gemm, StringRef gemmInstruction) {
   return runPipeline(module, "convert-linalg-to-gpu-kernels{target=" + machine.codegen +
-                         " chip=" + machine.chip + " gemm=" + gemm.str() + "}");
+                                 " chip=" + machine.chip + " gemm=" + gemm.str() +
+                                 " gemm-instruction=" + gemmInstruction.str() + "}");
 }
 
 FailureOr<GpuKernelsInfo> mlir::tetra::lowerToGpuKernels(ModuleOp module,

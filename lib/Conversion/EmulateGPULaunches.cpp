@@ -466,10 +466,12 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
     return type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
   }
 
-  /// The launch's workgroup buffers: views of one arena aligned to the
-  /// 256 KiB window wgmma's descriptors address, each at its alignment.
+  /// The launch's workgroup buffers: views of the emulator's arena, which is
+  /// aligned to the 256 KiB window wgmma's descriptors address (and, being
+  /// the emulator's, is not counted as the program's memory), each at its
+  /// alignment.
   FailureOr<SmallVector<Value>> allocateShared(OpBuilder &b, Location loc,
-                                               gpu::GPUFuncOp kernel, Value &arena) {
+                                               gpu::GPUFuncOp kernel) {
     SmallVector<MemRefType> types = sharedTypes(kernel);
     SmallVector<Value> views;
     if (types.empty())
@@ -485,8 +487,13 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
     if (bytes > kWindow)
       return kernel.emitOpError("has ") << bytes << " bytes of workgroup memory; the emulator "
                                         << "holds at most " << kWindow;
-    auto arenaType = MemRefType::get({bytes}, b.getI8Type());
-    arena = memref::AllocOp::create(b, loc, arenaType, ValueRange{}, b.getI64IntegerAttr(kWindow));
+    auto arenaType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
+    func::FuncOp arenaOf = declare(getOperation(), "tetra_emu_workgroup_arena",
+                                   b.getFunctionType({b.getIndexType()}, {arenaType}));
+    arenaOf->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), b.getUnitAttr());
+    Value arena = func::CallOp::create(b, loc, arenaOf,
+                                       ValueRange{arith::ConstantIndexOp::create(b, loc, bytes)})
+                      .getResult(0);
     for (auto [type, offset] : llvm::zip(types, offsets))
       views.push_back(memref::ViewOp::create(b, loc, type, arena,
                                              arith::ConstantIndexOp::create(b, loc, offset),
@@ -505,16 +512,13 @@ struct EmulateGPULaunchesPass : tetra::impl::EmulateGPULaunchesBase<EmulateGPULa
     SmallVector<Value> operands{launch.getGridSizeX(), launch.getBlockSizeX(),
                                 arith::ConstantIndexOp::create(b, loc, warpSize)};
     llvm::append_range(operands, launch.getKernelOperands());
-    Value arena;
-    FailureOr<SmallVector<Value>> shared = allocateShared(b, loc, kernel, arena);
+    FailureOr<SmallVector<Value>> shared = allocateShared(b, loc, kernel);
     if (failed(shared))
       return failure();
     llvm::append_range(operands, *shared);
     auto callee = declare(getOperation(), (host->getName() + "_launch").str(),
                           b.getFunctionType(ValueRange(operands).getTypes(), {}));
     func::CallOp::create(b, loc, callee, operands);
-    if (arena)
-      memref::DeallocOp::create(b, loc, arena);
     launch.erase();
     return success();
   }

@@ -241,9 +241,8 @@ struct ConvertLinalgToGPUKernelsPass
                          << gemmInstruction << "'";
       return signalPassFailure();
     }
-    // wgmma is sm_90a's alone (the "a" features). auto stays on mma.sync
-    // until the wgmma kernels have been checked against the CPU (emulator
-    // and GPU): today they are only assembled.
+    // wgmma is sm_90a's alone (the "a" features), and there auto takes it:
+    // mma.sync leaves Hopper's tensor cores waiting on register fragments.
     bool hopper = target == "nvvm" && chip == "sm_90a";
     if (gemmInstruction == "wgmma" && !hopper) {
       module.emitError() << "convert-linalg-to-gpu-kernels: gemm-instruction=wgmma needs "
@@ -256,7 +255,7 @@ struct ConvertLinalgToGPUKernelsPass
                             "target=nvvm";
       return signalPassFailure();
     }
-    warpgroups = gemmInstruction == "wgmma";
+    warpgroups = gemmInstruction == "wgmma" || (gemmInstruction == "auto" && hopper);
     // Copies between buffers (bufferization's, the out-params') run on the
     // device too, as copy groups: the host would drag the data across.
     IRRewriter rewriter(&getContext());

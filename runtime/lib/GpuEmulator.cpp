@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -899,4 +900,23 @@ extern "C" void tetra_emu_wgmma_wait(int64_t pending) {
       --e.wgmmaReads[issued.reads].waiting;
   }
   lane.wgmmas = std::move(waiting);
+}
+
+extern "C" void _mlir_ciface_tetra_emu_workgroup_arena(TetraEmuBytes *result, int64_t bytes) {
+  // One window a thread, kept for its later launches.
+  static thread_local std::unique_ptr<int8_t, decltype(&std::free)> arena(nullptr, &std::free);
+  if (bytes < 0 || static_cast<uint64_t>(bytes) > kSharedWindow) {
+    std::fprintf(stderr, "tetra-run: error: %lld bytes of emulated workgroup memory; at most "
+                 "%llu fit the shared window\n", static_cast<long long>(bytes),
+                 static_cast<unsigned long long>(kSharedWindow));
+    std::exit(1);
+  }
+  if (!arena) {
+    arena.reset(static_cast<int8_t *>(std::aligned_alloc(kSharedWindow, kSharedWindow)));
+    if (!arena) {
+      std::fprintf(stderr, "tetra-run: error: no memory for emulated workgroup memory\n");
+      std::exit(1);
+    }
+  }
+  *result = {arena.get(), arena.get(), 0, bytes, 1};
 }

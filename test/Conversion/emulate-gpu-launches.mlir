@@ -21,14 +21,14 @@
 // with the matrix instruction a call that sees the whole warp's fragments.
 // MMA-NOT: gpu.
 // MMA-LABEL: func.func @layer
-// Its workgroup buffers are views of one arena aligned to the 256 KiB
-// window that wgmma's descriptors address, and each thread tells the
-// emulator where they lie.
-// MMA: %[[ARENA:.*]] = memref.alloc() {alignment = 262144 : i64} : memref<20480xi8>
-// MMA: %[[SA:.*]] = memref.view %[[ARENA]][%c0{{.*}}][] : memref<20480xi8> to memref<2x64x40xbf16>
-// MMA: %[[SB:.*]] = memref.view %[[ARENA]][%c10240{{.*}}][] : memref<20480xi8> to memref<2x64x40xbf16>
+// Its workgroup buffers are views of the emulator's arena, aligned to the
+// 256 KiB window that wgmma's descriptors address, and each thread tells
+// the emulator where they lie.
+// MMA: %[[ARENA:.*]] = call @tetra_emu_workgroup_arena(%c20480) : (index) -> memref<?xi8>
+// MMA: %[[SA:.*]] = memref.view %[[ARENA]][%c0{{.*}}][] : memref<?xi8> to memref<2x64x40xbf16>
+// MMA: %[[SB:.*]] = memref.view %[[ARENA]][%c10240{{.*}}][] : memref<?xi8> to memref<2x64x40xbf16>
 // MMA: call @gemm_40x20x24_nt_layer_0_emulated_launch(%c1{{.*}}, %c128, %c32, %arg0, %arg1, %arg2, %[[SA]], %[[SB]])
-// MMA: memref.dealloc %[[ARENA]]
+// MMA-NOT: memref.dealloc
 // MMA-LABEL: func.func private @gemm_40x20x24_nt_layer_0_emulated(
 // MMA: %[[PA:.*]] = memref.extract_aligned_pointer_as_index %arg3
 // MMA: call @tetra_emu_workgroup_buffer(%c0{{.*}}, %[[PA]], %c10240{{.*}})
@@ -110,12 +110,11 @@ module attributes {gpu.container_module} {
     return
   }
 }
-// Workgroup memory: a host buffer the launch allocates for its blocks.
+// Workgroup memory: host memory the emulator lends the launch's blocks.
 // BARRIER-LABEL: func.func @run
-// BARRIER: %[[ARENA:.*]] = memref.alloc() {alignment = 262144 : i64} : memref<512xi8>
-// BARRIER: %[[TILE:.*]] = memref.view %[[ARENA]][%c0][] : memref<512xi8> to memref<128xf32>
+// BARRIER: %[[ARENA:.*]] = call @tetra_emu_workgroup_arena(%c512) : (index) -> memref<?xi8>
+// BARRIER: %[[TILE:.*]] = memref.view %[[ARENA]][%c0][] : memref<?xi8> to memref<128xf32>
 // BARRIER: call @staged_emulated_launch(%c1, %c1, %c32, %arg0, %[[TILE]])
-// BARRIER: memref.dealloc %[[ARENA]]
 // BARRIER-LABEL: func.func private @staged_emulated(%arg0: memref<128xf32>, %arg1: memref<128xf32>)
 // BARRIER: memref.store %{{.*}}, %arg1[%{{.*}}] : memref<128xf32>
 

@@ -9,6 +9,16 @@
 // RUN: for tile in 128 64; do \
 // RUN:   tetra-opt %S/gemm-emulated.mlir --pass-pipeline="builtin.module(convert-linalg-to-gpu-kernels{target=nvvm chip=sm_90a gemm-instruction=wgmma gemm-tile=$tile},nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,convert-nvvm-to-llvm,reconcile-unrealized-casts),gpu-module-to-binary{format=isa toolkit=%cuda_path})" || exit 1; done | FileCheck %s
 // RUN: tetra-opt %S/gemm-emulated.mlir --pass-pipeline="builtin.module(convert-linalg-to-gpu-kernels{target=nvvm chip=sm_90a gemm-instruction=wgmma},nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,convert-nvvm-to-llvm,reconcile-unrealized-casts),gpu-module-to-binary{format=bin toolkit=%cuda_path})" | FileCheck %s --check-prefix=BIN
+// auto takes wgmma on sm_90a and mma.sync elsewhere; mma.sync can be asked
+// for on sm_90a.
+// RUN: tetra-opt %S/gemm-emulated.mlir --convert-linalg-to-gpu-kernels="target=nvvm chip=sm_90a" | FileCheck %s --check-prefix=AUTO-HOPPER
+// RUN: tetra-opt %S/gemm-emulated.mlir --convert-linalg-to-gpu-kernels="target=nvvm chip=sm_80" | FileCheck %s --check-prefix=AUTO-AMPERE
+// RUN: tetra-opt %S/gemm-emulated.mlir --convert-linalg-to-gpu-kernels="target=nvvm chip=sm_90a gemm-instruction=mma.sync" | FileCheck %s --check-prefix=AUTO-AMPERE
+// AUTO-HOPPER-COUNT-3: nvvm.wgmma.mma_async
+// AUTO-HOPPER-NOT: nvvm.mma.sync
+// AUTO-AMPERE-NOT: wgmma
+// AUTO-AMPERE: nvvm.mma.sync
+// AUTO-AMPERE-NOT: wgmma
 // Bad combinations are refused, naming the option.
 // RUN: not tetra-opt %S/gemm-emulated.mlir --convert-linalg-to-gpu-kernels="target=nvvm chip=sm_80 gemm-instruction=wgmma" 2>&1 | FileCheck %s --check-prefix=SM80
 // RUN: not tetra-opt %S/gemm-emulated.mlir --convert-linalg-to-gpu-kernels="target=rocdl gemm-instruction=mma.sync" 2>&1 | FileCheck %s --check-prefix=AMD

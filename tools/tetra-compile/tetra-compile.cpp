@@ -59,6 +59,12 @@ static cl::opt<std::string> gemm(
     "gemm", cl::desc("GPU machines: matrix products as generated tensor-core kernels "
                      "(tensor-cores, the default) or by the vendor library (vendor: cuBLAS)"),
     cl::init("tensor-cores"));
+static cl::opt<std::string> gemmInstruction(
+    "gemm-instruction",
+    cl::desc("GPU machines with NVIDIA GPUs: the generated GEMMs' matrix instruction, "
+             "mma.sync (warp-wide), wgmma (warpgroup-wide, sm_90a only) or auto (the "
+             "default: wgmma on sm_90a, else mma.sync)"),
+    cl::init("auto"));
 static cl::opt<bool> flashAttention(
     "flash-attention",
     cl::desc("GPU machines: attention as one fused tensor-core kernel (the default); "
@@ -136,6 +142,7 @@ int main(int argc, char **argv) {
   options.kernelOpt = kernelOpt;
   options.hostCpu = hostCpu;
   options.gemm = gemm;
+  options.gemmInstruction = gemmInstruction;
   options.emulateGpu = emulateGpu;
   options.storage = storage;
   options.flashAttention = flashAttention;

@@ -56,6 +56,9 @@ struct CompileOptions {
   /// GPU machines: matrix products as generated tensor-core kernels
   /// ("tensor-cores") or served by the vendor library ("vendor": cuBLAS).
   std::string gemm = "tensor-cores";
+  /// NVIDIA machines: the generated GEMMs' matrix instruction, "mma.sync",
+  /// "wgmma" (sm_90a) or "auto" (wgmma where the chip has it).
+  std::string gemmInstruction = "auto";
   /// GPU machines: attention as one fused kernel (online softmax, no scores
   /// in memory) rather than its score, softmax and value groups.
   bool flashAttention = true;
@@ -111,7 +114,7 @@ struct GpuKernelsInfo {
 /// Outlines the fused groups of a bufferized module as GPU kernels for
 /// `machine` (codegen nvvm or rocdl): one gpu.func and one launch each.
 LogicalResult outlineGpuKernels(ModuleOp module, const cost::Machine &machine,
-                                StringRef gemm);
+                                StringRef gemm, StringRef gemmInstruction);
 
 /// Lowers outlined kernels to their target, writes `outputDir/kernels/`
 /// (assembly, and cubin or HSACO) and lowers the host code to the LLVM

@@ -115,8 +115,8 @@ def ConvertLinalgToGPUKernels
       the same arithmetic, stays in the host code). `target=nvvm` issues
       `mma.sync.m16n8k16` (one warp per 16x8 tile), `target=rocdl` issues
       `v_mfma_f32_16x16x16bf16_1k` (one wave64 per 16x16 tile); on
-      `chip=sm_90a` with `gemm-instruction=wgmma` a warpgroup (128 threads)
-      issues `wgmma.mma_async.m64n<64|128>k16` instead. A block
+      `chip=sm_90a` (unless `gemm-instruction=mma.sync`) a warpgroup (128
+      threads) issues `wgmma.mma_async.m64n<64|128>k16` instead. A block
       computes a 64x64 or 128x128 tile of C (`gemm-tile`) in 32-wide
       slices of K, double-buffered in shared memory: the next slice's
       global reads are issued before the current slice's products;
@@ -148,8 +148,8 @@ def ConvertLinalgToGPUKernels
     Option<"gemmInstruction", "gemm-instruction", "std::string", /*default=*/"\"auto\"",
            "NVIDIA GEMMs' matrix instructions: mma.sync (warp-wide, fragments "
            "from ldmatrix), wgmma (warpgroup-wide, operands read from shared "
-           "memory by descriptor; sm_90a only, assembled but not yet checked "
-           "numerically) or auto (mma.sync)">
+           "memory by descriptor; sm_90a only) or auto (wgmma on sm_90a, "
+           "else mma.sync)">
   ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",

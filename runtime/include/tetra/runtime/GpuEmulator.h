@@ -61,6 +61,14 @@ void tetra_emu_mma_sync_m16n8k16_bf16(uint32_t a0, uint32_t a1, uint32_t a2, uin
 /// its four 32-bit registers out into the memref<4xf32> D (as bits).
 void tetra_emu_ldmatrix_x4_b16(int64_t address, float *, float *d, int64_t offset, int64_t,
                                int64_t);
+/// A 1-D memref descriptor of bytes, as MLIR's C interface passes one.
+struct TetraEmuBytes {
+  int8_t *allocated, *aligned;
+  int64_t offset, size, stride;
+};
+/// The calling thread's workgroup memory for one launch, `bytes` (at most
+/// 256 KiB) aligned to 256 KiB, reused by its next launch.
+void _mlir_ciface_tetra_emu_workgroup_arena(TetraEmuBytes *result, int64_t bytes);
 /// The kernel's workgroup buffer `buffer` lies at `address`, `bytes` long;
 /// every thread registers each at entry. wgmma's descriptors name shared
 /// memory by its offset in a 256 KiB window, where the buffers must lie.
