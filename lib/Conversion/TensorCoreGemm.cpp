@@ -301,6 +301,57 @@ SliceCopy sliceCopyFor(StringRef target, Value memory, int64_t threads, int64_t 
   return {operand, kContiguous, rows, first, async, coreMatrices};
 }
 
+/// Both operands' slice copies, each with the shared buffer it fills.
+struct SliceStaging {
+  std::pair<const SliceCopy *, Value> copies[2];
+  Value tid;
+  int64_t threads;
+
+  bool anyAsync() const { return copies[0].first->async || copies[1].first->async; }
+
+  /// The first slice into stage 0, landed.
+  void first(IndexMath &m) const {
+    for (auto [copy, buffer] : copies) {
+      if (copy->async)
+        copy->copyAsync(m, m.c(0), buffer, m.c(0), tid, threads);
+      else
+        copy->store(m, copy->load(m, m.c(0), tid, threads), buffer, m.c(0), tid, threads);
+    }
+    if (anyAsync())
+      waitForCopies(m, commitCopies(m, {}));
+  }
+
+  /// The slice at `k0` on its way to `stage`: the global reads issued into
+  /// registers, or the asynchronous copies started and committed.
+  struct InFlight {
+    SmallVector<Value> loaded[2];
+    Value copied;
+  };
+  InFlight start(IndexMath &m, Value k0, Value stage) const {
+    InFlight next;
+    for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
+      auto [copy, buffer] = copyAndSlice;
+      if (copy->async)
+        copy->copyAsync(m, k0, buffer, stage, tid, threads);
+      else
+        next.loaded[i] = copy->load(m, k0, tid, threads);
+    }
+    next.copied = anyAsync() ? commitCopies(m, {}) : Value();
+    return next;
+  }
+
+  /// Lands `next` in `stage`: the registers stored, the copies waited for.
+  void finish(IndexMath &m, const InFlight &next, Value stage) const {
+    for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
+      auto [copy, buffer] = copyAndSlice;
+      if (!copy->async)
+        copy->store(m, next.loaded[i], buffer, stage, tid, threads);
+    }
+    if (next.copied)
+      waitForCopies(m, next.copied);
+  }
+};
+
 LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef target,
                        const Instruction &inst, const Tiling &tiling, Value a, Value bm, Value c,
                        const GemmShape &s, GemmEpilogue epilogue) {
@@ -337,8 +388,7 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef target,
   // A is M x K in memory unless transposed; B is K x N unless transposed.
   SliceCopy copyA = sliceCopyFor(target, a, threads, tiling.blockRows, !s.transA, blockRow);
   SliceCopy copyB = sliceCopyFor(target, bm, threads, tiling.blockCols, s.transB, blockCol);
-  const std::pair<const SliceCopy *, Value> copies[] = {{&copyA, shared.a}, {&copyB, shared.b}};
-  bool anyAsync = copyA.async || copyB.async;
+  SliceStaging staging{{{&copyA, shared.a}, {&copyB, shared.b}}, tid, threads};
 
   // The first slice to stage 0; then, each time round, the next slice's
   // global reads are issued before the products on this one, and stored to
@@ -346,14 +396,7 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef target,
   // itself; the thread waits for it before the barrier), so their latency
   // hides behind the matrix instructions. One barrier a slice: the stage
   // written in round s was last read in round s - 1, before its barrier.
-  for (auto [copy, buffer] : copies) {
-    if (copy->async)
-      copy->copyAsync(m, m.c(0), buffer, m.c(0), tid, threads);
-    else
-      copy->store(m, copy->load(m, m.c(0), tid, threads), buffer, m.c(0), tid, threads);
-  }
-  if (anyAsync)
-    waitForCopies(m, commitCopies(m, {}));
+  staging.first(m);
   gpu::BarrierOp::create(m.b, m.loc);
   auto loop = scf::ForOp::create(
       m.b, m.loc, m.c(0), m.c(ceilDiv(s.k, kSlice)), m.c(1), init,
@@ -363,15 +406,7 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef target,
         now.stage = n.rem(slice, 2);
         Value nextK = n.mul(n.add(slice, 1), kSlice);
         Value other = n.rem(n.add(slice, 1), 2);
-        SmallVector<SmallVector<Value>> next(2);
-        for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
-          auto [copy, buffer] = copyAndSlice;
-          if (copy->async)
-            copy->copyAsync(n, nextK, buffer, other, tid, threads);
-          else
-            next[i] = copy->load(n, nextK, tid, threads);
-        }
-        Value copied = anyAsync ? commitCopies(n, {}) : Value();
+        SliceStaging::InFlight next = staging.start(n, nextK, other);
         SmallVector<Value> sums(acc.begin(), acc.end());
         for (int64_t k = 0; k < kSlice; k += 16) {
           // Each 16-deep step loads every fragment of the warp's tiles once.
@@ -389,13 +424,7 @@ LaunchShape buildTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef target,
               std::copy(d.begin(), d.end(), sums.begin() + first);
             }
         }
-        for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
-          auto [copy, buffer] = copyAndSlice;
-          if (!copy->async)
-            copy->store(n, next[i], buffer, other, tid, threads);
-        }
-        if (copied)
-          waitForCopies(n, copied);
+        staging.finish(n, next, other);
         gpu::BarrierOp::create(nb, loc);
         scf::YieldOp::create(nb, loc, sums);
       });
@@ -470,8 +499,7 @@ LaunchShape buildWarpgroupTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef t
   Value blockCol = m.mul(m.rem(bid, blocksAcross), blockCols);
   SliceCopy copyA = sliceCopyFor(target, a, threads, blockRows, !s.transA, blockRow, true);
   SliceCopy copyB = sliceCopyFor(target, bm, threads, blockCols, s.transB, blockCol, true);
-  const std::pair<const SliceCopy *, Value> copies[] = {{&copyA, sharedA}, {&copyB, sharedB}};
-  bool anyAsync = copyA.async || copyB.async;
+  SliceStaging staging{{{&copyA, sharedA}, {&copyB, sharedB}}, tid, threads};
 
   Type f32 = m.b.getF32Type();
   int64_t accumulators = cols / 2;
@@ -488,14 +516,7 @@ LaunchShape buildWarpgroupTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef t
         n.b, n.loc, NVVM::ProxyKindAttr::get(n.b.getContext(), NVVM::ProxyKind::async_shared),
         NVVM::SharedSpaceAttr::get(n.b.getContext(), NVVM::SharedSpace::shared_cta));
   };
-  for (auto [copy, buffer] : copies) {
-    if (copy->async)
-      copy->copyAsync(m, m.c(0), buffer, m.c(0), tid, threads);
-    else
-      copy->store(m, copy->load(m, m.c(0), tid, threads), buffer, m.c(0), tid, threads);
-  }
-  if (anyAsync)
-    waitForCopies(m, commitCopies(m, {}));
+  staging.first(m);
   fenceForWgmma(m);
   gpu::BarrierOp::create(m.b, m.loc);
   // Each round issues this slice's products, then stages the next slice in
@@ -530,22 +551,7 @@ LaunchShape buildWarpgroupTiled(IndexMath &m, gpu::GPUFuncOp kernel, StringRef t
               NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::col), NVVM::MMAIntOverflowAttr());
         }
         NVVM::WgmmaGroupSyncAlignedOp::create(nb, loc);
-        SmallVector<SmallVector<Value>> next(2);
-        for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
-          auto [copy, buffer] = copyAndSlice;
-          if (copy->async)
-            copy->copyAsync(n, nextK, buffer, other, tid, threads);
-          else
-            next[i] = copy->load(n, nextK, tid, threads);
-        }
-        Value copied = anyAsync ? commitCopies(n, {}) : Value();
-        for (auto [i, copyAndSlice] : llvm::enumerate(copies)) {
-          auto [copy, buffer] = copyAndSlice;
-          if (!copy->async)
-            copy->store(n, next[i], buffer, other, tid, threads);
-        }
-        if (copied)
-          waitForCopies(n, copied);
+        staging.finish(n, staging.start(n, nextK, other), other);
         NVVM::WgmmaWaitGroupSyncOp::create(nb, loc, 0);
         fenceForWgmma(n);
         gpu::BarrierOp::create(nb, loc);
