@@ -65,21 +65,27 @@ def main():
     if manifest["codegen"] == "nvvm":
         names = re.findall(r"\.visible \.entry (\w+)\(", assembly)
         bodies = re.split(r"\.visible \.entry ", assembly)[1:]
-        tensor = "mma.sync.aligned.m16n8k16"
+        # sm_90a's GEMMs issue wgmma; attention stays warp-wide.
+        warp = "mma.sync.aligned.m16n8k16"
+        gemm = "wgmma.mma_async.sync.aligned.m64n" if manifest["chip"] == "sm_90a" else warp
+        tensor = {"gemm_": gemm, "attention_": warp}
     else:
         names = re.findall(r"\.amdhsa_kernel (\w+)", assembly)
         # Each function starts at its label, alone on a line.
         bodies = re.split(r"\n(?=[A-Za-z_]\w*:\s*\n)", assembly)[1:]
-        tensor = "v_mfma_f32_16x16x16bf16_1k"
+        mfma = "v_mfma_f32_16x16x16bf16_1k"
+        tensor = {"gemm_": mfma, "attention_": mfma}
     counts = (manifest["kernels"], len(names), len(funcs))
     if len(set(counts)) != 1:
         sys.exit("kernel counts differ: manifest %d, assembly %d, outlined %d" % counts)
     for body in bodies:
         name = re.match(r"\s*(\w+)", body).group(1)
-        if name.startswith(("gemm_", "attention_")) and tensor not in body:
-            sys.exit("%s issues no %s" % (name, tensor))
+        for kind, instruction in tensor.items():
+            if name.startswith(kind) and instruction not in body:
+                sys.exit("%s issues no %s" % (name, instruction))
     print("kernels: manifest == assembly == outlined (%d); every gemm and attention kernel "
-          "uses the tensor cores (%s)" % (counts[0], tensor))
+          "uses the tensor cores (gemm: %s, attention: %s)"
+          % (counts[0], tensor["gemm_"], tensor["attention_"]))
 
 
 main()
