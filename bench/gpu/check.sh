@@ -9,8 +9,9 @@
 # machine needs only its driver, cuBLAS and NCCL. Without it, check.sh runs
 # prepare.sh first (which needs the toolchain).
 #
-# 1. The tensor-core GEMM kernel tetra-opt generates, at 1024^3, 4096^3 and
-#    8192^3 (and, at the last two, with 64x64 tiles instead of 128x128):
+# 1. The tensor-core GEMM kernel tetra-opt generates (wgmma, sm_90a's
+#    default), at 1024^3, 4096^3 and 8192^3 (and, at the last two, with
+#    64x64 tiles instead of 128x128, and with mma.sync instead of wgmma):
 #    error against fp32 cuBLAS (normwise, tolerance 1e-2: bf16 inputs),
 #    TFLOP/s against cuBLAS with the same arithmetic (fp32 storage, bf16
 #    tensor cores) and against cuBLAS on bf16 storage (the practical
@@ -26,8 +27,8 @@
 #    CPU, the same initial parameters; logits of one batch compared
 #    (max |gpu - cpu| <= 3e-2 max |cpu|: every GEMM rounds to bf16), then
 #    5 training steps compared step by step (relative loss difference
-#    <= 2e-2), with --gemm tensor-cores, with --gemm vendor and with
-#    --storage bf16.
+#    <= 2e-2), with --gemm tensor-cores, with --gemm vendor, with
+#    --storage bf16 and with --gemm-instruction mma.sync.
 # Exit status: non-zero when any comparison fails.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -98,6 +99,11 @@ done
 for size in 4096 8192; do
   echo "-- $size^3 with 64x64 tiles"
   bounded "$B/bin/gemm_check" "$M/gemm-$size-64.mlir" "$size" "$size" "$size" || status=1
+done
+# wgmma is auto's pick on sm_90a; mma.sync there too, for the rule.
+for size in 4096 8192; do
+  echo "-- $size^3 with mma.sync instead of wgmma"
+  bounded "$B/bin/gemm_check" "$M/gemm-$size-mma.mlir" "$size" "$size" "$size" || status=1
 done
 
 stamp "2. the flash-attention kernel against the host and the bf16 peak"

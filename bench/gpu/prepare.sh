@@ -12,7 +12,7 @@
 #             machine may lack (OpenMPI, OpenBLAS, ...);
 #   modules/  the kernels of the GEMM and attention checks, serialised by
 #             ptxas for sm_90a (tetra-opt's output: host code and gpu.binary);
-#   models/   the tiny Llama compiled for alps (three variants), the data and
+#   models/   the tiny Llama compiled for alps (four variants), the data and
 #             the CPU run's logits and losses, computed here, that the GPU
 #             runs must match.
 # It checks that every library the binaries load is in lib/ or is one a CUDA
@@ -41,27 +41,31 @@ for check in gemm_check attention_check attention_grad_check; do
 done
 
 # The kernels of one module: outlined, lowered to NVVM, serialised by ptxas.
-# A third argument picks the GEMM's block tile (default: auto).
+# A third argument picks the GEMM's block tile (default: auto), a fourth its
+# matrix instruction (default: auto, which is wgmma on sm_90a).
 to_cubin() {
   "$BIN/tetra-opt" "$1" --pass-pipeline="builtin.module(\
-convert-linalg-to-gpu-kernels{target=nvvm gemm-tile=${3:-auto}},nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},\
-gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,reconcile-unrealized-casts),\
+convert-linalg-to-gpu-kernels{target=nvvm chip=sm_90a gemm-tile=${3:-auto} gemm-instruction=${4:-auto}},\
+nvvm-attach-target{chip=sm_90a features=+ptx81 O=3},\
+gpu.module(lower-affine,convert-scf-to-cf,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,convert-nvvm-to-llvm,reconcile-unrealized-casts),\
 gpu-module-to-binary{format=bin toolkit=$CUDA})" -o "$2"
 }
 M="$B/modules"
 stamp "the GEMM checks' kernels"
-gemm_module() { # SIZE TYPE OUT [TILE]
+gemm_module() { # SIZE TYPE OUT [TILE [INSTRUCTION]]
   local widen=()
   [[ $2 == bf16 ]] && widen=(-e '/%p = arith.mulf %a, %b : f32/c\    %aw = arith.extf %a : bf16 to f32\n    %bw = arith.extf %b : bf16 to f32\n    %p = arith.mulf %aw, %bw : f32')
   sed -e "s/@M@/$1/g" -e "s/@N@/$1/g" -e "s/@K@/$1/g" -e "s/@T@/$2/g" "${widen[@]}" \
     "$HERE/gemm.mlir.in" > "$STAGE/gemm.mlir"
-  to_cubin "$STAGE/gemm.mlir" "$3" "${4:-auto}"
+  to_cubin "$STAGE/gemm.mlir" "$3" "${4:-auto}" "${5:-auto}"
 }
 for size in 1024 4096 8192; do gemm_module "$size" f32 "$M/gemm-$size.mlir"; done
 # bf16 inputs (--storage bf16): the slices reach shared memory by cp.async.
 for size in 1024 8192; do gemm_module "$size" bf16 "$M/gemm-$size-bf16.mlir"; done
 # gemm-tile=auto takes 128x128 from 4096 on; 64x64 there too, for the rule.
 for size in 4096 8192; do gemm_module "$size" f32 "$M/gemm-$size-64.mlir" 64; done
+# The warp-wide mma.sync beside the default wgmma, for the rule.
+for size in 4096 8192; do gemm_module "$size" f32 "$M/gemm-$size-mma.mlir" auto mma.sync; done
 
 stamp "the attention checks' kernels"
 for type in f32 bf16; do
@@ -89,7 +93,8 @@ cp "$TETRA_ROOT/README.md" "$B/models/data.txt"
 # Each variant: a name, then its tetra-compile options (check.sh runs each
 # models/alps-NAME it finds). The host code is compiled for any x86-64 with AVX2, not for this CPU.
 for variant in "tensor-cores:--gemm tensor-cores" "vendor:--gemm vendor" \
-               "bf16-storage:--gemm tensor-cores --storage bf16"; do
+               "bf16-storage:--gemm tensor-cores --storage bf16" \
+               "mma-sync:--gemm tensor-cores --gemm-instruction mma.sync"; do
   name="${variant%%:*}"
   read -r -a flags <<< "${variant#*:}"
   "$BIN/tetra-compile" "$CONFIG" "${SHAPE[@]}" --machine alps "${flags[@]}" \
