@@ -64,6 +64,38 @@ struct AsyncCopy {
   int64_t buffer, offset;
 };
 
+/// A thread's asynchronous operations in the groups the PTX ISA counts
+/// them in (cp.async.commit_group / wait_group, and wgmma's): each item
+/// joins the group its thread commits next, and a wait retires every
+/// committed group but the newest few.
+template <typename Item> struct Groups {
+  std::vector<Item> items; // not yet retired
+  int64_t committed = 0;   // groups committed so far
+
+  void commit() {
+    for (Item &item : items)
+      if (item.group < 0)
+        item.group = committed;
+    ++committed;
+  }
+  /// Retires (calls `retire` on) the items of every committed group but
+  /// the newest `pending`.
+  template <typename Retire> void wait(int64_t pending, Retire retire) {
+    std::vector<Item> waiting;
+    for (const Item &item : items) {
+      if (item.group < 0 || item.group >= committed - pending)
+        waiting.push_back(item);
+      else
+        retire(item);
+    }
+    items = std::move(waiting);
+  }
+  void clear() {
+    items.clear();
+    committed = 0;
+  }
+};
+
 struct Lane {
   ucontext_t context;
   Wait wait = Wait::Ready;
@@ -72,11 +104,9 @@ struct Lane {
   float accumulators[kMaxAccumulators] = {};
   float result[kMaxAccumulators] = {};
   int accumulatorCount = 4;
-  std::vector<AsyncCopy> copies; // started, not landed
-  int64_t groups = 0;            // committed so far
+  Groups<AsyncCopy> copies; // started, not landed
   int64_t reportedBuffer = -1, reportedOffset = 0; // the next copy's destination
-  std::vector<IssuedWgmma> wgmmas; // issued, not waited for
-  int64_t wgmmaGroups = 0;         // committed so far
+  Groups<IssuedWgmma> wgmmas; // issued, not waited for
 };
 
 constexpr size_t kStackBytes = 128 * 1024;
@@ -173,13 +203,13 @@ void runThread() {
   Emulation &e = *active;
   e.entry(e.arguments);
   Lane &lane = e.lanes[e.current];
-  if (!lane.copies.empty())
+  if (!lane.copies.items.empty())
     fail(e, "thread " + std::to_string(e.current) + " left the kernel with " +
-                std::to_string(lane.copies.size()) +
+                std::to_string(lane.copies.items.size()) +
                 " asynchronous copies that no wait covered");
-  if (!lane.wgmmas.empty())
+  if (!lane.wgmmas.items.empty())
     fail(e, "thread " + std::to_string(e.current) + " left the kernel with " +
-                std::to_string(lane.wgmmas.size()) +
+                std::to_string(lane.wgmmas.items.size()) +
                 " wgmma.mma_async that no wgmma.wait_group covered");
   lane.wait = Wait::Done;
   // Returning resumes uc_link, the scheduler.
@@ -413,10 +443,8 @@ void runBlock(Emulation &e) {
     Lane &lane = e.lanes[t];
     lane.wait = Wait::Ready;
     lane.copies.clear();
-    lane.groups = 0;
     lane.reportedBuffer = -1;
     lane.wgmmas.clear();
-    lane.wgmmaGroups = 0;
     getcontext(&lane.context);
     lane.context.uc_stack.ss_sp = stack + t * kStackBytes;
     lane.context.uc_stack.ss_size = kStackBytes;
@@ -763,7 +791,7 @@ void wgmmaM64K16(Emulation &e, Lane *group, int64_t warpgroup) {
   int64_t id = static_cast<int64_t>(e.wgmmaReads.size());
   e.wgmmaReads.push_back(std::move(reads));
   for (int64_t t = 0; t < kWarpgroup; ++t)
-    group[t].wgmmas.push_back({id, -1});
+    group[t].wgmmas.items.push_back({id, -1});
 }
 
 } // namespace
@@ -795,7 +823,7 @@ extern "C" void tetra_emu_async_copy(int64_t destination, int64_t source, int64_
   if (read < 0 || read > bytes)
     fail(e, "thread " + std::to_string(e.current) + " copies " + std::to_string(read) +
                 " bytes of an asynchronous copy of " + std::to_string(bytes));
-  lane.copies.push_back({reinterpret_cast<char *>(destination),
+  lane.copies.items.push_back({reinterpret_cast<char *>(destination),
                          reinterpret_cast<const char *>(source), bytes, read, -1,
                          lane.reportedBuffer, lane.reportedOffset});
   lane.reportedBuffer = -1;
@@ -803,24 +831,14 @@ extern "C" void tetra_emu_async_copy(int64_t destination, int64_t source, int64_
 
 extern "C" void tetra_emu_async_commit() {
   Emulation &e = emulation("nvgpu.device_async_create_group");
-  Lane &lane = e.lanes[e.current];
-  for (AsyncCopy &copy : lane.copies)
-    if (copy.group < 0)
-      copy.group = lane.groups;
-  ++lane.groups;
+  e.lanes[e.current].copies.commit();
 }
 
 /// Lands the thread's copies of every committed group but the newest
 /// `pending`; each writes its bytes now, as far as the race check goes.
 extern "C" void tetra_emu_async_wait(int64_t pending) {
   Emulation &e = emulation("nvgpu.device_async_wait");
-  Lane &lane = e.lanes[e.current];
-  std::vector<AsyncCopy> waiting;
-  for (const AsyncCopy &copy : lane.copies) {
-    if (copy.group < 0 || copy.group >= lane.groups - pending) {
-      waiting.push_back(copy);
-      continue;
-    }
+  e.lanes[e.current].copies.wait(pending, [&](const AsyncCopy &copy) {
     std::memcpy(copy.destination, copy.source, copy.read);
     std::memset(copy.destination + copy.read, 0, copy.bytes - copy.read);
     if (copy.buffer >= 0) {
@@ -830,8 +848,7 @@ extern "C" void tetra_emu_async_wait(int64_t pending) {
                    [&](int64_t at) -> ByteUse & { return uses[copy.offset + at]; },
                    /*lands=*/true);
     }
-  }
-  lane.copies = std::move(waiting);
+  });
 }
 
 extern "C" void tetra_emu_global_access(int64_t argument, int64_t offset, int64_t address,
@@ -882,24 +899,13 @@ extern "C" void tetra_emu_wgmma_m64k16_bf16(uint64_t descriptorA, uint64_t descr
 
 extern "C" void tetra_emu_wgmma_commit() {
   Emulation &e = emulation("wgmma.commit_group");
-  Lane &lane = e.lanes[e.current];
-  for (IssuedWgmma &issued : lane.wgmmas)
-    if (issued.group < 0)
-      issued.group = lane.wgmmaGroups;
-  ++lane.wgmmaGroups;
+  e.lanes[e.current].wgmmas.commit();
 }
 
 extern "C" void tetra_emu_wgmma_wait(int64_t pending) {
   Emulation &e = emulation("wgmma.wait_group");
-  Lane &lane = e.lanes[e.current];
-  std::vector<IssuedWgmma> waiting;
-  for (const IssuedWgmma &issued : lane.wgmmas) {
-    if (issued.group < 0 || issued.group >= lane.wgmmaGroups - pending)
-      waiting.push_back(issued);
-    else
-      --e.wgmmaReads[issued.reads].waiting;
-  }
-  lane.wgmmas = std::move(waiting);
+  e.lanes[e.current].wgmmas.wait(
+      pending, [&](const IssuedWgmma &issued) { --e.wgmmaReads[issued.reads].waiting; });
 }
 
 extern "C" void _mlir_ciface_tetra_emu_workgroup_arena(TetraEmuBytes *result, int64_t bytes) {
